@@ -1,0 +1,54 @@
+/**
+ * Benchmark harness shared by every `bench/*.bench.ts`. A benchmark is an
+ * entry point (it may run Effects); it reports rows that `bench/run.ts`
+ * prints as a table and appends to `bench-results.json`.
+ */
+export interface BenchRow {
+  readonly name: string
+  readonly metric: string
+  readonly value: number
+  readonly unit: string
+  readonly baseline?: number
+  readonly ratio?: number
+}
+
+export interface Benchmark {
+  readonly name: string
+  readonly description: string
+  readonly run: (progress: (message: string) => void) => Promise<ReadonlyArray<BenchRow>>
+}
+
+/** Percentile by nearest rank over an unsorted sample. */
+export const percentile = (samples: ReadonlyArray<number>, p: number): number => {
+  if (samples.length === 0) return Number.NaN
+  const sorted = [...samples].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank] ?? Number.NaN
+}
+
+export const round = (value: number, digits = 3): number => {
+  const f = 10 ** digits
+  return Math.round(value * f) / f
+}
+
+/**
+ * Times `iterations` sequential calls of `fn` after `warmup` untimed calls.
+ * Returns the per-call durations in milliseconds and the wall time.
+ */
+export const timeSequential = async (
+  fn: () => Promise<unknown>,
+  options: { readonly warmup: number; readonly iterations: number; readonly onProgress?: (done: number) => void }
+): Promise<{ readonly samples: ReadonlyArray<number>; readonly totalMs: number }> => {
+  for (let i = 0; i < options.warmup; i++) await fn()
+  const samples: Array<number> = []
+  const start = performance.now()
+  for (let i = 0; i < options.iterations; i++) {
+    const t0 = performance.now()
+    await fn()
+    samples.push(performance.now() - t0)
+    if (options.onProgress && (i + 1) % Math.max(1, Math.floor(options.iterations / 10)) === 0) {
+      options.onProgress(i + 1)
+    }
+  }
+  return { samples, totalMs: performance.now() - start }
+}

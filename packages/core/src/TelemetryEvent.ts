@@ -1,0 +1,55 @@
+/**
+ * The unit of monitoring: everything an agent does is reported as one of
+ * these, and the telemetry store, the monitors and the meta-layer read them.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { ActionResult } from "./ActionResult.js"
+import { AgentAction } from "./AgentAction.js"
+import { DecisionRecord } from "./Decision.js"
+import { AgentId, RunId, SpanId, TraceId } from "./Ids.js"
+
+/** @since 0.1.0 @category schemas */
+export const EventType = Schema.Literal(
+  "run.start",
+  "run.end",
+  "run.error",
+  "model.request",
+  "model.response",
+  "model.error",
+  "tool.start",
+  "tool.end",
+  "tool.error",
+  "validation.decision",
+  "state.change",
+  "memory.sample"
+)
+/** @since 0.1.0 @category models */
+export type EventType = typeof EventType.Type
+
+/** Measurements attached to an event; each is present only where it applies. @since 0.1.0 @category schemas */
+export class EventMetrics extends Schema.Class<EventMetrics>("@patinox/core/EventMetrics")({
+  latencyMs: Schema.optional(Schema.Number),
+  tokensIn: Schema.optional(Schema.NonNegativeInt),
+  tokensOut: Schema.optional(Schema.NonNegativeInt),
+  memoryBytes: Schema.optional(Schema.NonNegativeInt),
+  decisions: Schema.optional(Schema.Array(DecisionRecord))
+}) {}
+
+/** @since 0.1.0 @category schemas */
+export class TelemetryEvent extends Schema.Class<TelemetryEvent>("@patinox/core/TelemetryEvent")({
+  /** Epoch milliseconds from Effect's `Clock`. */
+  timestamp: Schema.Number,
+  traceId: TraceId,
+  spanId: SpanId,
+  parentSpanId: Schema.optional(SpanId),
+  type: EventType,
+  agentId: AgentId,
+  runId: Schema.optional(RunId),
+  action: Schema.optional(AgentAction),
+  result: Schema.optional(ActionResult),
+  metrics: EventMetrics,
+  /** Free context: tool name, model name, request id, state names... */
+  context: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+}) {}
