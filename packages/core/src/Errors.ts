@@ -173,6 +173,18 @@ export class AgentStopped extends Schema.TaggedError<AgentStopped>("@patinox/cor
   }
 }
 
+/** An `ask` got no answer within its timeout. @since 0.1.0 @category execution */
+export class AskTimeout extends Schema.TaggedError<AskTimeout>("@patinox/core/AskTimeout")("AskTimeout", {
+  agent: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  readonly category: ErrorCategory = "execution"
+  readonly recoveryStrategy: RecoveryStrategy = "fail"
+  override get message(): string {
+    return `Agent "${this.agent}" did not answer within ${this.timeoutMs} ms`
+  }
+}
+
 /** A dependency's circuit is open: calls fail fast. @since 0.1.0 @category execution */
 export class CircuitOpen extends Schema.TaggedError<CircuitOpen>("@patinox/core/CircuitOpen")("CircuitOpen", {
   dependency: Schema.String,

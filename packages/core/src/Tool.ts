@@ -17,8 +17,8 @@ export type TypeId = typeof TypeId
 /** @since 0.1.0 @category models */
 export interface Tool<
   out Name extends string,
-  in out Params extends Schema.Schema.AnyNoContext,
-  in out Success extends Schema.Schema.AnyNoContext,
+  Params extends Schema.Schema.AnyNoContext,
+  Success extends Schema.Schema.AnyNoContext,
   out E,
   out R
 > {

@@ -1,0 +1,281 @@
+import {
+  ActionResult,
+  AgentAction,
+  Errors,
+  type Ids,
+  LanguageModel,
+  Message,
+  Monitor,
+  Recovery,
+  Tool,
+  Usage,
+  ValidationPipeline
+} from "@patinox/core"
+import { Clock, Duration, Effect, Either } from "effect"
+import { ModelStep, RevisionStep, RunResult, type Step, ToolStep } from "../RunResult.js"
+
+/** What the loop needs to know about an agent; the public `Agent` carries it. */
+export interface LoopAgent {
+  readonly name: string
+  readonly id: Ids.AgentId
+  readonly instructions: string
+  readonly tools: ReadonlyArray<Tool.Any>
+  readonly maxSteps: number
+  readonly temperature: number | undefined
+  readonly maxOutputTokens: number | undefined
+  readonly modelName: string | undefined
+  readonly modelTimeout: Duration.Duration
+  readonly toolTimeout: Duration.Duration
+  readonly retryPolicy: Recovery.RetryPolicy
+}
+
+type LoopError = Errors.RunError
+
+/** Runs a tool with its requirements already provided (see `Agent`). */
+export type RunTool = (
+  tool: Tool.Any,
+  rawArguments: string,
+  timeout: Duration.Duration
+) => Effect.Effect<string, Errors.ToolArgumentsInvalid | Errors.ToolFailed | Errors.ToolTimeout>
+
+const elapsedSince = (start: number) => Effect.map(Clock.currentTimeMillis, (now) => now - start)
+
+const reviseAsRejection = (stage: string, validator: string, feedback: string) =>
+  new Errors.ValidationRejected({ validator, stage, reason: feedback })
+
+const describe = (error: Errors.Recoverable) => new ActionResult.Failure({
+  error: error._tag,
+  message: error.message,
+  category: error.category
+})
+
+/**
+ * One run of the step loop: validate the input, then call the model, run the
+ * tools it asks for, and repeat until it answers or the step budget is spent.
+ * Every action passes the validation pipeline; every step is reported.
+ */
+export const runLoop = (
+  agent: LoopAgent,
+  model: LanguageModel.Service,
+  runTool: RunTool,
+  input: string,
+  runId: Ids.RunId
+): Effect.Effect<RunResult, LoopError, ValidationPipeline.ValidationPipeline | Monitor.Monitor> =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const base = { agentId: agent.id, runId }
+    const report = (event: Omit<Monitor.EventInput, "agentId" | "runId">) => Monitor.report({ ...event, ...base })
+    const state = (to: string) => report({ type: "state.change", context: { state: to } })
+
+    yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }) })
+
+    if (input.trim() === "") return yield* new Errors.InvalidInput({ reason: "input is empty" })
+
+    yield* state("validating_input")
+    const checkedInput = yield* ValidationPipeline.check(new AgentAction.UserInput({ input }), base)
+    if (checkedInput._tag === "Revise") {
+      return yield* reviseAsRejection("user_input", checkedInput.validator, checkedInput.feedback)
+    }
+    const userInput = checkedInput.action._tag === "UserInput" ? checkedInput.action.input : input
+
+    const messages: Array<Message.Message> = [Message.system(agent.instructions), Message.user(userInput)]
+    const steps: Array<Step> = []
+    let usage = Usage.zero
+    const toolsByName = new Map(agent.tools.map((tool) => [tool.name, tool] as const))
+    const definitions = agent.tools.map((tool) => tool.definition)
+    const toolNames = agent.tools.map((tool) => tool.name)
+    const modelName = agent.modelName ?? model.model
+
+    for (let step = 1; step <= agent.maxSteps; step++) {
+      // -- model request -----------------------------------------------------
+      const checkedCall = yield* ValidationPipeline.check(
+        new AgentAction.ModelCall({ step, messages: [...messages], tools: toolNames }),
+        base
+      )
+      if (checkedCall._tag === "Revise") {
+        return yield* reviseAsRejection("model_request", checkedCall.validator, checkedCall.feedback)
+      }
+      const callMessages = checkedCall.action._tag === "ModelCall" ? checkedCall.action.messages : messages
+
+      yield* state("calling_model")
+      const requestStarted = yield* Clock.currentTimeMillis
+      yield* report({ type: "model.request", context: { model: modelName, provider: model.provider, step } })
+      const response = yield* model.chat({
+        messages: callMessages,
+        tools: definitions,
+        options: { temperature: agent.temperature, maxOutputTokens: agent.maxOutputTokens, model: agent.modelName }
+      }).pipe(
+        Effect.timeoutFail({
+          duration: agent.modelTimeout,
+          onTimeout: () =>
+            new Errors.ModelTimeout({ model: modelName, timeoutMs: Duration.toMillis(agent.modelTimeout) })
+        }),
+        (call) => Recovery.withRetries(call, agent.retryPolicy),
+        Effect.withSpan(`chat ${modelName}`, {
+          kind: "client",
+          attributes: {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": model.provider,
+            "gen_ai.request.model": modelName
+          }
+        }),
+        Effect.tapError((error) =>
+          Effect.flatMap(elapsedSince(requestStarted), (latencyMs) =>
+            report({
+              type: "model.error",
+              result: describe(error),
+              metrics: { latencyMs },
+              context: { model: modelName, provider: model.provider, step }
+            }))
+        )
+      )
+      const latencyMs = yield* elapsedSince(requestStarted)
+      usage = Usage.add(usage, response.usage)
+      yield* report({
+        type: "model.response",
+        result: new ActionResult.ModelResult({
+          model: response.model,
+          finishReason: response.finishReason,
+          toolCalls: response.toolCalls.length,
+          usage: response.usage
+        }),
+        metrics: { latencyMs, tokensIn: response.usage.inputTokens, tokensOut: response.usage.outputTokens },
+        context: { model: response.model, provider: model.provider, step }
+      })
+      steps.push(
+        new ModelStep({
+          step,
+          model: response.model,
+          finishReason: response.finishReason,
+          toolCalls: response.toolCalls.map((call) => call.name),
+          usage: response.usage,
+          latencyMs
+        })
+      )
+
+      // -- tool calls ----------------------------------------------------------
+      if (response.toolCalls.length > 0) {
+        messages.push(response.message)
+        for (const requested of response.toolCalls) {
+          const checkedTool = yield* ValidationPipeline.check(
+            new AgentAction.ToolCallAction({ step, toolCall: requested }),
+            base
+          )
+          let content: string
+          let isError: boolean
+          let toolLatency = 0
+          const toolCall = checkedTool._tag === "Proceed" && checkedTool.action._tag === "ToolCallAction"
+            ? checkedTool.action.toolCall
+            : requested
+          if (checkedTool._tag === "Revise") {
+            content = `Tool call refused by ${checkedTool.validator}: ${checkedTool.feedback}`
+            isError = true
+            steps.push(
+              new RevisionStep({ step, stage: "tool_call", validator: checkedTool.validator, feedback: checkedTool.feedback })
+            )
+          } else {
+            yield* state("executing_tool")
+            const toolStarted = yield* Clock.currentTimeMillis
+            yield* report({ type: "tool.start", context: { tool: toolCall.name, toolCallId: toolCall.id, step } })
+            const tool = toolsByName.get(toolCall.name)
+            const execution: Effect.Effect<string, Errors.ToolError> = tool === undefined
+                ? Effect.fail(new Errors.ToolNotFound({ tool: toolCall.name, available: toolNames }))
+                : runTool(tool, toolCall.arguments, agent.toolTimeout).pipe(
+                  Effect.withSpan(`execute_tool ${toolCall.name}`, {
+                    attributes: {
+                      "gen_ai.operation.name": "execute_tool",
+                      "gen_ai.tool.name": toolCall.name,
+                      "gen_ai.tool.call.id": toolCall.id
+                    }
+                  })
+                )
+            const outcome = yield* Effect.either(execution)
+            toolLatency = yield* elapsedSince(toolStarted)
+            if (Either.isRight(outcome)) {
+              content = outcome.right
+              isError = false
+              yield* report({
+                type: "tool.end",
+                result: new ActionResult.ToolOutput({ tool: toolCall.name, content, isError }),
+                metrics: { latencyMs: toolLatency },
+                context: { tool: toolCall.name, toolCallId: toolCall.id, step }
+              })
+            } else {
+              // Every tool error's recovery strategy is `fallback`: the model sees it and can adapt.
+              content = `Error: ${outcome.left.message}`
+              isError = true
+              yield* report({
+                type: "tool.error",
+                result: describe(outcome.left),
+                metrics: { latencyMs: toolLatency },
+                context: { tool: toolCall.name, toolCallId: toolCall.id, step, error: outcome.left._tag }
+              })
+            }
+            const checkedResult = yield* ValidationPipeline.check(
+              new AgentAction.ToolResult({ step, toolCallId: toolCall.id, name: toolCall.name, content, isError }),
+              base
+            )
+            if (checkedResult._tag === "Revise") {
+              content = `Tool result withheld by ${checkedResult.validator}: ${checkedResult.feedback}`
+              isError = true
+              steps.push(
+                new RevisionStep({
+                  step,
+                  stage: "tool_result",
+                  validator: checkedResult.validator,
+                  feedback: checkedResult.feedback
+                })
+              )
+            } else if (checkedResult.action._tag === "ToolResult") {
+              content = checkedResult.action.content
+            }
+          }
+          messages.push(new Message.ToolMessage({ toolCallId: requested.id, name: requested.name, content, isError }))
+          steps.push(
+            new ToolStep({ step, tool: toolCall.name, arguments: toolCall.arguments, output: content, isError, latencyMs: toolLatency })
+          )
+        }
+        continue
+      }
+
+      // -- final answer --------------------------------------------------------
+      const answer = response.message.content ?? ""
+      yield* state("validating_answer")
+      const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }), base)
+      if (checkedAnswer._tag === "Revise") {
+        messages.push(response.message)
+        messages.push(
+          Message.user(
+            `Your answer was not accepted (${checkedAnswer.validator}): ${checkedAnswer.feedback}\nPlease revise it.`
+          )
+        )
+        steps.push(
+          new RevisionStep({ step, stage: "final_answer", validator: checkedAnswer.validator, feedback: checkedAnswer.feedback })
+        )
+        continue
+      }
+      const finalAnswer = checkedAnswer.action._tag === "FinalAnswer" ? checkedAnswer.action.content : answer
+      const durationMs = yield* elapsedSince(started)
+      const result = new RunResult({ runId, agent: agent.name, answer: finalAnswer, steps, usage, durationMs })
+      yield* state("done")
+      yield* report({
+        type: "run.end",
+        result: new ActionResult.Answer({ content: finalAnswer, steps: step, usage }),
+        metrics: { latencyMs: durationMs, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens }
+      })
+      return result
+    }
+    return yield* new Errors.MaxStepsExceeded({ agent: agent.name, maxSteps: agent.maxSteps })
+  }).pipe(
+    Effect.tapError((error) =>
+      Monitor.report({ type: "run.error", agentId: agent.id, runId, result: describe(error) })
+    ),
+    Effect.withSpan(`invoke_agent ${agent.name}`, {
+      attributes: {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": agent.name,
+        "gen_ai.agent.id": agent.id,
+        "patinox.run.id": runId
+      }
+    })
+  )
