@@ -1,0 +1,89 @@
+/**
+ * The HTTP API, declared once: the server implements it (`Http.ts`) and
+ * OpenAPI is derived from it.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import { RunResult } from "@patinox/agent"
+import { Schema } from "effect"
+
+export class Health extends Schema.Class<Health>("Health")({
+  status: Schema.Literal("ok"),
+  uptimeMs: Schema.Number,
+  model: Schema.Struct({ provider: Schema.String, name: Schema.String, simulated: Schema.Boolean }),
+  validators: Schema.Array(Schema.String),
+  agents: Schema.Number
+}) {}
+
+export class ToolInfo extends Schema.Class<ToolInfo>("ToolInfo")({
+  name: Schema.String,
+  description: Schema.String,
+  parameters: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+}) {}
+
+export class AgentInfo extends Schema.Class<AgentInfo>("AgentInfo")({
+  name: Schema.String,
+  description: Schema.String,
+  model: Schema.String,
+  tools: Schema.Array(ToolInfo)
+}) {}
+
+export class RunRequest extends Schema.Class<RunRequest>("RunRequest")({
+  input: Schema.String.pipe(
+    Schema.minLength(1, { message: () => "input must not be empty" }),
+    Schema.maxLength(100_000, { message: () => "input must be at most 100000 characters" })
+  )
+}) {}
+
+export class AgentNotFound extends Schema.TaggedError<AgentNotFound>()(
+  "AgentNotFound",
+  { name: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()(
+  "InvalidRequest",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** A validator refused the run. */
+export class RunRejected extends Schema.TaggedError<RunRejected>()(
+  "RunRejected",
+  { error: Schema.String, message: Schema.String, validator: Schema.optional(Schema.String), stage: Schema.optional(Schema.String) },
+  HttpApiSchema.annotations({ status: 422 })
+) {}
+
+/** The model provider failed (after the retries its errors allow). */
+export class ModelFailed extends Schema.TaggedError<ModelFailed>()(
+  "ModelFailed",
+  { error: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 502 })
+) {}
+
+/** The run ended without an answer for another reason (e.g. its step budget). */
+export class RunFailed extends Schema.TaggedError<RunFailed>()(
+  "RunFailed",
+  { error: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 500 })
+) {}
+
+export class HealthGroup extends HttpApiGroup.make("health").add(
+  HttpApiEndpoint.get("health", "/health").addSuccess(Health)
+) {}
+
+export class AgentsGroup extends HttpApiGroup.make("agents")
+  .add(HttpApiEndpoint.get("list", "/agents").addSuccess(Schema.Array(AgentInfo)))
+  .add(
+    HttpApiEndpoint.post("run", "/agents/:name/runs")
+      .setPath(Schema.Struct({ name: Schema.String }))
+      .setPayload(RunRequest)
+      .addSuccess(RunResult.RunResult)
+      .addError(AgentNotFound)
+      .addError(InvalidRequest)
+      .addError(RunRejected)
+      .addError(ModelFailed)
+      .addError(RunFailed)
+  )
+{}
+
+export class Api extends HttpApi.make("patinox").add(HealthGroup).add(AgentsGroup) {}

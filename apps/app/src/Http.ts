@@ -1,0 +1,169 @@
+/**
+ * The API's implementation, and the server layer that `main.ts` launches and
+ * the tests start on a free port.
+ */
+import {
+  HttpApiBuilder,
+  HttpMiddleware,
+  HttpServer,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { type Errors, LanguageModel, Monitor, ValidationPipeline } from "@patinox/core"
+import { OpenAiLanguageModel } from "@patinox/provider-openai"
+import { Clock, Context, Effect, Layer } from "effect"
+import { createServer } from "node:http"
+import { Agents } from "./Agents.js"
+import {
+  AgentInfo,
+  AgentNotFound,
+  Api,
+  Health,
+  InvalidRequest,
+  ModelFailed,
+  RunFailed,
+  RunRejected,
+  ToolInfo
+} from "./Api.js"
+import type { AppConfig } from "./AppConfig.js"
+import * as SimulatedModel from "./SimulatedModel.js"
+
+const toHttpError = (error: Errors.RunError) => {
+  switch (error._tag) {
+    case "InvalidInput":
+      return new InvalidRequest({ message: error.message })
+    case "ValidationRejected":
+      return new RunRejected({ error: error._tag, message: error.message, validator: error.validator, stage: error.stage })
+    case "ValidationRetriesExhausted":
+    case "ModificationNotAllowed":
+      return new RunRejected({ error: error._tag, message: error.message, validator: error.validator, stage: error.stage })
+    case "MaxStepsExceeded":
+      return new RunFailed({ error: error._tag, message: error.message })
+    default:
+      return new ModelFailed({ error: error._tag, message: error.message })
+  }
+}
+
+const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const model = yield* LanguageModel.LanguageModel
+    const pipeline = yield* ValidationPipeline.ValidationPipeline
+    const agents = yield* Agents
+    return handlers.handle("health", () =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        new Health({
+          status: "ok",
+          uptimeMs: now - started,
+          model: { provider: model.provider, name: model.model, simulated: model.provider === SimulatedModel.service.provider },
+          validators: pipeline.validators,
+          agents: agents.list.length
+        })))
+  }))
+
+const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
+  Effect.gen(function*() {
+    const agents = yield* Agents
+    return handlers
+      .handle("list", () =>
+        Effect.succeed(
+          agents.list.map((agent) =>
+            new AgentInfo({
+              name: agent.name,
+              description: agent.description,
+              model: agent.model,
+              tools: agent.tools.map((tool) =>
+                new ToolInfo({
+                  name: tool.name,
+                  description: tool.description,
+                  parameters: tool.definition.parameters
+                })
+              )
+            })
+          )
+        ))
+      .handle("run", ({ path, payload }) => {
+        const agent = agents.get(path.name)
+        if (agent === undefined) {
+          return Effect.fail(
+            new AgentNotFound({
+              name: path.name,
+              message: `No agent named "${path.name}". Agents: ${agents.list.map((a) => a.name).join(", ")}`
+            })
+          )
+        }
+        return agent.run(payload.input).pipe(
+          Effect.mapError(toHttpError),
+          Effect.tapErrorTag("ModelFailed", (error) => Effect.logWarning(`run of ${agent.name} failed: ${error.message}`))
+        )
+      })
+  }))
+
+/**
+ * `HttpApiBuilder` turns an unparseable JSON body into a defect (500); a client
+ * sending bad JSON deserves a 400 that says so. The body text is cached by the
+ * request, so the handler's own read is not repeated.
+ */
+const rejectMalformedJson = HttpMiddleware.make((app) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const contentType = request.headers["content-type"]?.toLowerCase() ?? "application/json"
+    if (request.method === "POST" && contentType.includes("application/json")) {
+      const parsed = yield* Effect.either(request.json)
+      if (parsed._tag === "Left") {
+        const reason = parsed.left.cause instanceof Error ? parsed.left.cause.message : parsed.left.reason
+        return HttpServerResponse.unsafeJson(
+          { _tag: "InvalidRequest", message: `Request body is not valid JSON: ${reason}` },
+          { status: 400 }
+        )
+      }
+    }
+    return yield* app
+  })
+)
+
+/** The configured model: a real OpenAI-compatible endpoint, or the simulated one, announced. */
+export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.LanguageModel, Errors.ConfigurationInvalid> =>
+  config.realModel
+    ? OpenAiLanguageModel.layerConfig().pipe(
+      Layer.tap((context) => {
+        const model = Context.get(context, LanguageModel.LanguageModel)
+        return Effect.logInfo(`Model: ${model.model} via ${model.provider} (from OPENAI_BASE_URL / OPENAI_API_KEY)`)
+      })
+    )
+    : Layer.merge(
+      SimulatedModel.layer,
+      Layer.effectDiscard(
+        Effect.logWarning(
+          "No OPENAI_API_KEY or OPENAI_BASE_URL set: using the OFFLINE SIMULATED MODEL. It is a deterministic " +
+            "script (arithmetic and the current time through the demo tools), not a language model."
+        )
+      )
+    )
+
+/** Everything the API needs, for a given model, pipeline and monitor. */
+export const ApiLive = HttpApiBuilder.api(Api).pipe(
+  Layer.provide([HealthLive, AgentsLive]),
+  Layer.provide(Agents.Default)
+)
+
+/**
+ * The HTTP server on `config.host:config.port`, logging the URL it listens on.
+ * It also provides `HttpServer`, so that a caller that asked for port 0 can
+ * read the port it got.
+ */
+export const serverLayer = (config: AppConfig) =>
+  HttpApiBuilder.serve((app) => rejectMalformedJson(HttpMiddleware.logger(app))).pipe(
+    Layer.provide(ApiLive),
+    HttpServer.withLogAddress,
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: config.host, port: config.port }))
+  )
+
+/** The whole service with its default model choice, pipeline and monitor. */
+export const layer = (config: AppConfig) =>
+  serverLayer(config).pipe(
+    Layer.provide(modelLayer(config)),
+    Layer.provide(ValidationPipeline.passThrough),
+    Layer.provide(Monitor.layerMemory())
+  )

@@ -1,0 +1,107 @@
+/**
+ * The offline simulated model: what the service uses when no real model is
+ * configured, so that it works on a fresh machine with no key.
+ *
+ * It is a deterministic script, not a language model, and says so: it
+ * recognises simple arithmetic ("What is 17 + 25?") and questions about the
+ * time, calls the demo tools for them when they are offered, and composes its
+ * answer from the tool's result. Anything else gets an honest explanation of
+ * what it is. Token usage is an estimate (about four characters a token),
+ * reported like a provider's so that the rest of the system sees real numbers.
+ */
+import { Ids, LanguageModel, Message, Usage } from "@patinox/core"
+import { Effect, Layer } from "effect"
+
+export const modelName = "patinox-simulated"
+
+const number = String.raw`(-?\d+(?:\.\d+)?)`
+const operators: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^(?:\+|plus|add(?:ed to)?)$/, "add"],
+  [/^(?:-|−|minus|subtract(?:ed from)?)$/, "subtract"],
+  [/^(?:\*|x|×|times|multiplied by)$/, "multiply"],
+  [/^(?:\/|÷|divided by|over)$/, "divide"],
+  [/^(?:\^|\*\*|to the power of)$/, "power"]
+]
+const expression = new RegExp(
+  `${number}\\s*(\\+|-|−|\\*\\*|\\*|x|×|\\/|÷|\\^|plus|minus|times|multiplied by|divided by|over|to the power of)\\s*${number}`,
+  "i"
+)
+
+const estimateTokens = (text: string) => Math.ceil(text.length / 4)
+
+const textOf = (message: Message.Message): string => {
+  switch (message._tag) {
+    case "assistant":
+      return (message.content ?? "") + message.toolCalls.map((c) => c.name + c.arguments).join("")
+    default:
+      return message.content
+  }
+}
+
+let callCounter = 0
+
+const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse => {
+  const offered = new Set(request.tools.map((t) => t.name))
+  const last = request.messages.at(-1)
+  let content: string | null = null
+  const toolCalls: Array<Message.ToolCall> = []
+
+  if (last?._tag === "tool") {
+    content = last.isError ? `I could not do that: ${last.content}` : summarise(last.name, last.content)
+  } else {
+    const question = [...request.messages].reverse().find((m) => m._tag === "user")
+    const text = question?._tag === "user" ? question.content : ""
+    const arithmetic = expression.exec(text)
+    const operator = arithmetic?.[2]?.toLowerCase()
+    const operation = operator === undefined ? undefined : operators.find(([re]) => re.test(operator))?.[1]
+    if (arithmetic !== null && operation !== undefined && offered.has("calculator")) {
+      toolCalls.push(call("calculator", { operation, a: Number(arithmetic[1]), b: Number(arithmetic[3]) }))
+    } else if (/\b(time|date|day is it|today)\b/i.test(text) && offered.has("current_time")) {
+      const zone = /\bin ([A-Z][A-Za-z_]+\/[A-Z][A-Za-z_]+)/.exec(text)?.[1]
+      toolCalls.push(call("current_time", zone === undefined ? {} : { timeZone: zone }))
+    } else {
+      content = "I am Patinox's offline simulated model, not a language model: I can only do simple arithmetic " +
+        "(for example \"What is 17 + 25?\") and tell the current time. Set OPENAI_API_KEY or OPENAI_BASE_URL " +
+        "to use a real model."
+    }
+  }
+
+  const input = request.messages.reduce((n, m) => n + estimateTokens(textOf(m)), 0)
+  const output = estimateTokens((content ?? "") + toolCalls.map((c) => c.name + c.arguments).join(""))
+  return new LanguageModel.ChatResponse({
+    id: `sim-${++callCounter}`,
+    model: modelName,
+    message: new Message.AssistantMessage({ content, toolCalls }),
+    finishReason: toolCalls.length > 0 ? "tool_calls" : "stop",
+    usage: new Usage.Usage({ inputTokens: input, outputTokens: output })
+  })
+}
+
+const call = (name: string, args: unknown) =>
+  new Message.ToolCall({ id: Ids.ToolCallId.make(`call_sim_${++callCounter}`), name, arguments: JSON.stringify(args) })
+
+const summarise = (tool: string, content: string): string => {
+  try {
+    const parsed: unknown = JSON.parse(content)
+    if (typeof parsed === "object" && parsed !== null) {
+      if (tool === "calculator" && "expression" in parsed && typeof parsed.expression === "string") {
+        return parsed.expression
+      }
+      if (tool === "current_time" && "local" in parsed && typeof parsed.local === "string") {
+        return `It is ${parsed.local}.`
+      }
+    }
+  } catch {
+    // not JSON: fall through and quote it
+  }
+  return `The ${tool} tool returned: ${content}`
+}
+
+export const service: LanguageModel.Service = {
+  provider: "patinox-simulated",
+  model: modelName,
+  chat: (request) => Effect.sync(() => respond(request)),
+  stream: (request) => LanguageModel.toDeltas(respond(request))
+}
+
+export const layer: Layer.Layer<LanguageModel.LanguageModel> = Layer.succeed(LanguageModel.LanguageModel, service)

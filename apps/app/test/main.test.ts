@@ -1,0 +1,77 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+const appDir = fileURLToPath(new URL("..", import.meta.url))
+
+interface Service {
+  readonly process: ChildProcess
+  readonly url: string
+  readonly output: () => string
+  readonly exit: Deferred.Deferred<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/**
+ * Starts `node --import tsx src/main.ts` (what `pnpm --filter app start`
+ * runs; pnpm itself does not forward signals) and waits for the URL it logs.
+ */
+const startService = (env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const listening = yield* Deferred.make<string, Error>()
+      const exit = yield* Deferred.make<{ code: number | null; signal: NodeJS.Signals | null }>()
+      const clean = { ...process.env }
+      delete clean.OPENAI_API_KEY
+      delete clean.OPENAI_BASE_URL
+      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+        cwd: appDir,
+        env: { ...clean, ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let output = ""
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString()
+        const match = /Listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+        if (match?.[1] !== undefined) Deferred.unsafeDone(listening, Effect.succeed(match[1]))
+      }
+      child.stdout.on("data", onData)
+      child.stderr.on("data", onData)
+      child.on("exit", (code, signal) => {
+        Deferred.unsafeDone(listening, Effect.fail(new Error(`service exited (${code}) before listening:\n${output}`)))
+        Deferred.unsafeDone(exit, Effect.succeed({ code, signal }))
+      })
+      const url = yield* Deferred.await(listening).pipe(Effect.timeoutFail({
+        duration: "20 seconds",
+        onTimeout: () => new Error(`service did not log its URL in 20 s:\n${output}`)
+      }))
+      const service: Service = { process: child, url, output: () => output, exit }
+      return service
+    }),
+    (service) => Effect.sync(() => service.process.exitCode === null && service.process.kill("SIGKILL"))
+  )
+
+describe("the service process", () => {
+  it.scopedLive("starts on a fresh environment with the simulated model, serves, and exits cleanly on SIGTERM", () =>
+    Effect.gen(function*() {
+      const service = yield* startService({ PATINOX_PORT: "0" })
+      assert.include(service.output(), "OFFLINE SIMULATED MODEL")
+      const answer = yield* Effect.promise(() =>
+        fetch(`${service.url}/agents/assistant/runs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ input: "What is 17 + 25?" })
+        }).then((r) => r.json() as Promise<{ answer: string }>)
+      )
+      assert.strictEqual(answer.answer, "17 + 25 = 42")
+      service.process.kill("SIGTERM")
+      const exit = yield* Deferred.await(service.exit).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(exit.code, 0)
+    }))
+
+  it.scopedLive("fails to start with a message naming the bad setting", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.flip(startService({ PATINOX_PORT: "not-a-port" }))
+      assert.include(exit.message, "PATINOX_PORT")
+    }))
+})
