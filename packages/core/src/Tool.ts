@@ -31,6 +31,10 @@ export interface Tool<
   /** Overrides the agent's per-tool timeout. */
   readonly timeout: Duration.Duration | undefined
   readonly definition: ToolDefinition
+  /** Raw JSON arguments → parameters; built once per tool, not per call. */
+  readonly decodeArguments: (raw: string) => Effect.Effect<Schema.Schema.Type<Params>, ParseResult.ParseError>
+  /** Result → JSON text through the success schema; built once per tool. */
+  readonly encodeResult: (value: Schema.Schema.Type<Success>) => Effect.Effect<string, ParseResult.ParseError>
 }
 
 /** Any tool, whatever its types. @since 0.1.0 @category models */
@@ -51,6 +55,9 @@ const jsonSchemaOf = (schema: Schema.Schema.AnyNoContext): Readonly<Record<strin
   const { $schema: _ignored, ...rest } = JSONSchema.make(schema) as unknown as Record<string, unknown>
   return rest
 }
+
+const jsonDecoder = <A, I>(schema: Schema.Schema<A, I, never>) => Schema.decodeUnknown(Schema.parseJson(schema))
+const jsonEncoder = <A, I>(schema: Schema.Schema<A, I, never>) => Schema.encode(Schema.parseJson(schema))
 
 /**
  * Defines a tool. The name must be what providers accept (`[a-zA-Z0-9_-]{1,64}`):
@@ -85,7 +92,9 @@ export const make = <
     success: options.success,
     handler: options.handler,
     timeout: options.timeout === undefined ? undefined : Duration.decode(options.timeout),
-    definition: { name, description: options.description, parameters: jsonSchemaOf(options.parameters) }
+    definition: { name, description: options.description, parameters: jsonSchemaOf(options.parameters) },
+    decodeArguments: jsonDecoder(options.parameters),
+    encodeResult: jsonEncoder(options.success)
   }
 }
 
@@ -125,9 +134,7 @@ export const runRaw = <T extends Any>(
   timeout: Duration.DurationInput
 ): Effect.Effect<string, ToolArgumentsInvalid | ToolFailed | ToolTimeout, Context<T>> => {
   const timeoutDuration = tool.timeout ?? Duration.decode(timeout)
-  const decode = Schema.decodeUnknown(Schema.parseJson(tool.parameters))
-  const encode = Schema.encodeUnknown(Schema.parseJson(tool.success))
-  const program = decode(rawArguments === "" ? "{}" : rawArguments).pipe(
+  const program = tool.decodeArguments(rawArguments === "" ? "{}" : rawArguments).pipe(
     Effect.mapError((error) =>
       new ToolArgumentsInvalid({
         tool: tool.name,
@@ -153,7 +160,7 @@ export const runRaw = <T extends Any>(
       )
     ),
     Effect.flatMap((output) =>
-      encode(output).pipe(
+      tool.encodeResult(output).pipe(
         Effect.mapError((error) =>
           new ToolFailed({
             tool: tool.name,

@@ -47,7 +47,7 @@ const describe = (error: Errors.Recoverable) => new ActionResult.Failure({
   error: error._tag,
   message: error.message,
   category: error.category
-})
+}, true)
 
 /**
  * One run of the step loop: validate the input, then call the model, run the
@@ -67,12 +67,12 @@ export const runLoop = (
     const report = (event: Omit<Monitor.EventInput, "agentId" | "runId">) => Monitor.report({ ...event, ...base })
     const state = (to: string) => report({ type: "state.change", context: { state: to } })
 
-    yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }) })
+    yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }, true) })
 
     if (input.trim() === "") return yield* new Errors.InvalidInput({ reason: "input is empty" })
 
     yield* state("validating_input")
-    const checkedInput = yield* ValidationPipeline.check(new AgentAction.UserInput({ input }), base)
+    const checkedInput = yield* ValidationPipeline.check(new AgentAction.UserInput({ input }, true), base)
     if (checkedInput._tag === "Revise") {
       return yield* reviseAsRejection("user_input", checkedInput.validator, checkedInput.feedback)
     }
@@ -89,7 +89,7 @@ export const runLoop = (
     for (let step = 1; step <= agent.maxSteps; step++) {
       // -- model request -----------------------------------------------------
       const checkedCall = yield* ValidationPipeline.check(
-        new AgentAction.ModelCall({ step, messages: [...messages], tools: toolNames }),
+        new AgentAction.ModelCall({ step, messages: [...messages], tools: toolNames }, true),
         base
       )
       if (checkedCall._tag === "Revise") {
@@ -113,6 +113,7 @@ export const runLoop = (
         (call) => Recovery.withRetries(call, agent.retryPolicy),
         Effect.withSpan(`chat ${modelName}`, {
           kind: "client",
+          captureStackTrace: false,
           attributes: {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": model.provider,
@@ -138,7 +139,7 @@ export const runLoop = (
           finishReason: response.finishReason,
           toolCalls: response.toolCalls.length,
           usage: response.usage
-        }),
+        }, true),
         metrics: { latencyMs, tokensIn: response.usage.inputTokens, tokensOut: response.usage.outputTokens },
         context: { model: response.model, provider: model.provider, step }
       })
@@ -150,7 +151,7 @@ export const runLoop = (
           toolCalls: response.toolCalls.map((call) => call.name),
           usage: response.usage,
           latencyMs
-        })
+        }, true)
       )
 
       // -- tool calls ----------------------------------------------------------
@@ -158,7 +159,7 @@ export const runLoop = (
         messages.push(response.message)
         for (const requested of response.toolCalls) {
           const checkedTool = yield* ValidationPipeline.check(
-            new AgentAction.ToolCallAction({ step, toolCall: requested }),
+            new AgentAction.ToolCallAction({ step, toolCall: requested }, true),
             base
           )
           let content: string
@@ -171,7 +172,7 @@ export const runLoop = (
             content = `Tool call refused by ${checkedTool.validator}: ${checkedTool.feedback}`
             isError = true
             steps.push(
-              new RevisionStep({ step, stage: "tool_call", validator: checkedTool.validator, feedback: checkedTool.feedback })
+              new RevisionStep({ step, stage: "tool_call", validator: checkedTool.validator, feedback: checkedTool.feedback }, true)
             )
           } else {
             yield* state("executing_tool")
@@ -182,6 +183,7 @@ export const runLoop = (
                 ? Effect.fail(new Errors.ToolNotFound({ tool: toolCall.name, available: toolNames }))
                 : runTool(tool, toolCall.arguments, agent.toolTimeout).pipe(
                   Effect.withSpan(`execute_tool ${toolCall.name}`, {
+                    captureStackTrace: false,
                     attributes: {
                       "gen_ai.operation.name": "execute_tool",
                       "gen_ai.tool.name": toolCall.name,
@@ -196,7 +198,7 @@ export const runLoop = (
               isError = false
               yield* report({
                 type: "tool.end",
-                result: new ActionResult.ToolOutput({ tool: toolCall.name, content, isError }),
+                result: new ActionResult.ToolOutput({ tool: toolCall.name, content, isError }, true),
                 metrics: { latencyMs: toolLatency },
                 context: { tool: toolCall.name, toolCallId: toolCall.id, step }
               })
@@ -212,7 +214,7 @@ export const runLoop = (
               })
             }
             const checkedResult = yield* ValidationPipeline.check(
-              new AgentAction.ToolResult({ step, toolCallId: toolCall.id, name: toolCall.name, content, isError }),
+              new AgentAction.ToolResult({ step, toolCallId: toolCall.id, name: toolCall.name, content, isError }, true),
               base
             )
             if (checkedResult._tag === "Revise") {
@@ -224,15 +226,15 @@ export const runLoop = (
                   stage: "tool_result",
                   validator: checkedResult.validator,
                   feedback: checkedResult.feedback
-                })
+                }, true)
               )
             } else if (checkedResult.action._tag === "ToolResult") {
               content = checkedResult.action.content
             }
           }
-          messages.push(new Message.ToolMessage({ toolCallId: requested.id, name: requested.name, content, isError }))
+          messages.push(new Message.ToolMessage({ toolCallId: requested.id, name: requested.name, content, isError }, true))
           steps.push(
-            new ToolStep({ step, tool: toolCall.name, arguments: toolCall.arguments, output: content, isError, latencyMs: toolLatency })
+            new ToolStep({ step, tool: toolCall.name, arguments: toolCall.arguments, output: content, isError, latencyMs: toolLatency }, true)
           )
         }
         continue
@@ -241,7 +243,7 @@ export const runLoop = (
       // -- final answer --------------------------------------------------------
       const answer = response.message.content ?? ""
       yield* state("validating_answer")
-      const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }), base)
+      const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }, true), base)
       if (checkedAnswer._tag === "Revise") {
         messages.push(response.message)
         messages.push(
@@ -250,17 +252,17 @@ export const runLoop = (
           )
         )
         steps.push(
-          new RevisionStep({ step, stage: "final_answer", validator: checkedAnswer.validator, feedback: checkedAnswer.feedback })
+          new RevisionStep({ step, stage: "final_answer", validator: checkedAnswer.validator, feedback: checkedAnswer.feedback }, true)
         )
         continue
       }
       const finalAnswer = checkedAnswer.action._tag === "FinalAnswer" ? checkedAnswer.action.content : answer
       const durationMs = yield* elapsedSince(started)
-      const result = new RunResult({ runId, agent: agent.name, answer: finalAnswer, steps, usage, durationMs })
+      const result = new RunResult({ runId, agent: agent.name, answer: finalAnswer, steps, usage, durationMs }, true)
       yield* state("done")
       yield* report({
         type: "run.end",
-        result: new ActionResult.Answer({ content: finalAnswer, steps: step, usage }),
+        result: new ActionResult.Answer({ content: finalAnswer, steps: step, usage }, true),
         metrics: { latencyMs: durationMs, tokensIn: usage.inputTokens, tokensOut: usage.outputTokens }
       })
       return result
@@ -271,6 +273,7 @@ export const runLoop = (
       Monitor.report({ type: "run.error", agentId: agent.id, runId, result: describe(error) })
     ),
     Effect.withSpan(`invoke_agent ${agent.name}`, {
+      captureStackTrace: false,
       attributes: {
         "gen_ai.operation.name": "invoke_agent",
         "gen_ai.agent.name": agent.name,

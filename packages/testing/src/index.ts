@@ -1,0 +1,5 @@
+/**
+ * @since 0.1.0
+ */
+export * as FakeOpenAi from "./FakeOpenAi.js"
+export * as ScriptedModel from "./ScriptedModel.js"

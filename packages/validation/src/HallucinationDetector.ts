@@ -1,0 +1,270 @@
+/**
+ * Cross-references an answer with the knowledge base. The answer is split
+ * into claims; each claim's entities, numbers, dates and content words must
+ * be backed by retrieved evidence. A missing number, date or name weighs
+ * much more than a missing common word, words the question already contains
+ * prove nothing, and a negation the evidence does not share is a signal.
+ *
+ * Without evidence nothing can be verified: such answers are reported as
+ * `verifiable: false` and by default not flagged.
+ *
+ * An optional model judge (`judge`) asks a language model for an NLI-style
+ * verdict as JSON.
+ *
+ * @since 0.1.0
+ */
+import { Errors, LanguageModel, Message } from "@patinox/core"
+import { Context, Effect, Layer, ParseResult, Schema } from "effect"
+import { splitClaims } from "./internal/claims.js"
+import { assessClaims, assessText, resolveOptions } from "./internal/support.js"
+import { KnowledgeBase, type KnowledgeBaseError, type Passage } from "./KnowledgeBase.js"
+
+/** @since 0.1.0 @category models */
+export interface ClaimAssessment {
+  readonly claim: string
+  readonly supported: boolean
+  /** Weighted share of the claim's checkable content the evidence backs, 0..1. */
+  readonly score: number
+  /** What the evidence does not back (question words excluded). */
+  readonly missing: {
+    readonly entities: ReadonlyArray<string>
+    readonly numbers: ReadonlyArray<string>
+    readonly words: ReadonlyArray<string>
+  }
+  /** The claim negates what its closest evidence sentence asserts, or the reverse. */
+  readonly negationMismatch: boolean
+  /** The passages the claim was checked against that share words with it, best first. */
+  readonly evidence: ReadonlyArray<Passage>
+}
+
+/** @since 0.1.0 @category models */
+export interface Assessment {
+  readonly hallucinated: boolean
+  /** False when no evidence at all was found: the answer could not be checked. */
+  readonly verifiable: boolean
+  /** The lowest claim score, 1 when there are no claims. */
+  readonly score: number
+  readonly claims: ReadonlyArray<ClaimAssessment>
+  readonly unsupportedClaims: ReadonlyArray<string>
+}
+
+/** Thresholds and weights. Defaults were chosen on a training split only. @since 0.1.0 @category models */
+export interface AssessOptions {
+  /** A claim is supported when its score reaches this (default 0.85). */
+  readonly claimThreshold?: number | undefined
+  /** The answer is flagged when more than this share of claims is unsupported (default 0: any). */
+  readonly maxUnsupportedRatio?: number | undefined
+  /** Weights of a checkable item (defaults: entity 3, number/date 4, word 1). */
+  readonly weights?: { readonly entity?: number; readonly number?: number; readonly word?: number } | undefined
+  /** Score multiplier lost on a negation mismatch (default 0.5). */
+  readonly negationPenalty?: number | undefined
+  /** A claim with a number or date the evidence lacks is unsupported whatever its score (default true). */
+  readonly strictNumbers?: boolean | undefined
+  /** What to answer when there is no evidence at all (default "pass": cannot verify is not a finding). */
+  readonly whenUnverifiable?: "pass" | "flag" | undefined
+}
+
+/** @since 0.1.0 @category models */
+export interface Options extends AssessOptions {
+  /** Passages retrieved per claim (default 5). */
+  readonly retrievalLimit?: number | undefined
+}
+
+/**
+ * Scores an answer against evidence texts directly, without a knowledge
+ * base. Pure.
+ *
+ * @since 0.1.0 @category scoring
+ */
+export const assess = (
+  input: { readonly question?: string | undefined; readonly answer: string; readonly evidence: ReadonlyArray<string> },
+  options?: AssessOptions
+): Assessment => assessText(input, resolveOptions(options))
+
+/** @since 0.1.0 @category models */
+export interface CheckInput {
+  readonly question?: string | undefined
+  readonly answer: string
+  /** Restrict evidence to these knowledge-base documents. */
+  readonly scope?: ReadonlyArray<string> | undefined
+}
+
+/** @since 0.1.0 @category models */
+export interface Service {
+  /** Retrieves evidence for each claim of the answer and scores it. */
+  readonly check: (input: CheckInput) => Effect.Effect<Assessment, KnowledgeBaseError>
+}
+
+/** @since 0.1.0 @category tags */
+export class HallucinationDetector
+  extends Context.Tag("@patinox/validation/HallucinationDetector")<HallucinationDetector, Service>()
+{}
+
+/** @since 0.1.0 @category constructors */
+export const make = (options?: Options): Effect.Effect<Service, never, KnowledgeBase> =>
+  Effect.gen(function*() {
+    const kb = yield* KnowledgeBase
+    const resolved = resolveOptions(options)
+    const limit = options?.retrievalLimit ?? 5
+
+    const check = Effect.fn("HallucinationDetector.check")(function*(input: CheckInput) {
+      const claims = splitClaims(input.answer)
+      const evidence = yield* Effect.forEach(claims, (claim) =>
+        kb.search(input.question === undefined ? claim : `${claim} ${input.question}`, {
+          limit,
+          scope: input.scope
+        }))
+      return assessClaims({ question: input.question, claims }, (_, index) => evidence[index] ?? [], resolved)
+    })
+
+    return HallucinationDetector.of({ check })
+  })
+
+/** @since 0.1.0 @category layers */
+export const layer: Layer.Layer<HallucinationDetector, never, KnowledgeBase> = Layer.effect(HallucinationDetector, make())
+
+/** @since 0.1.0 @category layers */
+export const layerWith = (options: Options): Layer.Layer<HallucinationDetector, never, KnowledgeBase> =>
+  Layer.effect(HallucinationDetector, make(options))
+
+// ---------------------------------------------------------------------------
+// messages for validators
+// ---------------------------------------------------------------------------
+
+const describeMissing = (claim: ClaimAssessment): string => {
+  const parts: Array<string> = []
+  if (claim.missing.numbers.length > 0) parts.push(`numbers/dates ${claim.missing.numbers.join(", ")}`)
+  if (claim.missing.entities.length > 0) parts.push(`names ${claim.missing.entities.join(", ")}`)
+  if (claim.missing.words.length > 0) parts.push(`terms ${claim.missing.words.slice(0, 6).join(", ")}`)
+  if (claim.negationMismatch) parts.push("the sources say the opposite")
+  return parts.length === 0 ? "" : ` (not in the sources: ${parts.join("; ")})`
+}
+
+/**
+ * Feedback for a retry: names each unsupported claim and what the sources
+ * lack. Empty when the assessment found nothing to fix.
+ *
+ * @since 0.1.0 @category messages
+ */
+export const feedbackFor = (assessment: Assessment): string => {
+  if (!assessment.hallucinated) return ""
+  if (!assessment.verifiable) {
+    return "No sources were found to support this answer. Answer only from the provided sources, or say that you do not know."
+  }
+  const lines = assessment.claims.filter((c) => !c.supported).map((c) => `- "${c.claim}"${describeMissing(c)}`)
+  return [
+    "These statements are not supported by the knowledge base:",
+    ...lines,
+    "Revise the answer to state only what the sources support, or say that you are not sure."
+  ].join("\n")
+}
+
+/**
+ * The answer with an uncertainty note appended naming the unsupported
+ * claims (or saying that nothing could be verified); unchanged when every
+ * claim is supported.
+ *
+ * @since 0.1.0 @category messages
+ */
+export const annotate = (answer: string, assessment: Assessment): string => {
+  if (!assessment.verifiable && assessment.claims.length > 0) {
+    return `${answer}\n\nNote: this answer could not be verified against the knowledge base.`
+  }
+  if (!assessment.hallucinated) return answer
+  const listed = assessment.unsupportedClaims.map((c) => `"${c}"`).join("; ")
+  return `${answer}\n\nNote: the following could not be verified against the knowledge base and may be inaccurate: ${listed}`
+}
+
+// ---------------------------------------------------------------------------
+// model judge
+// ---------------------------------------------------------------------------
+
+/**
+ * The judge's verdict: NLI-style relation of the answer to the evidence.
+ *
+ * @since 0.1.0 @category schemas
+ */
+export const JudgeVerdict = Schema.Struct({
+  verdict: Schema.Literal("entailed", "contradicted", "neutral"),
+  unsupportedClaims: Schema.Array(Schema.String)
+})
+
+/** @since 0.1.0 @category models */
+export type JudgeVerdict = typeof JudgeVerdict.Type
+
+/** The judge model's reply is not the JSON object asked for. @since 0.1.0 @category errors */
+export class JudgeReplyInvalid extends Schema.TaggedError<JudgeReplyInvalid>(
+  "@patinox/validation/JudgeReplyInvalid"
+)("JudgeReplyInvalid", {
+  model: Schema.String,
+  reason: Schema.String,
+  reply: Schema.String
+}) {
+  override get message(): string {
+    return `The judge model ${this.model} replied with something that is not a verdict: ${this.reason}`
+  }
+}
+
+const JUDGE_SCHEMA = JSON.stringify({
+  type: "object",
+  additionalProperties: false,
+  required: ["verdict", "unsupportedClaims"],
+  properties: {
+    verdict: { type: "string", enum: ["entailed", "contradicted", "neutral"] },
+    unsupportedClaims: { type: "array", items: { type: "string" } }
+  }
+})
+
+const JUDGE_INSTRUCTIONS = [
+  "You check whether an answer is supported by evidence passages (natural language inference).",
+  "verdict: \"entailed\" if every claim in the answer follows from the evidence; \"contradicted\" if any claim",
+  "conflicts with the evidence; \"neutral\" if some claim is neither supported nor contradicted.",
+  "unsupportedClaims: the claims of the answer, quoted verbatim, that the evidence does not entail.",
+  "Use only the evidence, not your own knowledge. Reply with one JSON object and nothing else, matching this JSON schema:",
+  JUDGE_SCHEMA
+].join("\n")
+
+const decodeVerdict = Schema.decodeUnknown(Schema.parseJson(JudgeVerdict))
+
+// Models like to wrap JSON in a Markdown fence even when told not to.
+const unfence = (text: string): string => {
+  const fenced = /^\s*```(?:json)?\s*\n?([\s\S]*?)\n?```\s*$/i.exec(text)
+  return fenced?.[1] ?? text.trim()
+}
+
+/**
+ * Asks a model whether the evidence entails the answer. Tools-free; the
+ * reply must decode as a `JudgeVerdict`, otherwise `JudgeReplyInvalid`.
+ *
+ * @since 0.1.0 @category judge
+ */
+export const judge: (
+  model: LanguageModel.Service,
+  input: { readonly question?: string | undefined; readonly answer: string; readonly evidence: ReadonlyArray<string> }
+) => Effect.Effect<JudgeVerdict, Errors.ModelError | JudgeReplyInvalid> = Effect.fn("HallucinationDetector.judge")(
+  function*(model, input) {
+    const evidence = input.evidence.length === 0
+      ? "(no evidence)"
+      : input.evidence.map((text, i) => `[${i + 1}] ${text}`).join("\n")
+    const prompt = [
+      `Evidence:\n${evidence}`,
+      input.question === undefined ? "" : `Question:\n${input.question}`,
+      `Answer:\n${input.answer}`
+    ].filter((s) => s !== "").join("\n\n")
+    const response = yield* model.chat({
+      messages: [Message.system(JUDGE_INSTRUCTIONS), Message.user(prompt)],
+      tools: [],
+      options: { temperature: 0 }
+    })
+    const reply = response.message.content ?? ""
+    return yield* decodeVerdict(unfence(reply)).pipe(
+      Effect.mapError((error) =>
+        new JudgeReplyInvalid({
+          model: response.model,
+          reason: ParseResult.TreeFormatter.formatErrorSync(error),
+          reply: reply.slice(0, 2_000)
+        })
+      )
+    )
+  }
+)

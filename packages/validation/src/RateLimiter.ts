@@ -1,0 +1,254 @@
+/**
+ * A validator that rate-limits actions with two token buckets per key: one
+ * on requests, one on (estimated) model tokens.
+ *
+ * - Enough in both buckets: `Approved`, and the request is paid for.
+ * - Not enough, and the refill would take at most `waitBudget`:
+ *   `Retry({ delayMs })`; the pipeline sleeps that long and asks again
+ *   (nothing is reserved meanwhile, so a busy key may be told to wait again,
+ *   within the pipeline's retry bounds).
+ * - Not enough and the wait is longer, or the request alone is larger than a
+ *   bucket's capacity: `Rejected`, with a reason naming the key and the wait.
+ *
+ * Time comes from `Clock` (so `TestClock` drives it). Buckets live in one
+ * `Ref` holding an immutable map, bounded by `maxKeys` (default 10 000):
+ * when a new key pushes it past the bound, buckets that are full again are
+ * dropped first (a full bucket is the same as no bucket, so nothing is lost);
+ * if every bucket is still in use, the least recently charged ones go, which
+ * errs on the side of allowing those keys.
+ *
+ * @since 0.1.0
+ */
+import type { AgentAction, Monitor, ValidationPipeline } from "@patinox/core"
+import { Decision } from "@patinox/core"
+import { Clock, Duration, Effect, HashMap, Layer, Option, Predicate, Ref } from "effect"
+import * as Bucket from "./internal/bucket.js"
+import * as Pipeline from "./Pipeline.js"
+import * as Validator from "./Validator.js"
+
+/** @since 0.1.0 @category models */
+export interface BucketConfig {
+  /** The most the bucket holds (and the largest single request it accepts). */
+  readonly capacity: number
+  /** How much comes back per second. */
+  readonly refillPerSecond: number
+}
+
+/** @since 0.1.0 @category models */
+export interface Config {
+  /** Requests per key. */
+  readonly requests: BucketConfig
+  /** Estimated model tokens per key; omit to limit requests only. */
+  readonly tokens?: BucketConfig | undefined
+  /** The longest refill wait answered with `Retry`; longer waits are `Rejected`. */
+  readonly waitBudget: Duration.DurationInput
+  /** Default: `defaultKeyOf` (agent, and user and model when the context carries them). */
+  readonly keyOf?: ((action: AgentAction.AgentAction, context: Validator.ValidationContext) => string) | undefined
+  /** Tokens an action costs. Default: `estimateTokens`. */
+  readonly costOf?: ((action: AgentAction.AgentAction) => number) | undefined
+  /** Default `["model_request"]`. */
+  readonly stages?: ReadonlyArray<Validator.Stage> | undefined
+  /** Default `"rate-limiter"`. */
+  readonly name?: string | undefined
+  /** Default `defaultPriority`. */
+  readonly priority?: number | undefined
+  /** The most keys kept at once. Default 10 000. */
+  readonly maxKeys?: number | undefined
+}
+
+/** @since 0.1.0 @category models */
+export interface RateLimiter extends Validator.Validator<never> {
+  /** What `key` has available now (full buckets for a key never seen). */
+  readonly available: (key: string) => Effect.Effect<{ readonly requests: number; readonly tokens: number | undefined }>
+  /** How many keys hold a bucket. */
+  readonly size: Effect.Effect<number>
+}
+
+/** Runs after the circuit breaker: an open circuit should not spend rate. @since 0.1.0 @category defaults */
+export const defaultPriority = 20
+
+/** @since 0.1.0 @category defaults */
+export const defaultMaxKeys = 10_000
+
+const optionalString = (context: object, field: string): string | undefined => {
+  if (!Predicate.hasProperty(context, field)) return undefined
+  const value: unknown = context[field]
+  return typeof value === "string" && value !== "" ? value : undefined
+}
+
+/**
+ * `agent:<agentId>`, followed by `|user:<userId>` and `|model:<model>` when
+ * the validation context carries those (string) fields.
+ *
+ * @since 0.1.0 @category keys
+ */
+export const defaultKeyOf = (_action: AgentAction.AgentAction, context: Validator.ValidationContext): string => {
+  const user = optionalString(context, "userId")
+  const model = optionalString(context, "model")
+  return `agent:${context.agentId}${user === undefined ? "" : `|user:${user}`}${
+    model === undefined ? "" : `|model:${model}`
+  }`
+}
+
+/**
+ * About four characters per token over what a model call sends: message
+ * contents, tool-call names and arguments, tool names. Other actions cost 0
+ * tokens (they still cost a request).
+ *
+ * @since 0.1.0 @category costs
+ */
+export const estimateTokens = (action: AgentAction.AgentAction): number => {
+  if (action._tag !== "ModelCall") return 0
+  let chars = 0
+  for (const message of action.messages) {
+    if (message.content !== null) chars += message.content.length
+    if (message._tag === "assistant") {
+      for (const call of message.toolCalls) chars += call.name.length + call.arguments.length
+    }
+  }
+  for (const tool of action.tools) chars += tool.length
+  return Math.ceil(chars / 4)
+}
+
+interface KeyState {
+  readonly requests: Bucket.Bucket
+  readonly tokens: Bucket.Bucket | undefined
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+
+/**
+ * Builds the rate limiter; dies on an invalid configuration.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const make = (config: Config): Effect.Effect<RateLimiter> =>
+  Effect.gen(function*() {
+    const problem = Bucket.validate("requests", config.requests) ??
+      (config.tokens === undefined ? undefined : Bucket.validate("tokens", config.tokens))
+    if (problem !== undefined) return yield* Effect.dieMessage(`RateLimiter: ${problem}`)
+    const maxKeys = config.maxKeys ?? defaultMaxKeys
+    if (!Number.isInteger(maxKeys) || maxKeys < 1) {
+      return yield* Effect.dieMessage(`RateLimiter: maxKeys must be a positive integer, got ${maxKeys}`)
+    }
+    const waitBudgetMs = Duration.toMillis(config.waitBudget)
+    const keyOf = config.keyOf ?? defaultKeyOf
+    const costOf = config.costOf ?? estimateTokens
+    const requestsConfig = config.requests
+    const tokensConfig = config.tokens
+    const ref = yield* Ref.make(HashMap.empty<string, KeyState>())
+
+    const current = (map: HashMap.HashMap<string, KeyState>, key: string, now: number): KeyState =>
+      Option.match(HashMap.get(map, key), {
+        onNone: () => ({
+          requests: Bucket.full(requestsConfig, now),
+          tokens: tokensConfig === undefined ? undefined : Bucket.full(tokensConfig, now)
+        }),
+        onSome: (state) => ({
+          requests: Bucket.refill(requestsConfig, state.requests, now),
+          tokens: tokensConfig === undefined || state.tokens === undefined
+            ? state.tokens
+            : Bucket.refill(tokensConfig, state.tokens, now)
+        })
+      })
+
+    const isIdle = (state: KeyState, now: number) =>
+      Bucket.isFullAt(requestsConfig, state.requests, now) &&
+      (tokensConfig === undefined || state.tokens === undefined || Bucket.isFullAt(tokensConfig, state.tokens, now))
+
+    const bounded = (map: HashMap.HashMap<string, KeyState>, keep: string, now: number) => {
+      if (HashMap.size(map) <= maxKeys) return map
+      let out = HashMap.filter(map, (state, key) => key === keep || !isIdle(state, now))
+      const excess = HashMap.size(out) - maxKeys
+      if (excess > 0) {
+        const oldest = Array.from(HashMap.entries(out))
+          .filter(([key]) => key !== keep)
+          .sort(([, a], [, b]) => a.requests.updatedAt - b.requests.updatedAt)
+          .slice(0, excess)
+        out = HashMap.removeMany(out, oldest.map(([key]) => key))
+      }
+      return out
+    }
+
+    const validate = (action: AgentAction.AgentAction, context: Validator.ValidationContext) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const key = keyOf(action, context)
+        const tokenCost = tokensConfig === undefined ? 0 : Math.max(0, costOf(action))
+        if (requestsConfig.capacity < 1) {
+          return Decision.Rejected({
+            reason: `rate limit for key ${key}: request capacity ${requestsConfig.capacity} is below one request`
+          })
+        }
+        if (tokensConfig !== undefined && tokenCost > tokensConfig.capacity) {
+          return Decision.Rejected({
+            reason: `rate limit for key ${key}: the request needs ${plural(tokenCost, "token")}, more than the ${
+              plural(tokensConfig.capacity, "token")
+            } allowed at once; it can never pass`
+          })
+        }
+        return yield* Ref.modify(ref, (map): readonly [Decision.Decision, HashMap.HashMap<string, KeyState>] => {
+          const state = current(map, key, now)
+          const requestsOk = Bucket.hasEnough(state.requests, 1)
+          const tokensOk = state.tokens === undefined || Bucket.hasEnough(state.tokens, tokenCost)
+          if (requestsOk && tokensOk) {
+            const next: KeyState = {
+              requests: Bucket.take(state.requests, 1),
+              tokens: state.tokens === undefined ? undefined : Bucket.take(state.tokens, tokenCost)
+            }
+            return [Decision.Approved(), bounded(HashMap.set(map, key, next), key, now)]
+          }
+          const requestWait = Bucket.waitFor(requestsConfig, state.requests, 1)
+          const tokenWait = tokensConfig === undefined || state.tokens === undefined
+            ? 0
+            : Bucket.waitFor(tokensConfig, state.tokens, tokenCost)
+          const waitMs = Math.max(requestWait, tokenWait)
+          const short = [
+            requestsOk ? undefined : `${Math.floor(state.requests.available)}/${requestsConfig.capacity} requests left`,
+            tokensOk || state.tokens === undefined || tokensConfig === undefined
+              ? undefined
+              : `needs ${plural(tokenCost, "token")}, ${Math.floor(state.tokens.available)}/${tokensConfig.capacity} left`
+          ].filter((part) => part !== undefined).join("; ")
+          if (waitMs <= waitBudgetMs) {
+            return [
+              Decision.Retry({ delayMs: waitMs, feedback: `rate limit for key ${key}: ${short}; retry in ${waitMs} ms` }),
+              map
+            ]
+          }
+          const after = Number.isFinite(waitMs) ? `retry in ${waitMs} ms` : "the bucket never refills"
+          return [
+            Decision.Rejected({
+              reason: `rate limit for key ${key}: ${short}; ${after}, beyond the wait budget of ${waitBudgetMs} ms`
+            }),
+            map
+          ]
+        })
+      })
+
+    const available = (key: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const state = current(yield* Ref.get(ref), key, now)
+        return { requests: state.requests.available, tokens: state.tokens?.available }
+      })
+
+    return {
+      name: config.name ?? "rate-limiter",
+      priority: config.priority ?? defaultPriority,
+      stages: new Set(config.stages ?? ["model_request"]),
+      mayModify: false,
+      validate,
+      available,
+      size: Effect.map(Ref.get(ref), HashMap.size)
+    } satisfies RateLimiter
+  })
+
+/**
+ * The rate limiter as a validator layer on the pipeline beneath.
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layer = (
+  config: Config
+): Layer.Layer<ValidationPipeline.ValidationPipeline, never, ValidationPipeline.ValidationPipeline | Monitor.Monitor> =>
+  Pipeline.withValidator(make(config))

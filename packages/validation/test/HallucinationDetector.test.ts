@@ -1,0 +1,221 @@
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { LanguageModel, Message, Usage } from "@patinox/core"
+import { Effect, Layer, Stream } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as HallucinationDetector from "../src/HallucinationDetector.js"
+import * as KnowledgeBase from "../src/KnowledgeBase.js"
+
+const BRIDGE =
+  "Harrowgate Bridge is a stone arch bridge over the river Lenn in the town of Castlemere. " +
+  "It was completed on 14 March 1842 and is 120 metres long. " +
+  "The bridge was designed by the engineer Tobias Wren, who also built the Castlemere corn exchange."
+const TOWN = "Castlemere has a population of 14,500 people. Its market has run every Thursday since 1603."
+
+const seeded = Layer.effectDiscard(
+  Effect.flatMap(KnowledgeBase.KnowledgeBase, (kb) =>
+    kb.addMany([
+      { id: "bridge", title: "Harrowgate Bridge", text: BRIDGE },
+      { id: "town", title: "Castlemere", text: TOWN }
+    ]))
+)
+
+const detectorLayer = HallucinationDetector.layer.pipe(
+  Layer.provideMerge(seeded),
+  Layer.provideMerge(KnowledgeBase.layer),
+  Layer.provide(
+    SqliteClient.layer({ filename: join(mkdtempSync(join(tmpdir(), "patinox-halu-")), "kb.sqlite") })
+  )
+)
+
+describe("HallucinationDetector", () => {
+  layer(detectorLayer)("check against the knowledge base", (it) => {
+    it.effect("passes an answer the sources support", () =>
+      Effect.gen(function*() {
+        const detector = yield* HallucinationDetector.HallucinationDetector
+        const result = yield* detector.check({
+          question: "Who designed Harrowgate Bridge and when was it finished?",
+          answer: "It was designed by Tobias Wren and completed in 1842."
+        })
+        assert.isTrue(result.verifiable)
+        assert.isFalse(result.hallucinated, JSON.stringify(result.claims))
+        assert.deepStrictEqual(result.unsupportedClaims, [])
+        assert.isAbove(result.claims[0]!.evidence.length, 0)
+        assert.strictEqual(result.claims[0]!.evidence[0]!.docId, "bridge")
+      }))
+
+    it.effect("flags a wrong number and names the claim", () =>
+      Effect.gen(function*() {
+        const detector = yield* HallucinationDetector.HallucinationDetector
+        const result = yield* detector.check({
+          question: "How long is Harrowgate Bridge?",
+          answer: "Harrowgate Bridge is 150 metres long."
+        })
+        assert.isTrue(result.hallucinated)
+        assert.deepStrictEqual(result.unsupportedClaims, ["Harrowgate Bridge is 150 metres long."])
+        assert.deepStrictEqual(result.claims[0]!.missing.numbers, ["150"])
+      }))
+
+    it.effect("flags a wrong year", () =>
+      Effect.gen(function*() {
+        const detector = yield* HallucinationDetector.HallucinationDetector
+        const result = yield* detector.check({ answer: "Harrowgate Bridge was completed in 1853." })
+        assert.isTrue(result.hallucinated)
+        assert.include(result.claims[0]!.missing.numbers, "1853")
+      }))
+
+    it.effect("flags a wrong name", () =>
+      Effect.gen(function*() {
+        const detector = yield* HallucinationDetector.HallucinationDetector
+        const result = yield* detector.check({
+          question: "Who designed Harrowgate Bridge?",
+          answer: "The bridge was designed by Isambard Fairweather."
+        })
+        assert.isTrue(result.hallucinated)
+        assert.deepStrictEqual(result.claims[0]!.missing.entities, ["Isambard Fairweather"])
+      }))
+
+    it.effect("splits claims and flags only the unsupported one", () =>
+      Effect.gen(function*() {
+        const detector = yield* HallucinationDetector.HallucinationDetector
+        const result = yield* detector.check({
+          answer: "Harrowgate Bridge crosses the river Lenn; it was designed by Margaret Holt. Castlemere has 14,500 people."
+        })
+        assert.deepStrictEqual(result.claims.map((c) => c.supported), [true, false, true])
+        assert.deepStrictEqual(result.unsupportedClaims, ["it was designed by Margaret Holt."])
+      }))
+
+    it.effect("finds no evidence outside the scope", () =>
+      Effect.gen(function*() {
+        const detector = yield* HallucinationDetector.HallucinationDetector
+        const inScope = yield* detector.check({ answer: "Castlemere has 14,500 people.", scope: ["town"] })
+        assert.isFalse(inScope.hallucinated)
+        const outOfScope = yield* detector.check({ answer: "Castlemere has 14,500 people.", scope: ["bridge"] })
+        assert.isTrue(outOfScope.hallucinated)
+      }))
+  })
+
+  describe("assess", () => {
+    it("compares numbers numerically and dates across formats", () => {
+      const evidence = ["The reservoir holds 2,500,000 cubic metres. It opened on 1931-06-04 with two turbines."]
+      for (const answer of [
+        "The reservoir holds 2.5 million cubic metres.",
+        "It opened on June 4, 1931.",
+        "It opened with 2 turbines."
+      ]) {
+        assert.isFalse(HallucinationDetector.assess({ answer, evidence }).hallucinated, answer)
+      }
+      assert.isTrue(HallucinationDetector.assess({ answer: "It opened on June 9, 1931.", evidence }).hallucinated)
+      assert.isTrue(HallucinationDetector.assess({ answer: "It opened with three turbines.", evidence }).hallucinated)
+    })
+
+    it("accepts a nationality for its country and a bare yes", () => {
+      const evidence = ["Ilse Marten is a Danish sculptor who works in bronze."]
+      assert.isFalse(HallucinationDetector.assess({ answer: "Ilse Marten is a sculptor from Denmark.", evidence }).hallucinated)
+      const yes = HallucinationDetector.assess({ question: "Is Ilse Marten a sculptor?", answer: "Yes.", evidence })
+      assert.deepStrictEqual(yes.claims, [])
+      assert.isTrue(yes.verifiable)
+      assert.isFalse(yes.hallucinated)
+    })
+
+    it("drops hedges and boilerplate", () => {
+      const result = HallucinationDetector.assess({
+        answer: "Sure! I think the reservoir opened in 1931. I hope this helps.",
+        evidence: ["The reservoir opened in 1931."]
+      })
+      assert.deepStrictEqual(result.claims.map((c) => c.claim), ["the reservoir opened in 1931."])
+      assert.isFalse(result.hallucinated)
+    })
+
+    it("does not count words of the question as support", () => {
+      const result = HallucinationDetector.assess({
+        question: "Which orchestra did Lena Vaskova conduct?",
+        answer: "Lena Vaskova conducted the Brno Harbour Orchestra.",
+        evidence: ["Lena Vaskova is a conductor and pianist."]
+      })
+      assert.isTrue(result.hallucinated)
+      assert.deepStrictEqual(result.claims[0]!.missing.entities, ["Brno Harbour Orchestra"])
+    })
+
+    it("treats a negation the evidence does not share as a signal", () => {
+      const evidence = ["The Lenn river is not navigable by cargo ships."]
+      const flipped = HallucinationDetector.assess({ answer: "The Lenn river is navigable by cargo ships.", evidence })
+      assert.isTrue(flipped.claims[0]!.negationMismatch)
+      assert.isTrue(flipped.hallucinated)
+      assert.isFalse(HallucinationDetector.assess({ answer: "The Lenn is not navigable by cargo ships.", evidence }).hallucinated)
+    })
+
+    it("reports an answer without evidence as unverifiable, flagged only on request", () => {
+      const input = { answer: "The moon base opened in 2041.", evidence: [] }
+      const passed = HallucinationDetector.assess(input)
+      assert.isFalse(passed.verifiable)
+      assert.isFalse(passed.hallucinated)
+      assert.isTrue(HallucinationDetector.assess(input, { whenUnverifiable: "flag" }).hallucinated)
+    })
+
+    it("writes retry feedback and an uncertainty note naming the unsupported claims", () => {
+      const answer = "The reservoir opened in 1931. It was built by Ortega Hydraulics."
+      const result = HallucinationDetector.assess({ answer, evidence: ["The reservoir opened in 1931."] })
+      assert.deepStrictEqual(result.unsupportedClaims, ["It was built by Ortega Hydraulics."])
+      const feedback = HallucinationDetector.feedbackFor(result)
+      assert.include(feedback, "\"It was built by Ortega Hydraulics.\"")
+      assert.include(feedback, "Ortega Hydraulics")
+      assert.notInclude(feedback, "opened in 1931")
+      const annotated = HallucinationDetector.annotate(answer, result)
+      assert.isTrue(annotated.startsWith(answer))
+      assert.include(annotated, "may be inaccurate")
+      assert.include(annotated, "Ortega Hydraulics")
+
+      const fine = HallucinationDetector.assess({ answer: "It opened in 1931.", evidence: ["The reservoir opened in 1931."] })
+      assert.strictEqual(HallucinationDetector.feedbackFor(fine), "")
+      assert.strictEqual(HallucinationDetector.annotate("It opened in 1931.", fine), "It opened in 1931.")
+    })
+  })
+
+  describe("judge", () => {
+    const cannedModel = (content: string): LanguageModel.Service => ({
+      provider: "test",
+      model: "judge-test",
+      chat: () =>
+        Effect.succeed(
+          new LanguageModel.ChatResponse({
+            model: "judge-test",
+            message: new Message.AssistantMessage({ content, toolCalls: [] }),
+            finishReason: "stop",
+            usage: Usage.zero
+          })
+        ),
+      stream: () => Stream.empty
+    })
+    const input = { question: "When did it open?", answer: "It opened in 1932.", evidence: ["It opened in 1931."] }
+
+    it.effect("decodes the model's JSON verdict", () =>
+      Effect.gen(function*() {
+        const verdict = yield* HallucinationDetector.judge(
+          cannedModel("{\"verdict\":\"contradicted\",\"unsupportedClaims\":[\"It opened in 1932.\"]}"),
+          input
+        )
+        assert.deepStrictEqual(verdict, { verdict: "contradicted", unsupportedClaims: ["It opened in 1932."] })
+      }))
+
+    it.effect("accepts a verdict wrapped in a Markdown fence", () =>
+      Effect.gen(function*() {
+        const verdict = yield* HallucinationDetector.judge(
+          cannedModel("```json\n{\"verdict\":\"entailed\",\"unsupportedClaims\":[]}\n```"),
+          input
+        )
+        assert.strictEqual(verdict.verdict, "entailed")
+      }))
+
+    it.effect("fails with JudgeReplyInvalid on a reply that is not a verdict", () =>
+      Effect.gen(function*() {
+        for (const reply of ["The answer is contradicted.", "{\"verdict\":\"maybe\",\"unsupportedClaims\":[]}", ""]) {
+          const error = yield* Effect.flip(HallucinationDetector.judge(cannedModel(reply), input))
+          assert.strictEqual(error._tag, "JudgeReplyInvalid")
+          if (error._tag === "JudgeReplyInvalid") assert.strictEqual(error.reply, reply)
+        }
+      }))
+  })
+})
