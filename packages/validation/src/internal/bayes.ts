@@ -15,7 +15,7 @@ export type ModelClass = (typeof CLASSES)[number]
 /** The serialised model (`models/prompt-classifier.json`). */
 export interface ModelJson {
   readonly format: "patinox-prompt-nb"
-  readonly version: 1
+  readonly version: 2
   readonly classes: ReadonlyArray<string>
   /** Documents per class. */
   readonly docs: ReadonlyArray<number>
@@ -59,6 +59,21 @@ export const tokenize = (text: string): Array<string> => {
     out.push(t)
   }
   return out
+}
+
+/**
+ * Features are stored in the model as 32-bit FNV-1a hashes (base 36), never as
+ * text: the committed model file then holds no words of the training data at
+ * all, let alone runs of them. Collisions among ~40k features in 2^32 buckets
+ * are negligible.
+ */
+export const hashFeature = (feature: string): string => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < feature.length; i++) {
+    h ^= feature.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0).toString(36)
 }
 
 /** The set of unigram and bigram features of a folded text. */
@@ -114,7 +129,7 @@ export const fromJson = (model: ModelJson): Classifier => {
       let known = 0
       let best: Array<readonly [string, number]> = []
       for (const f of feats) {
-        const w = table.get(f)
+        const w = table.get(hashFeature(f))
         if (w === undefined) continue
         known++
         sum += w.llr
@@ -196,7 +211,7 @@ const select = (
   const out: Record<string, ReadonlyArray<number>> = {}
   for (const [f] of scored.slice(0, options.maxFeatures)) {
     const c = counts.get(f)
-    if (c !== undefined) out[f] = [c[0], c[1], c[2]]
+    if (c !== undefined) out[hashFeature(f)] = [c[0], c[1], c[2]]
   }
   return out
 }
@@ -257,7 +272,7 @@ export const train = (
     const { counts, docsPerClass } = countFeatures(trainPart)
     const partial = fromJson({
       format: "patinox-prompt-nb",
-      version: 1,
+      version: 2,
       classes: CLASSES,
       docs: docsPerClass,
       alpha: options.alpha,
@@ -274,7 +289,7 @@ export const train = (
   const { counts, docsPerClass } = countFeatures(featured)
   return {
     format: "patinox-prompt-nb",
-    version: 1,
+    version: 2,
     classes: CLASSES,
     docs: docsPerClass,
     alpha: options.alpha,
@@ -289,7 +304,7 @@ export const validateModelJson = (u: unknown): ModelJson | string => {
   if (typeof u !== "object" || u === null) return "model is not an object"
   const o = u as Record<string, unknown>
   if (o["format"] !== "patinox-prompt-nb") return "unknown model format"
-  if (o["version"] !== 1) return "unsupported model version"
+  if (o["version"] !== 2) return "unsupported model version (expected 2: hashed features)"
   if (typeof o["alpha"] !== "number" || !(o["alpha"] > 0)) return "alpha must be a positive number"
   const docs = o["docs"]
   if (!Array.isArray(docs) || docs.length !== 3 || !docs.every((d) => typeof d === "number")) return "docs must be 3 numbers"
@@ -310,7 +325,7 @@ export const validateModelJson = (u: unknown): ModelJson | string => {
   if (!Array.isArray(classes) || classes.length !== 3) return "classes must list 3 classes"
   return {
     format: "patinox-prompt-nb",
-    version: 1,
+    version: 2,
     classes: classes.map(String),
     docs: docs.map(Number),
     alpha: o["alpha"],
