@@ -66,7 +66,7 @@ const main = async () => {
     options
   })
   const json = JSON.stringify(model)
-  console.log(`model: ${Object.keys(model.features).length} features, ${(json.length / 1024).toFixed(0)} KiB, calibration a=${model.calibration.a.toFixed(3)} b=${model.calibration.b.toFixed(3)}`)
+  console.log(`model: ${model.features.length / 20} features, ${(json.length / 1024).toFixed(0)} KiB, calibration a=${model.calibration.a.toFixed(3)} b=${model.calibration.b.toFixed(3)}`)
   if (write) writeFileSync(outFile, json + "\n")
 
   const guard = Either.getOrThrowWith(PromptGuard.fromModel(model), (e) => e)

@@ -21,7 +21,11 @@ export interface ModelJson {
   readonly docs: ReadonlyArray<number>
   readonly alpha: number
   /** Feature -> document frequency per class. */
-  readonly features: Readonly<Record<string, ReadonlyArray<number>>>
+  /**
+   * Packed feature table: per feature, its 32-bit hash then its three class
+   * counts as 16-bit numbers, 20 hex digits in all, concatenated.
+   */
+  readonly features: string
   readonly calibration: { readonly a: number; readonly b: number; readonly shrink: number }
   readonly meta?: Readonly<Record<string, unknown>>
 }
@@ -67,13 +71,39 @@ export const tokenize = (text: string): Array<string> => {
  * all, let alone runs of them. Collisions among ~40k features in 2^32 buckets
  * are negligible.
  */
-export const hashFeature = (feature: string): string => {
+export const hashFeature = (feature: string): number => {
   let h = 0x811c9dc5
   for (let i = 0; i < feature.length; i++) {
     h ^= feature.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
-  return (h >>> 0).toString(36)
+  return h >>> 0
+}
+
+const RECORD = 20
+const MAX_COUNT = 0xffff
+
+/** Packs `hash → [n, j, i]` into the hex form stored in the model file. */
+export const packFeatures = (table: ReadonlyMap<number, readonly [number, number, number]>): string => {
+  const hex = (value: number, digits: number) => value.toString(16).padStart(digits, "0")
+  let out = ""
+  for (const [hash, [n, j, i]] of table) {
+    out += hex(hash, 8) + hex(Math.min(n, MAX_COUNT), 4) + hex(Math.min(j, MAX_COUNT), 4) + hex(Math.min(i, MAX_COUNT), 4)
+  }
+  return out
+}
+
+/** The inverse of `packFeatures`. */
+export const unpackFeatures = (packed: string): Map<number, readonly [number, number, number]> => {
+  const table = new Map<number, readonly [number, number, number]>()
+  for (let at = 0; at + RECORD <= packed.length; at += RECORD) {
+    table.set(parseInt(packed.slice(at, at + 8), 16), [
+      parseInt(packed.slice(at + 8, at + 12), 16),
+      parseInt(packed.slice(at + 12, at + 16), 16),
+      parseInt(packed.slice(at + 16, at + 20), 16)
+    ])
+  }
+  return table
 }
 
 /** The set of unigram and bigram features of a folded text. */
@@ -99,7 +129,7 @@ interface Weights {
 /** Builds a scorer from a model; validation of the JSON shape is the caller's. */
 export const fromJson = (model: ModelJson): Classifier => {
   const alpha = model.alpha
-  const entries = Object.entries(model.features)
+  const entries = [...unpackFeatures(model.features)]
   const v = entries.length
   const totals = [0, 0, 0]
   for (const [, counts] of entries) {
@@ -107,7 +137,7 @@ export const fromJson = (model: ModelJson): Classifier => {
   }
   const [tn = 0, tj = 0, ti = 0] = totals
   const ta = tj + ti
-  const table = new Map<string, Weights>()
+  const table = new Map<number, Weights>()
   for (const [f, counts] of entries) {
     const n = counts[0] ?? 0
     const j = counts[1] ?? 0
@@ -193,7 +223,7 @@ const select = (
   counts: Map<string, [number, number, number]>,
   docsPerClass: readonly [number, number, number],
   options: TrainOptions
-): Record<string, ReadonlyArray<number>> => {
+): string => {
   const nNeg = Math.max(1, docsPerClass[0])
   const nAtt = Math.max(1, docsPerClass[1] + docsPerClass[2])
   const scored: Array<readonly [string, number]> = []
@@ -208,12 +238,12 @@ const select = (
     scored.push([f, gain])
   }
   scored.sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
-  const out: Record<string, ReadonlyArray<number>> = {}
+  const out = new Map<number, readonly [number, number, number]>()
   for (const [f] of scored.slice(0, options.maxFeatures)) {
     const c = counts.get(f)
-    if (c !== undefined) out[hashFeature(f)] = [c[0], c[1], c[2]]
+    if (c !== undefined) out.set(hashFeature(f), [c[0], c[1], c[2]])
   }
-  return out
+  return packFeatures(out)
 }
 
 const fitPlatt = (zs: ReadonlyArray<number>, ys: ReadonlyArray<number>): { a: number; b: number } => {
@@ -315,11 +345,8 @@ export const validateModelJson = (u: unknown): ModelJson | string => {
     return "calibration must have numeric a, b, shrink"
   }
   const feats = o["features"]
-  if (typeof feats !== "object" || feats === null || Array.isArray(feats)) return "features must be an object"
-  for (const [k, v] of Object.entries(feats)) {
-    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === "number" && x >= 0)) {
-      return `feature ${JSON.stringify(k.slice(0, 20))} must map to 3 counts`
-    }
+  if (typeof feats !== "string" || feats.length % RECORD !== 0 || !/^[0-9a-f]*$/.test(feats)) {
+    return `features must be a hex string of ${RECORD}-digit records`
   }
   const classes = o["classes"]
   if (!Array.isArray(classes) || classes.length !== 3) return "classes must list 3 classes"
@@ -329,7 +356,7 @@ export const validateModelJson = (u: unknown): ModelJson | string => {
     classes: classes.map(String),
     docs: docs.map(Number),
     alpha: o["alpha"],
-    features: feats as Record<string, ReadonlyArray<number>>,
+    features: feats,
     calibration: { a: c["a"], b: c["b"], shrink: c["shrink"] },
     ...(typeof o["meta"] === "object" && o["meta"] !== null ? { meta: o["meta"] as Record<string, unknown> } : {})
   }
