@@ -20,4 +20,4 @@ export const zero: Usage = new Usage({ inputTokens: 0, outputTokens: 0 })
 
 /** @since 0.1.0 @category combinators */
 export const add = (a: Usage, b: Usage): Usage =>
-  new Usage({ inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens })
+  new Usage({ inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens }, true)

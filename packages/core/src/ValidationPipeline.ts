@@ -18,6 +18,12 @@ export interface ValidationContext {
   readonly agentId: AgentId
   readonly runId: RunId
   readonly stage: Stage
+  /** The run's user input (after its own validation): what a final answer is checked against. */
+  readonly input?: string | undefined
+  /** The model the run calls. */
+  readonly model?: string | undefined
+  /** The end user the run is for, when the caller says (rate limits per user). */
+  readonly userId?: string | undefined
 }
 
 /**

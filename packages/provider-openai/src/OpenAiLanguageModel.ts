@@ -162,7 +162,7 @@ const tokens = (n: number | null | undefined): number =>
 const toUsage = (usage: typeof WireUsage.Type | null | undefined): Usage.Usage =>
   usage === null || usage === undefined
     ? Usage.zero
-    : new Usage.Usage({ inputTokens: tokens(usage.prompt_tokens), outputTokens: tokens(usage.completion_tokens) })
+    : new Usage.Usage({ inputTokens: tokens(usage.prompt_tokens), outputTokens: tokens(usage.completion_tokens) }, true)
 
 /** Parses `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date). */
 const retryAfterMsOf = (headers: Headers | undefined): number | undefined => {
@@ -249,7 +249,7 @@ const toChatResponse = (
               id: Ids.ToolCallId.make(call.id),
               name: call.function.name,
               arguments: call.function.arguments || "{}"
-            })
+            }, true)
           })
           const refusal = choice.message.refusal
           const refused = (choice.message.content ?? null) === null && typeof refusal === "string" && refusal !== ""
@@ -261,8 +261,8 @@ const toChatResponse = (
             message: new Message.AssistantMessage({
               content: refused ? refusal : choice.message.content ?? null,
               toolCalls
-            })
-          })
+            }, true)
+          }, true) // the wire body was decoded with a Schema above: these fields are already checked
         },
         catch: (error) => new Errors.ModelResponseMalformed({ provider, reason: describe(error) })
       })

@@ -78,19 +78,20 @@ export const runLoop = (
     }
     const userInput = checkedInput.action._tag === "UserInput" ? checkedInput.action.input : input
 
+    const modelName = agent.modelName ?? model.model
+    const context = { ...base, input: userInput, model: modelName }
     const messages: Array<Message.Message> = [Message.system(agent.instructions), Message.user(userInput)]
     const steps: Array<Step> = []
     let usage = Usage.zero
     const toolsByName = new Map(agent.tools.map((tool) => [tool.name, tool] as const))
     const definitions = agent.tools.map((tool) => tool.definition)
     const toolNames = agent.tools.map((tool) => tool.name)
-    const modelName = agent.modelName ?? model.model
 
     for (let step = 1; step <= agent.maxSteps; step++) {
       // -- model request -----------------------------------------------------
       const checkedCall = yield* ValidationPipeline.check(
         new AgentAction.ModelCall({ step, messages: [...messages], tools: toolNames }, true),
-        base
+        context
       )
       if (checkedCall._tag === "Revise") {
         return yield* reviseAsRejection("model_request", checkedCall.validator, checkedCall.feedback)
@@ -160,7 +161,7 @@ export const runLoop = (
         for (const requested of response.toolCalls) {
           const checkedTool = yield* ValidationPipeline.check(
             new AgentAction.ToolCallAction({ step, toolCall: requested }, true),
-            base
+            context
           )
           let content: string
           let isError: boolean
@@ -215,7 +216,7 @@ export const runLoop = (
             }
             const checkedResult = yield* ValidationPipeline.check(
               new AgentAction.ToolResult({ step, toolCallId: toolCall.id, name: toolCall.name, content, isError }, true),
-              base
+              context
             )
             if (checkedResult._tag === "Revise") {
               content = `Tool result withheld by ${checkedResult.validator}: ${checkedResult.feedback}`
@@ -243,7 +244,7 @@ export const runLoop = (
       // -- final answer --------------------------------------------------------
       const answer = response.message.content ?? ""
       yield* state("validating_answer")
-      const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }, true), base)
+      const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }, true), context)
       if (checkedAnswer._tag === "Revise") {
         messages.push(response.message)
         messages.push(
