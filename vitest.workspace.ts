@@ -1,5 +1,5 @@
-import { defineWorkspace } from "vitest/config"
-
-// Each package and app has its own vitest.config.ts (unit, integration and
-// type-level tests); this lists them so `vitest run` at the root runs all.
-export default defineWorkspace(["packages/*", "apps/*"])
+// The test projects: every package and app has its own vitest.config.ts
+// (runtime tests in test/**/*.test.ts, type-level tests in test/**/*.test-d.ts).
+// The root vitest.config.ts runs them all (`test.projects`, which replaces
+// vitest's deprecated workspace-file discovery).
+export default ["packages/*", "apps/*"]

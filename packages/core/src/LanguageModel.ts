@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Context, Data, Effect, Option, Schema, Stream } from "effect"
+import { Chunk, Context, Data, type Duration, Effect, Option, Schema, Stream } from "effect"
 import { FinishReason } from "./ActionResult.js"
 import type { ModelError } from "./Errors.js"
 import { ModelResponseMalformed } from "./Errors.js"
@@ -25,6 +25,12 @@ export interface ChatOptions {
   readonly maxOutputTokens?: number | undefined
   /** Overrides the provider's configured model name for this call. */
   readonly model?: string | undefined
+  /**
+   * The call must finish within this, or fail with `ModelTimeout`. Every
+   * implementation honours it (the agent loop relies on it rather than
+   * racing a timer of its own around the call).
+   */
+  readonly timeout?: Duration.Duration | undefined
 }
 
 /** @since 0.1.0 @category models */

@@ -386,16 +386,20 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, Err
 
     const chatOnce = (request: LanguageModel.ChatRequest): Effect.Effect<LanguageModel.ChatResponse, Errors.ModelError> => {
       const params: ChatCompletionCreateParamsNonStreaming = body(request)
-      const context = contextFor(params.model)
+      // The caller's timeout (the agent's per-call budget) if it is the tighter one.
+      const callTimeoutMs = request.options?.timeout === undefined
+        ? timeoutMs
+        : Math.max(1, Math.min(timeoutMs, Math.round(Duration.toMillis(request.options.timeout))))
+      const context = { ...contextFor(params.model), timeoutMs: callTimeoutMs }
       return Effect.tryPromise({
         // The signal aborts the HTTP request when the fiber is interrupted.
-        try: (signal) => client.chat.completions.create(params, { signal }),
+        try: (signal) => client.chat.completions.create(params, { signal, timeout: callTimeoutMs }),
         catch: (error) => fromSdkError(context, error)
       }).pipe(
         // The SDK's timeout stops at the response headers; this one also bounds reading the body.
         Effect.timeoutFail({
-          duration: Duration.millis(timeoutMs),
-          onTimeout: () => new Errors.ModelTimeout({ model: params.model, timeoutMs })
+          duration: Duration.millis(callTimeoutMs),
+          onTimeout: () => new Errors.ModelTimeout({ model: params.model, timeoutMs: callTimeoutMs })
         }),
         Effect.flatMap((completion): Effect.Effect<LanguageModel.ChatResponse, Errors.ModelError> =>
           toChatResponse(provider, params.model, completion)

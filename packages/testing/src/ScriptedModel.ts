@@ -137,7 +137,17 @@ export const make = (
     const model: LanguageModel.Service = {
       provider,
       model: options.model ?? defaultModel,
-      chat: (request) => next(request).pipe(Effect.withSpan("ScriptedModel.chat")),
+      chat: (request) => {
+        const timeout = request.options?.timeout
+        const call = timeout === undefined ? next(request) : next(request).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () =>
+              new Errors.ModelTimeout({ model: options.model ?? defaultModel, timeoutMs: Duration.toMillis(timeout) })
+          })
+        )
+        return call.pipe(Effect.withSpan("ScriptedModel.chat"))
+      },
       stream: (request) => Stream.unwrap(Effect.map(next(request), (response) => LanguageModel.toDeltas(response)))
     }
     return { model, recorder: { requests: Ref.get(requests) } }

@@ -65,13 +65,10 @@ export const runLoop = (
     const started = yield* Clock.currentTimeMillis
     const base = { agentId: agent.id, runId }
     const report = (event: Omit<Monitor.EventInput, "agentId" | "runId">) => Monitor.report({ ...event, ...base })
-    const state = (to: string) => report({ type: "state.change", context: { state: to } })
 
     yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }, true) })
 
     if (input.trim() === "") return yield* new Errors.InvalidInput({ reason: "input is empty" })
-
-    yield* state("validating_input")
     const checkedInput = yield* ValidationPipeline.check(new AgentAction.UserInput({ input }, true), base)
     if (checkedInput._tag === "Revise") {
       return yield* reviseAsRejection("user_input", checkedInput.validator, checkedInput.feedback)
@@ -97,20 +94,19 @@ export const runLoop = (
         return yield* reviseAsRejection("model_request", checkedCall.validator, checkedCall.feedback)
       }
       const callMessages = checkedCall.action._tag === "ModelCall" ? checkedCall.action.messages : messages
-
-      yield* state("calling_model")
       const requestStarted = yield* Clock.currentTimeMillis
       yield* report({ type: "model.request", context: { model: modelName, provider: model.provider, step } })
       const response = yield* model.chat({
         messages: callMessages,
         tools: definitions,
-        options: { temperature: agent.temperature, maxOutputTokens: agent.maxOutputTokens, model: agent.modelName }
+        options: {
+          temperature: agent.temperature,
+          maxOutputTokens: agent.maxOutputTokens,
+          model: agent.modelName,
+          // Enforced by the model (see `ChatOptions.timeout`): one timer per call, not two.
+          timeout: agent.modelTimeout
+        }
       }).pipe(
-        Effect.timeoutFail({
-          duration: agent.modelTimeout,
-          onTimeout: () =>
-            new Errors.ModelTimeout({ model: modelName, timeoutMs: Duration.toMillis(agent.modelTimeout) })
-        }),
         (call) => Recovery.withRetries(call, agent.retryPolicy),
         Effect.withSpan(`chat ${modelName}`, {
           kind: "client",
@@ -176,7 +172,6 @@ export const runLoop = (
               new RevisionStep({ step, stage: "tool_call", validator: checkedTool.validator, feedback: checkedTool.feedback }, true)
             )
           } else {
-            yield* state("executing_tool")
             const toolStarted = yield* Clock.currentTimeMillis
             yield* report({ type: "tool.start", context: { tool: toolCall.name, toolCallId: toolCall.id, step } })
             const tool = toolsByName.get(toolCall.name)
@@ -243,7 +238,6 @@ export const runLoop = (
 
       // -- final answer --------------------------------------------------------
       const answer = response.message.content ?? ""
-      yield* state("validating_answer")
       const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }, true), context)
       if (checkedAnswer._tag === "Revise") {
         messages.push(response.message)
@@ -260,7 +254,6 @@ export const runLoop = (
       const finalAnswer = checkedAnswer.action._tag === "FinalAnswer" ? checkedAnswer.action.content : answer
       const durationMs = yield* elapsedSince(started)
       const result = new RunResult({ runId, agent: agent.name, answer: finalAnswer, steps, usage, durationMs }, true)
-      yield* state("done")
       yield* report({
         type: "run.end",
         result: new ActionResult.Answer({ content: finalAnswer, steps: step, usage }, true),
