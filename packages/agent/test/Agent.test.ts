@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Agent } from "@patinox/agent"
-import { AgentAction, Errors, LanguageModel, Message, Monitor, Tool, Usage, ValidationPipeline } from "@patinox/core"
+import { AgentAction, DependencyGuard, Errors, LanguageModel, Message, Monitor, Tool, Usage, ValidationPipeline } from "@patinox/core"
 import { ScriptedModel } from "@patinox/testing"
 import { Deferred, Effect, Exit, Fiber, Layer, Ref, Schema, TestClock } from "effect"
 import { add, balance, Ledger } from "./fixtures.js"
@@ -338,4 +338,49 @@ describe("Agent.start", () => {
       yield* running.ask("b")
       assert.strictEqual(yield* Ref.get(builds), 1)
     }).pipe(Effect.provide(Layer.mergeAll(ValidationPipeline.passThrough, Monitor.layerMemory()))))
+})
+
+describe("Agent.run with a DependencyGuard", () => {
+  const guardLayer = (refuse: (dependency: string) => boolean, seen: Array<string>) =>
+    Layer.succeed(DependencyGuard.DependencyGuard, {
+      protect: (dependency, effect) => {
+        seen.push(dependency)
+        return refuse(dependency)
+          ? Effect.fail(new Errors.CircuitOpen({ dependency, retryAfterMs: 5000 }))
+          : effect
+      }
+    })
+
+  it.effect("runs every model and tool call through the guard under its dependency name", () => {
+    const seen: Array<string> = []
+    return Effect.gen(function*() {
+      yield* Agent.run(calculator, "add")
+      assert.deepStrictEqual(seen, ["model", "tool:add", "model"])
+    }).pipe(
+      Effect.provide(guardLayer(() => false, seen)),
+      provide([ScriptedModel.toolCall("add", { a: 1, b: 2 }), ScriptedModel.text("3")])
+    )
+  })
+
+  it.effect("fails fast with CircuitOpen when the model's circuit is open, without calling it or retrying", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Agent.run(calculator, "add"))
+      assert.strictEqual(error._tag, "CircuitOpen")
+      const requests = yield* Effect.flatMap(ScriptedModel.Recorder, (r) => r.requests)
+      assert.strictEqual(requests.length, 0)
+    }).pipe(
+      Effect.provide(guardLayer((d) => d === "model", [])),
+      provide([ScriptedModel.text("never")])
+    ))
+
+  it.effect("tells the model when a tool's circuit is open", () =>
+    Effect.gen(function*() {
+      const result = yield* Agent.run(calculator, "add")
+      const step = result.steps[1]
+      assert.strictEqual(step?._tag, "ToolStep")
+      assert.include(step?._tag === "ToolStep" ? step.output : "", "Circuit for \"tool:add\" is open")
+    }).pipe(
+      Effect.provide(guardLayer((d) => d.startsWith("tool:"), [])),
+      provide([ScriptedModel.toolCall("add", { a: 1, b: 2 }), ScriptedModel.text("tool unavailable")])
+    ))
 })

@@ -4,6 +4,7 @@
 export * as ActionResult from "./ActionResult.js"
 export * as AgentAction from "./AgentAction.js"
 export * as Decision from "./Decision.js"
+export * as DependencyGuard from "./DependencyGuard.js"
 export * as Errors from "./Errors.js"
 export * as Ids from "./Ids.js"
 export * as LanguageModel from "./LanguageModel.js"

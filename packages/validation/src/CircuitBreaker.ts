@@ -30,7 +30,7 @@
  *
  * @since 0.1.0
  */
-import { Decision, Errors, Ids, Monitor } from "@patinox/core"
+import { Decision, DependencyGuard, Errors, Ids, Monitor } from "@patinox/core"
 import type { AgentAction, ValidationPipeline } from "@patinox/core"
 import { Cause, Clock, Context, Duration, Effect, Exit, HashMap, Layer, Option, Predicate, Ref } from "effect"
 import * as internal from "./internal/breaker.js"
@@ -86,10 +86,10 @@ export const defaults = {
 } as const
 
 /** The dependency name of the model provider. @since 0.1.0 @category dependencies */
-export const modelDependency = "model"
+export const modelDependency = DependencyGuard.model
 
 /** The dependency name of a tool. @since 0.1.0 @category dependencies */
-export const toolDependency = (tool: string): string => `tool:${tool}`
+export const toolDependency = DependencyGuard.tool
 
 /**
  * The dependency an action is about to call: the model for a `ModelCall`,
@@ -239,6 +239,18 @@ export const make = (config: Config = {}): Effect.Effect<Service, never, Monitor
  */
 export const layer = (config: Config = {}): Layer.Layer<CircuitBreaker, never, Monitor.Monitor> =>
   Layer.effect(CircuitBreaker, make(config))
+
+/**
+ * The breaker as core's `DependencyGuard`, so the agent loop runs every model
+ * and tool call through `protect` (the names match `modelDependency` and
+ * `toolDependency`).
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layerGuard: Layer.Layer<DependencyGuard.DependencyGuard, never, CircuitBreaker> = Layer.effect(
+  DependencyGuard.DependencyGuard,
+  Effect.map(CircuitBreaker, (breaker) => ({ protect: breaker.protect }))
+)
 
 /** Runs after nothing: an open circuit should refuse before any other work. @since 0.1.0 @category defaults */
 export const defaultPriority = 10

@@ -1,6 +1,7 @@
 import {
   ActionResult,
   AgentAction,
+  DependencyGuard,
   Errors,
   type Ids,
   LanguageModel,
@@ -11,7 +12,7 @@ import {
   Usage,
   ValidationPipeline
 } from "@patinox/core"
-import { Clock, Duration, Effect, Either } from "effect"
+import { Clock, Duration, Effect, Either, Option } from "effect"
 import { ModelStep, RevisionStep, RunResult, type Step, ToolStep } from "../RunResult.js"
 
 /** What the loop needs to know about an agent; the public `Agent` carries it. */
@@ -64,6 +65,9 @@ export const runLoop = (
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const base = { agentId: agent.id, runId }
+    const guard = Option.getOrUndefined(yield* Effect.serviceOption(DependencyGuard.DependencyGuard))
+    const protect = <A, E>(dependency: string, effect: Effect.Effect<A, E>) =>
+      guard === undefined ? effect : guard.protect(dependency, effect)
     const report = (event: Omit<Monitor.EventInput, "agentId" | "runId">) => Monitor.report({ ...event, ...base })
 
     yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }, true) })
@@ -96,7 +100,7 @@ export const runLoop = (
       const callMessages = checkedCall.action._tag === "ModelCall" ? checkedCall.action.messages : messages
       const requestStarted = yield* Clock.currentTimeMillis
       yield* report({ type: "model.request", context: { model: modelName, provider: model.provider, step } })
-      const response = yield* model.chat({
+      const response = yield* protect(DependencyGuard.model, model.chat({
         messages: callMessages,
         tools: definitions,
         options: {
@@ -106,7 +110,7 @@ export const runLoop = (
           // Enforced by the model (see `ChatOptions.timeout`): one timer per call, not two.
           timeout: agent.modelTimeout
         }
-      }).pipe(
+      })).pipe(
         (call) => Recovery.withRetries(call, agent.retryPolicy),
         Effect.withSpan(`chat ${modelName}`, {
           kind: "client",
@@ -177,7 +181,7 @@ export const runLoop = (
             const tool = toolsByName.get(toolCall.name)
             const execution: Effect.Effect<string, Errors.ToolError> = tool === undefined
                 ? Effect.fail(new Errors.ToolNotFound({ tool: toolCall.name, available: toolNames }))
-                : runTool(tool, toolCall.arguments, agent.toolTimeout).pipe(
+                : protect(DependencyGuard.tool(toolCall.name), runTool(tool, toolCall.arguments, agent.toolTimeout)).pipe(
                   Effect.withSpan(`execute_tool ${toolCall.name}`, {
                     captureStackTrace: false,
                     attributes: {
