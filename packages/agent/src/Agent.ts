@@ -22,10 +22,10 @@ import {
   Tool,
   type ValidationPipeline
 } from "@patinox/core"
-import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Queue, Ref, Scope } from "effect"
+import { Cause, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Mailbox, Queue, Ref, type Scope, Stream } from "effect"
 import { unsafeCoerce } from "effect/Function"
 import { type LoopAgent, runLoop, type RunTool } from "./internal/loop.js"
-import type { RunResult } from "./RunResult.js"
+import type { RunResult, Step } from "./RunResult.js"
 
 /** @since 0.1.0 @category type ids */
 export const TypeId: unique symbol = Symbol.for("@patinox/agent/Agent")
@@ -293,6 +293,61 @@ export const run = <Tools extends Tool.Any, E, R>(
       const prepared = yield* prepare(agent)
       const runId = yield* Ids.makeRunId
       return yield* runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId)
+    })
+  )
+
+/**
+ * What `stream` emits: each step as it is taken, then the validated answer in
+ * pieces, then the whole result.
+ *
+ * @since 0.1.0 @category models
+ */
+export type RunEvent = Data.TaggedEnum<{
+  Step: { readonly step: Step }
+  AnswerDelta: { readonly text: string }
+  Completed: { readonly result: RunResult }
+}>
+
+/** @since 0.1.0 @category constructors */
+export const RunEvent = Data.taggedEnum<RunEvent>()
+
+/**
+ * Runs the agent and streams its progress. The model is called through its
+ * streaming API, but an answer is released only after the validation
+ * pipeline has passed it whole: a rejected or revised answer never reaches
+ * the consumer, not even in part. Stopping consumption interrupts the run.
+ *
+ * @since 0.1.0 @category running
+ */
+export const stream = <Tools extends Tool.Any, E, R>(
+  agent: Agent<Tools, E, R>,
+  input: string,
+  options: { readonly chunkSize?: number | undefined } = {}
+): Stream.Stream<RunEvent, Errors.RunError | E, R | ValidationPipeline.ValidationPipeline | Monitor.Monitor> =>
+  Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const prepared = yield* prepare(agent)
+      const runId = yield* Ids.makeRunId
+      // Bounded: a slow consumer holds the run back instead of buffering without limit.
+      const mailbox = yield* Mailbox.make<RunEvent, Errors.RunError>(64)
+      const chunkSize = Math.max(1, options.chunkSize ?? 32)
+      yield* runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId, {
+        streaming: true,
+        onStep: (step) => Effect.asVoid(mailbox.offer(RunEvent.Step({ step })))
+      }).pipe(
+        Effect.flatMap((result) =>
+          Effect.gen(function*() {
+            for (let at = 0; at < result.answer.length; at += chunkSize) {
+              yield* mailbox.offer(RunEvent.AnswerDelta({ text: result.answer.slice(at, at + chunkSize) }))
+            }
+            yield* mailbox.offer(RunEvent.Completed({ result }))
+            yield* mailbox.end
+          })
+        ),
+        Effect.catchAll((error) => mailbox.fail(error)),
+        Effect.forkScoped
+      )
+      return Mailbox.toStream(mailbox)
     })
   )
 

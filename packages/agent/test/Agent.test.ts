@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Agent } from "@patinox/agent"
 import { AgentAction, DependencyGuard, Errors, LanguageModel, Message, Monitor, Tool, Usage, ValidationPipeline } from "@patinox/core"
 import { ScriptedModel } from "@patinox/testing"
-import { Deferred, Effect, Exit, Fiber, Layer, Ref, Schema, TestClock } from "effect"
+import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Ref, Schema, Stream, TestClock } from "effect"
 import { add, balance, Ledger } from "./fixtures.js"
 
 const usage = (inputTokens: number, outputTokens: number) => new Usage.Usage({ inputTokens, outputTokens })
@@ -383,4 +383,56 @@ describe("Agent.run with a DependencyGuard", () => {
       Effect.provide(guardLayer((d) => d.startsWith("tool:"), [])),
       provide([ScriptedModel.toolCall("add", { a: 1, b: 2 }), ScriptedModel.text("tool unavailable")])
     ))
+})
+
+describe("Agent.stream", () => {
+  const withPipeline = (script: ScriptedModel.Script, check: ValidationPipeline.Service["check"]) =>
+    Effect.provide(
+      Layer.mergeAll(
+        ScriptedModel.layer(script),
+        Layer.succeed(ValidationPipeline.ValidationPipeline, { validators: ["test"], check }),
+        Monitor.layerMemory()
+      )
+    )
+  const approve: ValidationPipeline.Service["check"] = (action) => Effect.succeed(ValidationPipeline.Proceed({ action }))
+
+  it.effect("streams each step, then the validated answer in pieces, then the result", () =>
+    Effect.gen(function*() {
+      const events = Chunk.toReadonlyArray(yield* Stream.runCollect(Agent.stream(calculator, "add", { chunkSize: 4 })))
+      assert.deepStrictEqual(events.map((e) => e._tag).slice(0, 3), ["Step", "Step", "Step"])
+      const deltas = events.filter((e) => e._tag === "AnswerDelta").map((e) => e._tag === "AnswerDelta" ? e.text : "")
+      assert.strictEqual(deltas.join(""), "1 + 2 = 3, computed")
+      assert.isAbove(deltas.length, 1)
+      const last = events.at(-1)
+      assert.strictEqual(last?._tag, "Completed")
+      assert.strictEqual(last?._tag === "Completed" ? last.result.answer : "", "1 + 2 = 3, computed")
+    }).pipe(withPipeline([ScriptedModel.toolCall("add", { a: 1, b: 2 }), ScriptedModel.text("1 + 2 = 3, computed")], approve)))
+
+  it.effect("never emits any part of a rejected answer", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const exit = yield* Effect.exit(
+        Stream.runForEach(Agent.stream(calculator, "tell me"), (event) =>
+          Effect.sync(() => seen.push(event._tag === "AnswerDelta" ? `delta:${event.text}` : event._tag)))
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      assert.include(String(exit), "ValidationRejected")
+      assert.isFalse(seen.some((s) => s.startsWith("delta:")))
+    }).pipe(withPipeline([ScriptedModel.text("the secret password is hunter2")], (action, context) =>
+      action._tag === "FinalAnswer" && action.content.includes("hunter2")
+        ? Effect.fail(new Errors.ValidationRejected({ validator: "leak", stage: context.stage, reason: "secret" }))
+        : Effect.succeed(ValidationPipeline.Proceed({ action })))))
+
+  it.effect("emits only the revised answer when a validator asks for a revision", () =>
+    Effect.gen(function*() {
+      const events = Chunk.toReadonlyArray(yield* Stream.runCollect(Agent.stream(calculator, "capital?")))
+      const text = events.map((e) => e._tag === "AnswerDelta" ? e.text : "").join("")
+      assert.strictEqual(text, "Paris")
+      assert.isTrue(events.some((e) => e._tag === "Step" && e.step._tag === "RevisionStep"))
+    }).pipe(withPipeline([ScriptedModel.text("Lyon"), ScriptedModel.text("Paris")], (action) =>
+      Effect.succeed(
+        action._tag === "FinalAnswer" && action.content === "Lyon"
+          ? ValidationPipeline.Revise({ validator: "facts", feedback: "not supported" })
+          : ValidationPipeline.Proceed({ action })
+      ))))
 })

@@ -32,6 +32,14 @@ export interface LoopAgent {
 
 type LoopError = Errors.RunError
 
+/** Optional observers of a run, for streaming. */
+export interface LoopHooks {
+  /** Called with every step as soon as it is taken. */
+  readonly onStep?: ((step: Step) => Effect.Effect<void>) | undefined
+  /** Call the model through its streaming API (the response is still validated whole). */
+  readonly streaming?: boolean | undefined
+}
+
 /** Runs a tool with its requirements already provided (see `Agent`). */
 export type RunTool = (
   tool: Tool.Any,
@@ -60,7 +68,8 @@ export const runLoop = (
   model: LanguageModel.Service,
   runTool: RunTool,
   input: string,
-  runId: Ids.RunId
+  runId: Ids.RunId,
+  hooks: LoopHooks = {}
 ): Effect.Effect<RunResult, LoopError, ValidationPipeline.ValidationPipeline | Monitor.Monitor> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
@@ -83,6 +92,20 @@ export const runLoop = (
     const context = { ...base, input: userInput, model: modelName }
     const messages: Array<Message.Message> = [Message.system(agent.instructions), Message.user(userInput)]
     const steps: Array<Step> = []
+    const record = (step: Step) => {
+      steps.push(step)
+      return hooks.onStep === undefined ? Effect.void : hooks.onStep(step)
+    }
+    const chat = (request: LanguageModel.ChatRequest): Effect.Effect<LanguageModel.ChatResponse, Errors.ModelError> =>
+      hooks.streaming === true
+        ? LanguageModel.collect(model.provider, model.stream(request)).pipe(
+          Effect.timeoutFail({
+            duration: agent.modelTimeout,
+            onTimeout: () =>
+              new Errors.ModelTimeout({ model: modelName, timeoutMs: Duration.toMillis(agent.modelTimeout) })
+          })
+        )
+        : model.chat(request)
     let usage = Usage.zero
     const toolsByName = new Map(agent.tools.map((tool) => [tool.name, tool] as const))
     const definitions = agent.tools.map((tool) => tool.definition)
@@ -100,7 +123,7 @@ export const runLoop = (
       const callMessages = checkedCall.action._tag === "ModelCall" ? checkedCall.action.messages : messages
       const requestStarted = yield* Clock.currentTimeMillis
       yield* report({ type: "model.request", context: { model: modelName, provider: model.provider, step } })
-      const response = yield* protect(DependencyGuard.model, model.chat({
+      const response = yield* protect(DependencyGuard.model, chat({
         messages: callMessages,
         tools: definitions,
         options: {
@@ -144,7 +167,7 @@ export const runLoop = (
         metrics: { latencyMs, tokensIn: response.usage.inputTokens, tokensOut: response.usage.outputTokens },
         context: { model: response.model, provider: model.provider, step }
       })
-      steps.push(
+      yield* record(
         new ModelStep({
           step,
           model: response.model,
@@ -172,7 +195,7 @@ export const runLoop = (
           if (checkedTool._tag === "Revise") {
             content = `Tool call refused by ${checkedTool.validator}: ${checkedTool.feedback}`
             isError = true
-            steps.push(
+            yield* record(
               new RevisionStep({ step, stage: "tool_call", validator: checkedTool.validator, feedback: checkedTool.feedback }, true)
             )
           } else {
@@ -220,7 +243,7 @@ export const runLoop = (
             if (checkedResult._tag === "Revise") {
               content = `Tool result withheld by ${checkedResult.validator}: ${checkedResult.feedback}`
               isError = true
-              steps.push(
+              yield* record(
                 new RevisionStep({
                   step,
                   stage: "tool_result",
@@ -233,7 +256,7 @@ export const runLoop = (
             }
           }
           messages.push(new Message.ToolMessage({ toolCallId: requested.id, name: requested.name, content, isError }, true))
-          steps.push(
+          yield* record(
             new ToolStep({ step, tool: toolCall.name, arguments: toolCall.arguments, output: content, isError, latencyMs: toolLatency }, true)
           )
         }
@@ -250,7 +273,7 @@ export const runLoop = (
             `Your answer was not accepted (${checkedAnswer.validator}): ${checkedAnswer.feedback}\nPlease revise it.`
           )
         )
-        steps.push(
+        yield* record(
           new RevisionStep({ step, stage: "final_answer", validator: checkedAnswer.validator, feedback: checkedAnswer.feedback }, true)
         )
         continue
