@@ -86,4 +86,51 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
   )
 {}
 
-export class Api extends HttpApi.make("patinox").add(HealthGroup).add(AgentsGroup) {}
+export class AddDocument extends Schema.Class<AddDocument>("AddDocument")({
+  id: Schema.optional(Schema.NonEmptyTrimmedString),
+  title: Schema.optional(Schema.String),
+  text: Schema.String.pipe(
+    Schema.minLength(1, { message: () => "text must not be empty" }),
+    Schema.maxLength(1_000_000, { message: () => "text must be at most 1000000 characters" })
+  ),
+  source: Schema.optional(Schema.String)
+}) {}
+
+export class DocumentAdded extends Schema.Class<DocumentAdded>("DocumentAdded")({
+  id: Schema.String,
+  documents: Schema.Number
+}) {}
+
+export class SearchHit extends Schema.Class<SearchHit>("SearchHit")({
+  docId: Schema.String,
+  passageId: Schema.String,
+  text: Schema.String,
+  score: Schema.Number
+}) {}
+
+/** The knowledge base (SQLite) failed; the service logs the cause. */
+export class KnowledgeUnavailable extends Schema.TaggedError<KnowledgeUnavailable>()(
+  "KnowledgeUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+export class KnowledgeGroup extends HttpApiGroup.make("knowledge")
+  .add(
+    HttpApiEndpoint.post("add", "/knowledge")
+      .setPayload(AddDocument)
+      .addSuccess(DocumentAdded, { status: 201 })
+      .addError(KnowledgeUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("search", "/knowledge/search")
+      .setUrlParams(Schema.Struct({
+        q: Schema.String,
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 50)))
+      }))
+      .addSuccess(Schema.Array(SearchHit))
+      .addError(KnowledgeUnavailable)
+  )
+{}
+
+export class Api extends HttpApi.make("patinox").add(HealthGroup).add(AgentsGroup).add(KnowledgeGroup) {}

@@ -15,19 +15,25 @@ import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { Agents } from "./Agents.js"
+import { KnowledgeBase } from "@patinox/validation"
 import {
   AgentInfo,
   AgentNotFound,
   Api,
+  DocumentAdded,
   Health,
   InvalidRequest,
+  KnowledgeUnavailable,
   ModelFailed,
   RunFailed,
   RunRejected,
+  SearchHit,
   ToolInfo
 } from "./Api.js"
 import type { AppConfig } from "./AppConfig.js"
+import type { ConfigFile } from "./ConfigFile.js"
 import * as SimulatedModel from "./SimulatedModel.js"
+import * as Validation from "./Validation.js"
 
 const toHttpError = (error: Errors.RunError) => {
   switch (error._tag) {
@@ -100,6 +106,32 @@ const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
       })
   }))
 
+const KnowledgeLive = HttpApiBuilder.group(Api, "knowledge", (handlers) =>
+  Effect.gen(function*() {
+    const knowledge = yield* KnowledgeBase.KnowledgeBase
+    const unavailable = (error: KnowledgeBase.KnowledgeBaseError) =>
+      Effect.zipRight(
+        Effect.logError("knowledge base failed", error),
+        Effect.fail(new KnowledgeUnavailable({ message: `The knowledge base failed during ${error.operation}` }))
+      )
+    return handlers
+      .handle("add", ({ payload }) =>
+        Effect.gen(function*() {
+          const id = yield* knowledge.add({
+            ...(payload.id === undefined ? {} : { id: payload.id }),
+            ...(payload.title === undefined ? {} : { title: payload.title }),
+            ...(payload.source === undefined ? {} : { source: payload.source }),
+            text: payload.text
+          })
+          return new DocumentAdded({ id, documents: yield* knowledge.count })
+        }).pipe(Effect.catchTag("KnowledgeBaseError", unavailable)))
+      .handle("search", ({ urlParams }) =>
+        knowledge.search(urlParams.q, { limit: urlParams.limit ?? 5 }).pipe(
+          Effect.map((hits) => hits.map((hit) => new SearchHit(hit))),
+          Effect.catchTag("KnowledgeBaseError", unavailable)
+        ))
+  }))
+
 /**
  * `HttpApiBuilder` turns an unparseable JSON body into a defect (500); a client
  * sending bad JSON deserves a 400 that says so. The body text is cached by the
@@ -144,7 +176,7 @@ export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.Languag
 
 /** Everything the API needs, for a given model, pipeline and monitor. */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([HealthLive, AgentsLive]),
+  Layer.provide([HealthLive, AgentsLive, KnowledgeLive]),
   Layer.provide(Agents.Default)
 )
 
@@ -160,10 +192,20 @@ export const serverLayer = (config: AppConfig) =>
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: config.host, port: config.port }))
   )
 
-/** The whole service with its default model choice, pipeline and monitor. */
-export const layer = (config: AppConfig) =>
+/**
+ * The whole service: the model from the environment, the validation stack and
+ * the knowledge base from the config file, the monitor.
+ */
+export const layer = (config: AppConfig, file: ConfigFile) => serviceLayer(config, file, modelLayer(config))
+
+/** The service on a given model (tests give the simulated model or a fake endpoint). */
+export const serviceLayer = <E>(
+  config: AppConfig,
+  file: ConfigFile,
+  model: Layer.Layer<LanguageModel.LanguageModel, E>
+) =>
   serverLayer(config).pipe(
-    Layer.provide(modelLayer(config)),
-    Layer.provide(ValidationPipeline.passThrough),
+    Layer.provide(Validation.layer(file.validation, file.database.path)),
+    Layer.provide(model),
     Layer.provide(Monitor.layerMemory())
   )

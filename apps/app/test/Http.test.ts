@@ -1,23 +1,26 @@
 import { HttpServer } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { LanguageModel, Monitor, ValidationPipeline } from "@patinox/core"
+import type { LanguageModel } from "@patinox/core"
 import { FakeOpenAi } from "@patinox/testing"
 import { ConfigProvider, Effect, Layer } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as ConfigFile from "../src/ConfigFile.js"
 import * as Http from "../src/Http.js"
 import * as SimulatedModel from "../src/SimulatedModel.js"
 
 const config = { host: "127.0.0.1", port: 0, realModel: false }
 
-/** Starts the real server on a free loopback port and returns its base URL. */
-const startServer = (model: Layer.Layer<LanguageModel.LanguageModel, unknown>) =>
+/**
+ * Starts the real server, with the config file's defaults (every validator
+ * on) and a fresh SQLite file, on a free loopback port; returns its base URL.
+ */
+const startServer = (model: Layer.Layer<LanguageModel.LanguageModel, unknown>, configText = "{}") =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(
-      Http.serverLayer(config).pipe(
-        Layer.provide(model),
-        Layer.provide(ValidationPipeline.passThrough),
-        Layer.provide(Monitor.layerMemory())
-      )
-    )
+    const parsed = yield* ConfigFile.parse(configText, "test")
+    const file = { ...parsed, database: { path: join(mkdtempSync(join(tmpdir(), "patinox-app-")), "patinox.db") } }
+    const context = yield* Layer.build(Http.serviceLayer(config, file, model))
     const server = yield* Effect.provide(HttpServer.HttpServer, context)
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")

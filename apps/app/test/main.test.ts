@@ -1,6 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const appDir = fileURLToPath(new URL("..", import.meta.url))
@@ -54,7 +57,10 @@ const startService = (env: Record<string, string>) =>
 describe("the service process", () => {
   it.scopedLive("starts on a fresh environment with the simulated model, serves, and exits cleanly on SIGTERM", () =>
     Effect.gen(function*() {
-      const service = yield* startService({ PATINOX_PORT: "0" })
+      const dir = mkdtempSync(join(tmpdir(), "patinox-main-"))
+      const configPath = join(dir, "patinox.config.json")
+      writeFileSync(configPath, JSON.stringify({ database: { path: join(dir, "patinox.db") } }))
+      const service = yield* startService({ PATINOX_PORT: "0", PATINOX_CONFIG: configPath })
       assert.include(service.output(), "OFFLINE SIMULATED MODEL")
       const answer = yield* Effect.promise(() =>
         fetch(`${service.url}/agents/assistant/runs`, {
@@ -67,6 +73,15 @@ describe("the service process", () => {
       service.process.kill("SIGTERM")
       const exit = yield* Deferred.await(service.exit).pipe(Effect.timeout("10 seconds"))
       assert.strictEqual(exit.code, 0)
+    }))
+
+  it.scopedLive("fails to start on a bad config file, naming the key", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "patinox-config-"))
+      const path = join(dir, "patinox.config.json")
+      writeFileSync(path, JSON.stringify({ validation: { circuitBreaker: { failureRateThreshold: 3 } } }))
+      const exit = yield* Effect.flip(startService({ PATINOX_PORT: "0", PATINOX_CONFIG: path }))
+      assert.include(exit.message, "validation.circuitBreaker.failureRateThreshold")
     }))
 
   it.scopedLive("fails to start with a message naming the bad setting", () =>

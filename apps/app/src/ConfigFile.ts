@@ -1,0 +1,98 @@
+/**
+ * The service's config file: JSON, decoded with a Schema so that a bad value
+ * stops the service at start with the path of the offending key. Every field
+ * has an embedded default, so the file is optional.
+ *
+ * Found at `PATINOX_CONFIG` if set (then it must exist), else
+ * `./patinox.config.json` if present, else the defaults.
+ */
+import { HallucinationValidator, JailbreakValidator } from "@patinox/validation"
+import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
+import { existsSync, readFileSync } from "node:fs"
+import { resolve } from "node:path"
+
+const Positive = Schema.Number.pipe(Schema.positive())
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const NonNegative = Schema.Number.pipe(Schema.nonNegative())
+const Share = Schema.Number.pipe(Schema.between(0, 1))
+
+const Bucket = Schema.Struct({ capacity: Positive, refillPerSecond: Positive })
+
+export const RateLimitConfig = Schema.Struct({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  priority: Schema.optionalWith(Schema.Number, { default: () => 20 }),
+  /** Model requests per agent (and user, when known): a burst of 60, one a second sustained. */
+  requests: Schema.optionalWith(Bucket, { default: () => ({ capacity: 60, refillPerSecond: 1 }) }),
+  /** Estimated prompt tokens per agent: 200k burst, ~3.3k a second sustained (200k a minute). */
+  tokens: Schema.optionalWith(Bucket, { default: () => ({ capacity: 200_000, refillPerSecond: 3_334 }) }),
+  /** Waits up to this long are a Retry; longer ones are rejected. */
+  waitBudgetMs: Schema.optionalWith(NonNegative, { default: () => 2_000 })
+})
+
+export const CircuitBreakerConfig = Schema.Struct({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  priority: Schema.optionalWith(Schema.Number, { default: () => 10 }),
+  windowSize: Schema.optionalWith(PositiveInt, { default: () => 20 }),
+  minimumCalls: Schema.optionalWith(PositiveInt, { default: () => 10 }),
+  failureRateThreshold: Schema.optionalWith(Share, { default: () => 0.5 }),
+  openDurationMs: Schema.optionalWith(Positive, { default: () => 30_000 }),
+  halfOpenProbes: Schema.optionalWith(PositiveInt, { default: () => 1 })
+})
+
+export const ValidationConfig = Schema.Struct({
+  /** Retries a validator may ask for per action, and their total wait. */
+  maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 2 }),
+  maxTotalDelayMs: Schema.optionalWith(NonNegative, { default: () => 5_000 }),
+  circuitBreaker: Schema.optionalWith(CircuitBreakerConfig, { default: () => CircuitBreakerConfig.make({}) }),
+  rateLimit: Schema.optionalWith(RateLimitConfig, { default: () => RateLimitConfig.make({}) }),
+  jailbreak: Schema.optionalWith(JailbreakValidator.Config, { default: () => JailbreakValidator.Config.make({}) }),
+  hallucination: Schema.optionalWith(HallucinationValidator.Config, {
+    default: () => HallucinationValidator.Config.make({})
+  })
+})
+export type ValidationConfig = typeof ValidationConfig.Type
+
+export const ConfigFile = Schema.Struct({
+  /** The SQLite file for the knowledge base (and, later, telemetry). */
+  database: Schema.optionalWith(Schema.Struct({ path: Schema.NonEmptyString }), {
+    default: () => ({ path: ".data/patinox.db" })
+  }),
+  validation: Schema.optionalWith(ValidationConfig, { default: () => ValidationConfig.make({}) })
+})
+export type ConfigFile = typeof ConfigFile.Type
+
+export class ConfigFileError extends Data.TaggedError("ConfigFileError")<{ readonly path: string; readonly reason: string }> {
+  override get message() {
+    return `Invalid config file ${this.path}: ${this.reason}`
+  }
+}
+
+const decode = Schema.decodeUnknown(Schema.parseJson(ConfigFile), { errors: "all", onExcessProperty: "error" })
+
+/** Decodes config text; errors name the file and every offending key path. */
+export const parse = (text: string, path: string): Effect.Effect<ConfigFile, ConfigFileError> =>
+  decode(text).pipe(
+    Effect.mapError((error) =>
+      new ConfigFileError({
+        path,
+        reason: ParseResult.ArrayFormatter.formatErrorSync(error)
+          .map((issue) => `${issue.path.length === 0 ? "(file)" : issue.path.join(".")}: ${issue.message}`)
+          .join("; ")
+      })
+    )
+  )
+
+/** Finds and reads the config file, or returns the defaults. */
+export const load: Effect.Effect<{ readonly config: ConfigFile; readonly path: string | undefined }, ConfigFileError | import("effect").ConfigError.ConfigError> =
+  Effect.gen(function*() {
+    const explicit = yield* Config.option(Config.string("PATINOX_CONFIG"))
+    const path = Option.isSome(explicit) ? resolve(explicit.value) : resolve("patinox.config.json")
+    if (Option.isNone(explicit) && !existsSync(path)) {
+      return { config: yield* parse("{}", "(defaults)"), path: undefined }
+    }
+    const text = yield* Effect.try({
+      try: () => readFileSync(path, "utf8"),
+      catch: (error) => new ConfigFileError({ path, reason: error instanceof Error ? error.message : String(error) })
+    })
+    return { config: yield* parse(text, path), path }
+  })

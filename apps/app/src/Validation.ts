@@ -1,0 +1,95 @@
+/**
+ * The service's validation stack, built from the config file: circuit
+ * breaker (10), rate limiter (20), anti-jailbreak (30), hallucination (40) by
+ * default, each a Layer on the pipeline beneath. Priorities come from config;
+ * the pipeline orders by them, not by the order of the layers here.
+ */
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import type { Monitor } from "@patinox/core"
+import type { ValidationPipeline } from "@patinox/core"
+import {
+  CircuitBreaker,
+  HallucinationValidator,
+  JailbreakValidator,
+  KnowledgeBase,
+  Pipeline,
+  PromptGuard,
+  RateLimiter
+} from "@patinox/validation"
+import { Effect, Layer } from "effect"
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
+import type { ValidationConfig } from "./ConfigFile.js"
+
+type StackError = PromptGuard.PromptGuardModelError
+type StackContext = Monitor.Monitor | CircuitBreaker.CircuitBreaker | KnowledgeBase.KnowledgeBase
+
+/** The pipeline with every enabled validator. */
+export const pipelineLayer = (
+  config: ValidationConfig
+): Layer.Layer<ValidationPipeline.ValidationPipeline, StackError, StackContext> => {
+  let stack: Layer.Layer<ValidationPipeline.ValidationPipeline, StackError, StackContext> = Pipeline.layer({
+    maxRetries: config.maxRetries,
+    maxTotalDelay: `${config.maxTotalDelayMs} millis`
+  })
+  const add = (
+    layer: Layer.Layer<
+      ValidationPipeline.ValidationPipeline,
+      StackError,
+      ValidationPipeline.ValidationPipeline | StackContext
+    >
+  ) => {
+    stack = Layer.provide(layer, stack)
+  }
+  if (config.circuitBreaker.enabled) {
+    add(Pipeline.withValidator(CircuitBreaker.validator({ priority: config.circuitBreaker.priority })))
+  }
+  const limit = config.rateLimit
+  if (limit.enabled) {
+    add(RateLimiter.layer({
+      priority: limit.priority,
+      requests: limit.requests,
+      tokens: limit.tokens,
+      waitBudget: `${limit.waitBudgetMs} millis`
+    }))
+  }
+  if (config.jailbreak.enabled) add(JailbreakValidator.layer(config.jailbreak))
+  if (config.hallucination.enabled) add(HallucinationValidator.layer(config.hallucination))
+  return stack
+}
+
+/** The circuit breaker, shared by its validator and by the agent loop (as `DependencyGuard`). */
+export const breakerLayer = (config: ValidationConfig) =>
+  CircuitBreaker.layer({
+    windowSize: config.circuitBreaker.windowSize,
+    minimumCalls: config.circuitBreaker.minimumCalls,
+    failureRateThreshold: config.circuitBreaker.failureRateThreshold,
+    openDuration: `${config.circuitBreaker.openDurationMs} millis`,
+    halfOpenProbes: config.circuitBreaker.halfOpenProbes
+  })
+
+/** The knowledge base in the service's SQLite file (created with its folder if missing). */
+export const knowledgeLayer = (path: string) =>
+  KnowledgeBase.layer.pipe(
+    Layer.provide(
+      Layer.unwrapEffect(
+        Effect.sync(() => {
+          if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
+          return SqliteClient.layer({ filename: path })
+        })
+      )
+    )
+  )
+
+/**
+ * Everything validation provides to the service: the pipeline, the breaker
+ * (and its `DependencyGuard` view) and the knowledge base.
+ */
+export const layer = (config: ValidationConfig, databasePath: string) => {
+  const breaker = breakerLayer(config)
+  return Layer.mergeAll(
+    pipelineLayer(config),
+    config.circuitBreaker.enabled ? CircuitBreaker.layerGuard : Layer.empty
+  ).pipe(Layer.provideMerge(Layer.merge(breaker, knowledgeLayer(databasePath))))
+}
+
