@@ -5,7 +5,7 @@
  * `RegExp.test` of a single signature over the same input.
  */
 import { Either } from "effect"
-import * as PromptGuard from "../packages/validation/src/PromptGuard.js"
+import { PromptGuard } from "@patinox/validation"
 import type { Benchmark, BenchRow } from "./harness.js"
 import { percentile, round } from "./harness.js"
 

@@ -3,13 +3,26 @@
  * the named ones), prints a table, and writes `bench-results.json` at the
  * repository root with one row per figure.
  */
-import { readdirSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { Benchmark, BenchRow } from "./harness.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "..")
+
+const isRow = (u: unknown): u is BenchRow =>
+  typeof u === "object" && u !== null && "name" in u && typeof u.name === "string" && "value" in u
+
+const readPrevious = (file: string): ReadonlyArray<BenchRow> => {
+  if (!existsSync(file)) return []
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"))
+    return Array.isArray(parsed) ? parsed.filter(isRow) : []
+  } catch {
+    return [] // a corrupt results file is replaced, not fatal
+  }
+}
 
 const isBenchmark = (u: unknown): u is Benchmark =>
   typeof u === "object" && u !== null && "name" in u && "run" in u && typeof u.run === "function"
@@ -48,8 +61,13 @@ const main = async () => {
       ratio: r.ratio ?? ""
     }))
   )
-  writeFileSync(join(root, "bench-results.json"), JSON.stringify(rows, null, 2) + "\n")
-  console.log(`wrote ${rows.length} rows to bench-results.json`)
+  // Rows of benchmarks that did not run this time are kept, so `pnpm bench <name>`
+  // refreshes its own figures without dropping the others'.
+  const file = join(root, "bench-results.json")
+  const ran = selected.map((b) => `${b.name}/`)
+  const previous = readPrevious(file).filter((row) => !ran.some((prefix) => row.name.startsWith(prefix)))
+  writeFileSync(file, JSON.stringify([...previous, ...rows], null, 2) + "\n")
+  console.log(`wrote ${rows.length} rows to bench-results.json (${previous.length} kept from earlier runs)`)
 }
 
 main().catch((error: unknown) => {

@@ -391,16 +391,20 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, Err
         ? timeoutMs
         : Math.max(1, Math.min(timeoutMs, Math.round(Duration.toMillis(request.options.timeout))))
       const context = { ...contextFor(params.model), timeoutMs: callTimeoutMs }
-      return Effect.tryPromise({
-        // The signal aborts the HTTP request when the fiber is interrupted.
-        try: (signal) => client.chat.completions.create(params, { signal, timeout: callTimeoutMs }),
-        catch: (error) => fromSdkError(context, error)
+      return Effect.suspend(() => {
+        // The SDK's own timeout stops at the response headers; a deadline signal on the
+        // fetch also bounds reading the body, without racing a second fiber per call.
+        const deadline = AbortSignal.timeout(callTimeoutMs)
+        return Effect.tryPromise({
+          // Fiber interruption or the deadline, whichever comes first, aborts the HTTP request.
+          try: (signal) =>
+            client.chat.completions.create(params, { signal: AbortSignal.any([signal, deadline]), timeout: callTimeoutMs }),
+          catch: (error) =>
+            deadline.aborted
+              ? new Errors.ModelTimeout({ model: params.model, timeoutMs: callTimeoutMs })
+              : fromSdkError(context, error)
+        })
       }).pipe(
-        // The SDK's timeout stops at the response headers; this one also bounds reading the body.
-        Effect.timeoutFail({
-          duration: Duration.millis(callTimeoutMs),
-          onTimeout: () => new Errors.ModelTimeout({ model: params.model, timeoutMs: callTimeoutMs })
-        }),
         Effect.flatMap((completion): Effect.Effect<LanguageModel.ChatResponse, Errors.ModelError> =>
           toChatResponse(provider, params.model, completion)
         )

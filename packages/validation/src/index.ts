@@ -3,6 +3,8 @@
  */
 export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as HallucinationDetector from "./HallucinationDetector.js"
+export * as HallucinationValidator from "./HallucinationValidator.js"
+export * as JailbreakValidator from "./JailbreakValidator.js"
 export * as KnowledgeBase from "./KnowledgeBase.js"
 export * as Pipeline from "./Pipeline.js"
 export * as PromptGuard from "./PromptGuard.js"

@@ -1,0 +1,271 @@
+/**
+ * A validator that checks a final answer against the knowledge base with
+ * `HallucinationDetector.check({ question: context.input, answer })`.
+ *
+ * - Every claim supported: `Approved`.
+ * - Nothing relevant in the knowledge base (the answer is unverifiable):
+ *   `Approved` under the default `whenUnverifiable: "pass"`: not being able
+ *   to check an answer is not evidence that it is wrong, and an agent that
+ *   answers outside its knowledge base would otherwise never finish. Set
+ *   `whenUnverifiable: "flag"` to treat it as unsupported.
+ * - Unsupported claims, `mode: "retry"` (default): `Retry({ delayMs: 0,
+ *   feedback })`, which the pipeline turns into `Revise`: the agent hands the
+ *   feedback (naming each unsupported claim and what the sources lack) back to
+ *   the model to revise its answer. The pipeline's retry bound still applies.
+ * - Unsupported claims, `mode: "annotate"`: `Modified` with the answer plus a
+ *   note naming the unsupported claims.
+ *
+ * Optional model judge (`judge.enabled` and a `LanguageModel` given): every
+ * verifiable answer is also put to `HallucinationDetector.judge` with the
+ * passages the rules retrieved, and the judge's NLI verdict decides
+ * (`entailed` passes, `contradicted`/`neutral` is unsupported). A judge
+ * failure falls back to the rule verdict (`onError: "fallback"`, default) or
+ * fails the validator (`"reject"`: the pipeline fails closed).
+ *
+ * Only the first `maxAnswerChars` (default 20 000) characters of an answer
+ * are checked, cut at a sentence end: every claim costs a knowledge-base
+ * search, and a 1 MB answer (~10 000 claims) would otherwise hold the run for
+ * tens of seconds. The rest of such an answer goes unchecked.
+ *
+ * A knowledge-base failure is the validator's typed failure
+ * (`KnowledgeBaseError`): the pipeline fails closed on it.
+ *
+ * @since 0.1.0
+ */
+import type { Monitor } from "@patinox/core"
+import { AgentAction, Decision, Errors, LanguageModel, ValidationPipeline } from "@patinox/core"
+import { Duration, Effect, Layer, Option, ParseResult, Schema } from "effect"
+import * as HallucinationDetector from "./HallucinationDetector.js"
+import type { KnowledgeBase, KnowledgeBaseError } from "./KnowledgeBase.js"
+import * as Pipeline from "./Pipeline.js"
+import * as Validator from "./Validator.js"
+
+// ---------------------------------------------------------------------------
+// configuration
+// ---------------------------------------------------------------------------
+
+const Share = Schema.Number.pipe(Schema.between(0, 1))
+
+/** @since 0.1.0 @category config */
+export const JudgeConfig = Schema.Struct({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  onError: Schema.optionalWith(Schema.Literal("fallback", "reject"), { default: () => "fallback" as const }),
+  timeoutMs: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 30_000 })
+})
+
+/** @since 0.1.0 @category config */
+export type JudgeConfig = typeof JudgeConfig.Type
+
+/**
+ * The validator's configuration, decodable from a config file. Defaults:
+ * `enabled: true`, `name: "hallucination"`, `priority: 40`, `mode: "retry"`,
+ * detector options as in `HallucinationDetector` (claimThreshold 0.85,
+ * maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
+ * whenUnverifiable "pass", retrievalLimit 5), `maxAnswerChars: 20000`, `judge: { enabled: false,
+ * onError: "fallback", timeoutMs: 30000 }`.
+ *
+ * @since 0.1.0 @category config
+ */
+export const Config = Schema.Struct({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  name: Schema.optionalWith(Schema.NonEmptyString, { default: () => "hallucination" }),
+  priority: Schema.optionalWith(Schema.Number, { default: () => defaultPriority }),
+  mode: Schema.optionalWith(Schema.Literal("retry", "annotate"), { default: () => "retry" as const }),
+  claimThreshold: Schema.optional(Share),
+  maxUnsupportedRatio: Schema.optional(Share),
+  negationPenalty: Schema.optional(Share),
+  strictNumbers: Schema.optional(Schema.Boolean),
+  whenUnverifiable: Schema.optional(Schema.Literal("pass", "flag")),
+  retrievalLimit: Schema.optional(Schema.Int.pipe(Schema.between(1, 100))),
+  /** Longer answers are checked on their head only. */
+  maxAnswerChars: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 20_000 }),
+  judge: Schema.optionalWith(JudgeConfig, { default: () => JudgeConfig.make({}) })
+})
+
+/** @since 0.1.0 @category config */
+export type Config = typeof Config.Type
+
+/** What `make` and `layer` accept: the encoded config, every field optional. @since 0.1.0 @category config */
+export type ConfigInput = typeof Config.Encoded
+
+/** Last of the built-in validators: the most expensive check. @since 0.1.0 @category defaults */
+export const defaultPriority = 40
+
+/** The validator's failures: the knowledge base, or a judge that must not be ignored. @since 0.1.0 @category errors */
+export type Error = KnowledgeBaseError | Errors.ModelError | HallucinationDetector.JudgeReplyInvalid
+
+/** @since 0.1.0 @category models */
+export interface Dependencies {
+  /** Enables the judge (with `judge.enabled`). */
+  readonly model?: LanguageModel.Service | undefined
+}
+
+const resolveConfig = (input: ConfigInput): Effect.Effect<Config> =>
+  Schema.decode(Config)(input).pipe(
+    Effect.catchTag("ParseError", (error) =>
+      Effect.dieMessage(
+        `HallucinationValidator: invalid configuration: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+      ))
+  )
+
+const detectorOptions = (config: Config): HallucinationDetector.Options => ({
+  claimThreshold: config.claimThreshold,
+  maxUnsupportedRatio: config.maxUnsupportedRatio,
+  negationPenalty: config.negationPenalty,
+  strictNumbers: config.strictNumbers,
+  whenUnverifiable: config.whenUnverifiable,
+  retrievalLimit: config.retrievalLimit
+})
+
+const evidenceOf = (assessment: HallucinationDetector.Assessment): ReadonlyArray<string> => {
+  const seen = new Map<string, string>()
+  for (const claim of assessment.claims) {
+    for (const passage of claim.evidence) if (!seen.has(passage.passageId)) seen.set(passage.passageId, passage.text)
+  }
+  return [...seen.values()].slice(0, 12)
+}
+
+/** The head of a long answer, cut at the last sentence end in its final fifth when there is one. */
+const headOf = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const head = text.slice(0, max)
+  const end = Math.max(head.lastIndexOf(". "), head.lastIndexOf("\n"), head.lastIndexOf("! "), head.lastIndexOf("? "))
+  return end >= max * 0.8 ? head.slice(0, end + 1) : head
+}
+
+/** The rule assessment restated with the judge's verdict. */
+const withJudgement = (
+  assessment: HallucinationDetector.Assessment,
+  judged: HallucinationDetector.JudgeVerdict
+): { readonly assessment: HallucinationDetector.Assessment; readonly feedback: string } => {
+  if (judged.verdict === "entailed") {
+    return { assessment: { ...assessment, hallucinated: false, unsupportedClaims: [] }, feedback: "" }
+  }
+  const unsupported = judged.unsupportedClaims.length > 0
+    ? judged.unsupportedClaims
+    : assessment.unsupportedClaims.length > 0
+    ? assessment.unsupportedClaims
+    : assessment.claims.map((c) => c.claim)
+  const relation = judged.verdict === "contradicted" ? "contradict" : "do not support"
+  return {
+    assessment: { ...assessment, hallucinated: true, unsupportedClaims: unsupported },
+    feedback: [
+      `The knowledge base sources ${relation} these statements:`,
+      ...unsupported.map((claim) => `- "${claim}"`),
+      "Revise the answer to state only what the sources support, or say that you are not sure."
+    ].join("\n")
+  }
+}
+
+/**
+ * Builds the validator on the `KnowledgeBase` in context. Dies on an invalid
+ * configuration. With `enabled: false` it applies to no stage.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const make = (
+  input: ConfigInput = {},
+  dependencies: Dependencies = {}
+): Effect.Effect<Validator.Validator<Error>, never, KnowledgeBase> =>
+  Effect.gen(function*() {
+    const config = yield* resolveConfig(input)
+    const detector = yield* HallucinationDetector.make(detectorOptions(config))
+    const model = config.judge.enabled ? dependencies.model : undefined
+    if (config.judge.enabled && model === undefined) {
+      yield* Effect.logWarning("HallucinationValidator: judge enabled but no LanguageModel given; rules decide alone")
+    }
+
+    const decide = (
+      action: AgentAction.FinalAnswer,
+      assessment: HallucinationDetector.Assessment,
+      feedback: string
+    ): Decision.Decision => {
+      if (!assessment.hallucinated) return Decision.Approved()
+      if (config.mode === "annotate") {
+        return Decision.Modified({
+          action: new AgentAction.FinalAnswer({
+            step: action.step,
+            content: HallucinationDetector.annotate(action.content, assessment)
+          }),
+          reason: `annotated ${assessment.unsupportedClaims.length} unsupported claim(s)`
+        })
+      }
+      // Unverifiable answers flagged by `whenUnverifiable: "flag"` still get feedback from `feedbackFor`.
+      return Decision.Retry({ delayMs: 0, feedback: feedback === "" ? HallucinationDetector.feedbackFor(assessment) : feedback })
+    }
+
+    const judged = (
+      model: LanguageModel.Service,
+      action: AgentAction.FinalAnswer,
+      question: string | undefined,
+      assessment: HallucinationDetector.Assessment
+    ): Effect.Effect<Decision.Decision, Errors.ModelError | HallucinationDetector.JudgeReplyInvalid> =>
+      HallucinationDetector.judge(model, {
+        question,
+        answer: headOf(action.content, config.maxAnswerChars),
+        evidence: evidenceOf(assessment)
+      }).pipe(
+        Effect.timeoutFail({
+          duration: Duration.millis(config.judge.timeoutMs),
+          onTimeout: () => new Errors.ModelTimeout({ model: model.model, timeoutMs: config.judge.timeoutMs })
+        }),
+        Effect.map((verdict) => {
+          const restated = withJudgement(assessment, verdict)
+          return decide(action, restated.assessment, restated.feedback)
+        }),
+        Effect.catchAll((error) =>
+          config.judge.onError === "reject"
+            ? Effect.fail(error)
+            : Effect.as(
+              Effect.logWarning("HallucinationValidator: judge failed, falling back to the rule verdict").pipe(
+                Effect.annotateLogs({ error: error.message })
+              ),
+              decide(action, assessment, "")
+            )
+        )
+      )
+
+    const validate = (
+      action: AgentAction.AgentAction,
+      context: Validator.ValidationContext
+    ): Effect.Effect<Decision.Decision, Error> => {
+      if (action._tag !== "FinalAnswer") return Effect.succeed(Decision.Approved())
+      const question = context.input
+      return detector.check({ question, answer: headOf(action.content, config.maxAnswerChars) }).pipe(
+        Effect.flatMap((assessment) =>
+          model !== undefined && assessment.verifiable && assessment.claims.length > 0
+            ? judged(model, action, question, assessment)
+            : Effect.succeed(decide(action, assessment, ""))
+        )
+      )
+    }
+
+    return Validator.make({
+      name: config.name,
+      priority: config.priority,
+      stages: config.enabled ? ["final_answer"] : [],
+      mayModify: config.mode === "annotate",
+      validate
+    })
+  })
+
+/**
+ * The validator as a layer on the pipeline beneath, on the `KnowledgeBase`
+ * in context; the `LanguageModel` in context, if any, is its judge. With
+ * `enabled: false` the pipeline beneath is passed through untouched.
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layer = (
+  config: ConfigInput = {}
+): Layer.Layer<
+  ValidationPipeline.ValidationPipeline,
+  never,
+  ValidationPipeline.ValidationPipeline | Monitor.Monitor | KnowledgeBase
+> =>
+  config.enabled === false
+    ? Layer.effect(ValidationPipeline.ValidationPipeline, ValidationPipeline.ValidationPipeline)
+    : Pipeline.withValidator(
+      Effect.flatMap(Effect.serviceOption(LanguageModel.LanguageModel), (model) =>
+        make(config, { model: Option.getOrUndefined(model) }))
+    )
