@@ -12,7 +12,7 @@ import type { ActionResult } from "./ActionResult.js"
 import type { AgentAction } from "./AgentAction.js"
 import type { AgentId, RunId } from "./Ids.js"
 import { SpanId, TraceId } from "./Ids.js"
-import { EventMetrics, type EventType, TelemetryEvent } from "./TelemetryEvent.js"
+import type { EventMetrics, EventType, TelemetryEvent } from "./TelemetryEvent.js"
 
 /** @since 0.1.0 @category models */
 export interface Service {
@@ -30,19 +30,22 @@ export interface EventInput {
   readonly runId?: RunId | undefined
   readonly action?: AgentAction | undefined
   readonly result?: ActionResult | undefined
-  readonly metrics?: ConstructorParameters<typeof EventMetrics>[0] | undefined
+  readonly metrics?: EventMetrics | undefined
   readonly context?: Readonly<Record<string, unknown>> | undefined
 }
 
 // Effect's native tracer and OpenTelemetry both produce W3C ids; only the length is checked on this hot path.
 const hasLength = (value: string, length: number) => value.length === length
 
+const noMetrics: EventMetrics = {}
+const noContext: Readonly<Record<string, unknown>> = {}
+
 let fallbackCounter = 0
 /** Ids for events reported outside any span: cheap, unique per process, valid W3C shape. */
 const fallbackIds = (now: number): { traceId: TraceId; spanId: SpanId } => {
   const n = (++fallbackCounter).toString(16).padStart(8, "0")
   const t = Math.max(1, now).toString(16).padStart(12, "0")
-  return { traceId: TraceId.make(`${t}${n}${"0".repeat(11)}1`), spanId: SpanId.make(`${n}${"0".repeat(7)}1`) }
+  return { traceId: TraceId.make(`${t}${n}${"0".repeat(11)}1`, true), spanId: SpanId.make(`${n}${"0".repeat(7)}1`, true) }
 }
 
 /**
@@ -63,29 +66,29 @@ export const report = (input: EventInput): Effect.Effect<void, never, Monitor> =
       let ids: { traceId: TraceId; spanId: SpanId; parentSpanId?: SpanId | undefined }
       if (Option.isSome(span) && hasLength(span.value.traceId, 32) && hasLength(span.value.spanId, 16)) {
         const parent = span.value._tag === "Span" ? span.value.parent : Option.none()
+        // Already W3C ids (checked by length): branded without re-validating.
         ids = {
-          traceId: TraceId.make(span.value.traceId),
-          spanId: SpanId.make(span.value.spanId),
+          traceId: TraceId.make(span.value.traceId, true),
+          spanId: SpanId.make(span.value.spanId, true),
           parentSpanId: Option.isSome(parent) && hasLength(parent.value.spanId, 16)
-            ? SpanId.make(parent.value.spanId)
+            ? SpanId.make(parent.value.spanId, true)
             : undefined
         }
       } else {
         ids = fallbackIds(timestamp)
       }
-      return monitor.record(
-        new TelemetryEvent({
-          timestamp,
-          ...ids,
-          type: input.type,
-          agentId: input.agentId,
-          runId: input.runId,
-          action: input.action,
-          result: input.result,
-          metrics: new EventMetrics(input.metrics ?? {}, true),
-          context: input.context ?? {}
-        }, true) // typed inputs: re-validating them here would cost more than the rest of the report
-      )
+      const event: TelemetryEvent = {
+        timestamp,
+        ...ids,
+        type: input.type,
+        agentId: input.agentId,
+        runId: input.runId,
+        action: input.action,
+        result: input.result,
+        metrics: input.metrics ?? noMetrics,
+        context: input.context ?? noContext
+      }
+      return monitor.record(event)
     })
   })
 

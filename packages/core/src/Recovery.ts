@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect, Random, Schedule } from "effect"
 import type { Recoverable } from "./Errors.js"
 
 /** @since 0.1.0 @category models */
@@ -54,11 +54,30 @@ export const retrySchedule = <E extends Recoverable>(policy: RetryPolicy = defau
 }
 
 /**
- * Retries `self` according to each failure's recovery strategy.
+ * Retries `self` according to each failure's recovery strategy: the same
+ * policy as `retrySchedule`, written as a plain loop that is entered only
+ * after a failure, so a call that succeeds pays for one `catchIf` and nothing
+ * else (this wraps every model call).
  *
  * @since 0.1.0 @category combinators
  */
 export const withRetries = <A, E extends Recoverable, R>(
   self: Effect.Effect<A, E, R>,
   policy: RetryPolicy = defaultRetryPolicy
-): Effect.Effect<A, E, R> => Effect.retry(self, retrySchedule<E>(policy))
+): Effect.Effect<A, E, R> => {
+  const baseMs = Duration.toMillis(policy.baseDelay)
+  const maxMs = Duration.toMillis(policy.maxDelay)
+  const attempt = (retry: number): Effect.Effect<A, E, R> =>
+    Effect.catchIf(self, (error) => error.recoveryStrategy === "retry" && retry < policy.maxRetries, (error) => {
+      const after = retryAfterOf(error)
+      if (after !== undefined && after > maxMs) return Effect.fail(error)
+      const wait = after !== undefined
+        ? Effect.succeed(after)
+        : Effect.map(Random.nextRange(0.8, 1.2), (jitter) => Math.min(maxMs, baseMs * 2 ** retry * jitter))
+      return wait.pipe(
+        Effect.flatMap((ms) => Effect.sleep(Duration.millis(ms))),
+        Effect.zipRight(Effect.suspend(() => attempt(retry + 1)))
+      )
+    })
+  return attempt(0)
+}

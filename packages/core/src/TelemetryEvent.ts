@@ -29,16 +29,24 @@ export const EventType = Schema.Literal(
 export type EventType = typeof EventType.Type
 
 /** Measurements attached to an event; each is present only where it applies. @since 0.1.0 @category schemas */
-export class EventMetrics extends Schema.Class<EventMetrics>("@patinox/core/EventMetrics")({
+export const EventMetrics = Schema.Struct({
   latencyMs: Schema.optional(Schema.Number),
   tokensIn: Schema.optional(Schema.NonNegativeInt),
   tokensOut: Schema.optional(Schema.NonNegativeInt),
   memoryBytes: Schema.optional(Schema.NonNegativeInt),
   decisions: Schema.optional(Schema.Array(DecisionRecord))
-}) {}
+}).annotations({ identifier: "@patinox/core/EventMetrics" })
+/** @since 0.1.0 @category models */
+export type EventMetrics = typeof EventMetrics.Type
 
-/** @since 0.1.0 @category schemas */
-export class TelemetryEvent extends Schema.Class<TelemetryEvent>("@patinox/core/TelemetryEvent")({
+/**
+ * A plain-data struct, not a class: events are the most frequent objects in
+ * the system and are built on every step, where a class constructor would
+ * cost more than the rest of the report.
+ *
+ * @since 0.1.0 @category schemas
+ */
+export const TelemetryEvent = Schema.Struct({
   /** Epoch milliseconds from Effect's `Clock`. */
   timestamp: Schema.Number,
   traceId: TraceId,
@@ -52,4 +60,6 @@ export class TelemetryEvent extends Schema.Class<TelemetryEvent>("@patinox/core/
   metrics: EventMetrics,
   /** Free context: tool name, model name, request id, state names... */
   context: Schema.Record({ key: Schema.String, value: Schema.Unknown })
-}) {}
+}).annotations({ identifier: "@patinox/core/TelemetryEvent" })
+/** @since 0.1.0 @category models */
+export type TelemetryEvent = typeof TelemetryEvent.Type

@@ -108,6 +108,33 @@ const WireChunk = Schema.Struct({
 type WireChunk = typeof WireChunk.Type
 
 const decodeCompletion = Schema.decodeUnknownEither(WireCompletion)
+
+// A hand-written check at least as strict as `WireCompletion`: a well-formed
+// response (nearly all of them) skips the full Schema decode, which costs more
+// than the rest of the mapping; anything it refuses goes through the decode,
+// which decides and explains.
+type Loose = { readonly [key: string]: unknown }
+const isObject = (u: unknown): u is Loose => typeof u === "object" && u !== null && !Array.isArray(u)
+const isNullableString = (u: unknown) => u === undefined || u === null || typeof u === "string"
+const isNullableNumber = (u: unknown) => u === undefined || u === null || typeof u === "number"
+const isWellFormedCall = (call: unknown): boolean =>
+  isObject(call) && isNullableString(call["id"]) && isNullableString(call["type"]) && isObject(call["function"]) &&
+  typeof call["function"]["name"] === "string" && isNullableString(call["function"]["arguments"])
+const isWellFormedChoice = (choice: unknown): boolean => {
+  if (!isObject(choice) || !isNullableString(choice["finish_reason"])) return false
+  const message = choice["message"]
+  if (!isObject(message) || !isNullableString(message["content"]) || !isNullableString(message["refusal"])) return false
+  const calls = message["tool_calls"]
+  return calls === undefined || calls === null || (Array.isArray(calls) && calls.every(isWellFormedCall))
+}
+const isWellFormedCompletion = (raw: unknown): raw is typeof WireCompletion.Type => {
+  if (!isObject(raw) || !isNullableString(raw["id"]) || !isNullableString(raw["model"])) return false
+  const choices = raw["choices"]
+  if (!Array.isArray(choices) || choices.length === 0 || !choices.every(isWellFormedChoice)) return false
+  const usage = raw["usage"]
+  return usage === undefined || usage === null ||
+    (isObject(usage) && isNullableNumber(usage["prompt_tokens"]) && isNullableNumber(usage["completion_tokens"]))
+}
 const decodeChunk = Schema.decodeUnknownEither(WireChunk)
 
 // ---------------------------------------------------------------------------
@@ -234,7 +261,7 @@ const toChatResponse = (
   requestedModel: string,
   raw: unknown
 ): Effect.Effect<LanguageModel.ChatResponse, Errors.ModelResponseMalformed> =>
-  Either.match(decodeCompletion(raw), {
+  Either.match(isWellFormedCompletion(raw) ? Either.right(raw) : decodeCompletion(raw), {
     onLeft: (error) => Effect.fail(malformed(provider, error)),
     onRight: (completion) =>
       Effect.try({
