@@ -1,47 +1,15 @@
-import { HttpServer } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import type { LanguageModel } from "@patinox/core"
 import { FakeOpenAi } from "@patinox/testing"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import * as ConfigFile from "../src/ConfigFile.js"
 import * as Http from "../src/Http.js"
 import * as SimulatedModel from "../src/SimulatedModel.js"
-
-const config = { host: "127.0.0.1", port: 0, realModel: false }
-
-/**
- * Starts the real server, with the config file's defaults (every validator
- * on) and a fresh SQLite file, on a free loopback port; returns its base URL.
- */
-const startServer = (model: Layer.Layer<LanguageModel.LanguageModel, unknown>, configText = "{}") =>
-  Effect.gen(function*() {
-    const parsed = yield* ConfigFile.parse(configText, "test")
-    const file = { ...parsed, database: { path: join(mkdtempSync(join(tmpdir(), "patinox-app-")), "patinox.db") } }
-    const context = yield* Layer.build(Http.serviceLayer(config, file, model))
-    const server = yield* Effect.provide(HttpServer.HttpServer, context)
-    const address = server.address
-    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
-    return `http://127.0.0.1:${address.port}`
-  })
-
-const request = (url: string, init?: RequestInit) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, init)
-    const text = await response.text()
-    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) as Record<string, unknown> }
-  })
-
-const post = (url: string, body: string) =>
-  request(url, { method: "POST", headers: { "content-type": "application/json" }, body })
+import { config, post, request, startServer } from "./server.js"
 
 describe("the service over real HTTP (simulated model)", () => {
   it.scopedLive("answers 17 + 25 with 42 through the calculator tool, with steps and usage", () =>
     Effect.gen(function*() {
       const base = yield* startServer(SimulatedModel.layer)
-      const { body, status } = yield* post(`${base}/agents/assistant/runs`, JSON.stringify({ input: "What is 17 + 25?" }))
+      const { body, status } = yield* post(`${base}/agents/assistant/runs`, { input: "What is 17 + 25?" })
       assert.strictEqual(status, 200)
       assert.include(String(body?.answer), "42")
       const steps = body?.steps as ReadonlyArray<Record<string, unknown>>
@@ -56,7 +24,7 @@ describe("the service over real HTTP (simulated model)", () => {
   it.scopedLive("answers a time question through the current_time tool", () =>
     Effect.gen(function*() {
       const base = yield* startServer(SimulatedModel.layer)
-      const { body, status } = yield* post(`${base}/agents/assistant/runs`, JSON.stringify({ input: "What time is it?" }))
+      const { body, status } = yield* post(`${base}/agents/assistant/runs`, { input: "What time is it?" })
       assert.strictEqual(status, 200)
       const steps = body?.steps as ReadonlyArray<Record<string, unknown>>
       assert.strictEqual(steps[1]?.tool, "current_time")
@@ -119,7 +87,7 @@ describe("the service with a real OpenAI-compatible endpoint (fake server, real 
         Layer.provide(withEnv({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: "sk-test-123", OPENAI_MODEL: "gpt-test" }))
       )
       const base = yield* startServer(model)
-      const { body, status } = yield* post(`${base}/agents/assistant/runs`, JSON.stringify({ input: "What is 17 + 25?" }))
+      const { body, status } = yield* post(`${base}/agents/assistant/runs`, { input: "What is 17 + 25?" })
       assert.strictEqual(status, 200)
       assert.strictEqual(body?.answer, "The answer is 42.")
       assert.deepStrictEqual(body?.usage, { inputTokens: 250, outputTokens: 28 })
@@ -138,7 +106,7 @@ describe("the service with a real OpenAI-compatible endpoint (fake server, real 
         Layer.provide(withEnv({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: "sk-wrong" }))
       )
       const base = yield* startServer(model)
-      const { body, status } = yield* post(`${base}/agents/assistant/runs`, JSON.stringify({ input: "hi" }))
+      const { body, status } = yield* post(`${base}/agents/assistant/runs`, { input: "hi" })
       assert.strictEqual(status, 502)
       assert.strictEqual(body?.error, "ModelAuthenticationFailed")
       assert.notInclude(JSON.stringify(body), "sk-wrong")

@@ -1,36 +1,10 @@
-import { HttpServer } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import type { LanguageModel } from "@patinox/core"
 import { FakeOpenAi } from "@patinox/testing"
 import { ConfigProvider, Effect, Exit, Layer } from "effect"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as ConfigFile from "../src/ConfigFile.js"
 import * as Http from "../src/Http.js"
 import * as SimulatedModel from "../src/SimulatedModel.js"
-
-const config = { host: "127.0.0.1", port: 0, realModel: false }
-
-const startServer = (model: Layer.Layer<LanguageModel.LanguageModel, unknown>, configText = "{}") =>
-  Effect.gen(function*() {
-    const parsed = yield* ConfigFile.parse(configText, "test")
-    const file = { ...parsed, database: { path: join(mkdtempSync(join(tmpdir(), "patinox-app-")), "patinox.db") } }
-    const context = yield* Layer.build(Http.serviceLayer(config, file, model))
-    const server = yield* Effect.provide(HttpServer.HttpServer, context)
-    const address = server.address
-    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
-    return `http://127.0.0.1:${address.port}`
-  })
-
-const call = (url: string, init?: RequestInit) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, init)
-    const text = await response.text()
-    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) as Record<string, unknown> }
-  })
-const post = (url: string, body: unknown) =>
-  call(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+import { config, post, request, startServer } from "./server.js"
 
 const fakeModel = (fake: FakeOpenAi.FakeOpenAiServer) =>
   Http.modelLayer({ ...config, realModel: true }).pipe(
@@ -41,7 +15,7 @@ describe("validation in the running service", () => {
   it.scopedLive("lists the validators in priority order in /health", () =>
     Effect.gen(function*() {
       const base = yield* startServer(SimulatedModel.layer)
-      const health = yield* call(`${base}/health`)
+      const health = yield* request(`${base}/health`)
       assert.deepStrictEqual(health.body?.validators, ["circuit-breaker", "rate-limiter", "jailbreak", "hallucination"])
     }))
 
@@ -104,7 +78,7 @@ describe("validation in the running service", () => {
       const base = yield* startServer(SimulatedModel.layer)
       const added = yield* post(`${base}/knowledge`, { id: "kb-1", text: "Patinox stores telemetry in SQLite with WAL." })
       assert.deepStrictEqual(added.body, { id: "kb-1", documents: 1 })
-      const hits = yield* call(`${base}/knowledge/search?q=${encodeURIComponent("where is telemetry stored?")}`)
+      const hits = yield* request(`${base}/knowledge/search?q=${encodeURIComponent("where is telemetry stored?")}`)
       const list = hits.body as unknown as ReadonlyArray<{ docId: string }>
       assert.strictEqual(list[0]?.docId, "kb-1")
       const empty = yield* post(`${base}/knowledge`, { text: "" })

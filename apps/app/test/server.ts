@@ -1,0 +1,43 @@
+// Shared by the HTTP tests: the real service on a free loopback port.
+import { HttpServer } from "@effect/platform"
+import type { LanguageModel } from "@patinox/core"
+import { Effect, Layer } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as ConfigFile from "../src/ConfigFile.js"
+import * as Http from "../src/Http.js"
+
+export const config = { host: "127.0.0.1", port: 0, realModel: false }
+
+/**
+ * Starts the real server, with the config file's defaults (every validator
+ * on) unless `configText` says otherwise and a fresh SQLite file, on a free
+ * loopback port; returns its base URL.
+ */
+export const startServer = (model: Layer.Layer<LanguageModel.LanguageModel, unknown>, configText = "{}") =>
+  Effect.gen(function*() {
+    const parsed = yield* ConfigFile.parse(configText, "test")
+    const file = { ...parsed, database: { path: join(mkdtempSync(join(tmpdir(), "patinox-app-")), "patinox.db") } }
+    const context = yield* Layer.build(Http.serviceLayer(config, file, model))
+    const server = yield* Effect.provide(HttpServer.HttpServer, context)
+    const address = server.address
+    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+    return `http://127.0.0.1:${address.port}`
+  })
+
+/** A real HTTP request; the body parsed as JSON when there is one. */
+export const request = (url: string, init?: RequestInit) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, init)
+    const text = await response.text()
+    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) as Record<string, unknown> }
+  })
+
+/** POSTs `body` (sent as is when a string, JSON-encoded otherwise). */
+export const post = (url: string, body: unknown) =>
+  request(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body)
+  })
