@@ -26,6 +26,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as HallucinationDetector from "../src/HallucinationDetector.js"
 import * as KnowledgeBase from "../src/KnowledgeBase.js"
+import { fnv1a } from "../src/internal/hash.js"
 
 /** @since 0.1.0 */
 export interface Row {
@@ -79,15 +80,8 @@ export interface HallucinationFigures {
   }
 }
 
-/** FNV-1a 32-bit: a stable hash for the train/validation split. @since 0.1.0 */
-export const fnv1a = (text: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193) >>> 0
-  }
-  return h >>> 0
-}
+/** The split hash (shared with the trainer). */
+export { fnv1a }
 
 /** 70/30 deterministic split on question + answer. @since 0.1.0 */
 export const splitOf = (row: Pick<Row, "question" | "answer">): "train" | "validation" =>

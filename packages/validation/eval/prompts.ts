@@ -12,6 +12,7 @@ import { basename } from "node:path"
 import { createInterface } from "node:readline"
 import { Either } from "effect"
 import * as PromptGuard from "../src/PromptGuard.js"
+import { fnv1a } from "../src/internal/hash.js"
 
 /** Row labels of the evaluation files. */
 export type PromptLabel = "jailbreak" | "injection" | "harmful" | "benign"
@@ -23,15 +24,8 @@ export interface PromptRow {
   readonly source: string
 }
 
-/** 32-bit FNV-1a over UTF-16 code units. */
-export const fnv1a = (s: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
+/** The split hash (shared with the trainer). */
+export { fnv1a }
 
 /**
  * The deterministic train/validation split shared by training and

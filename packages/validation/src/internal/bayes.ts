@@ -8,6 +8,8 @@
  */
 
 /** Class order in the model's count vectors. */
+import { fnv1a } from "./hash.js"
+
 export const CLASSES = ["negative", "jailbreak", "injection"] as const
 /** A training class. */
 export type ModelClass = (typeof CLASSES)[number]
@@ -71,14 +73,7 @@ export const tokenize = (text: string): Array<string> => {
  * all, let alone runs of them. Collisions among ~40k features in 2^32 buckets
  * are negligible.
  */
-export const hashFeature = (feature: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < feature.length; i++) {
-    h ^= feature.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
+export const hashFeature = (feature: string): number => fnv1a(feature)
 
 const RECORD = 20
 const MAX_COUNT = 0xffff
