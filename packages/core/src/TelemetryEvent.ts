@@ -23,7 +23,14 @@ export const EventType = Schema.Literal(
   "tool.error",
   "validation.decision",
   "state.change",
-  "memory.sample"
+  "memory.sample",
+  "system.sample",
+  "agent.start",
+  "agent.stop",
+  "agent.restart",
+  "agent.escalation",
+  "alert.firing",
+  "alert.resolved"
 )
 /** @since 0.1.0 @category models */
 export type EventType = typeof EventType.Type

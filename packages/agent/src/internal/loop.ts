@@ -78,6 +78,9 @@ export const runLoop = (
     const protect = <A, E>(dependency: string, effect: Effect.Effect<A, E>) =>
       guard === undefined ? effect : guard.protect(dependency, effect)
     const report = (event: Omit<Monitor.EventInput, "agentId" | "runId">) => Monitor.report({ ...event, ...base })
+    // Entering a state; monitors derive the dwell time in each from consecutive changes.
+    const state = (to: "validating" | "calling_model" | "executing_tool" | "done") =>
+      report({ type: "state.change", context: { state: to } })
 
     yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }, true) })
 
@@ -122,6 +125,7 @@ export const runLoop = (
       }
       const callMessages = checkedCall.action._tag === "ModelCall" ? checkedCall.action.messages : messages
       const requestStarted = yield* Clock.currentTimeMillis
+      yield* state("calling_model")
       yield* report({ type: "model.request", context: { model: modelName, provider: model.provider, step } })
       const response = yield* protect(DependencyGuard.model, chat({
         messages: callMessages,
@@ -200,6 +204,7 @@ export const runLoop = (
             )
           } else {
             const toolStarted = yield* Clock.currentTimeMillis
+            yield* state("executing_tool")
             yield* report({ type: "tool.start", context: { tool: toolCall.name, toolCallId: toolCall.id, step } })
             const tool = toolsByName.get(toolCall.name)
             const execution: Effect.Effect<string, Errors.ToolError> = tool === undefined
@@ -265,6 +270,7 @@ export const runLoop = (
 
       // -- final answer --------------------------------------------------------
       const answer = response.message.content ?? ""
+      yield* state("validating")
       const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }, true), context)
       if (checkedAnswer._tag === "Revise") {
         messages.push(response.message)
@@ -281,6 +287,7 @@ export const runLoop = (
       const finalAnswer = checkedAnswer.action._tag === "FinalAnswer" ? checkedAnswer.action.content : answer
       const durationMs = yield* elapsedSince(started)
       const result = new RunResult({ runId, agent: agent.name, answer: finalAnswer, steps, usage, durationMs }, true)
+      yield* state("done")
       yield* report({
         type: "run.end",
         result: new ActionResult.Answer({ content: finalAnswer, steps: step, usage }, true),
