@@ -133,4 +133,15 @@ export class KnowledgeGroup extends HttpApiGroup.make("knowledge")
   )
 {}
 
-export class Api extends HttpApi.make("patinox").add(HealthGroup).add(AgentsGroup).add(KnowledgeGroup) {}
+export class ObservabilityGroup extends HttpApiGroup.make("observability").add(
+  HttpApiEndpoint.get("metrics", "/metrics").addSuccess(
+    HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
+  )
+) {}
+
+export class Api extends HttpApi.make("patinox")
+  .add(HealthGroup)
+  .add(AgentsGroup)
+  .add(KnowledgeGroup)
+  .add(ObservabilityGroup)
+{}

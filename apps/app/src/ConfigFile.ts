@@ -10,6 +10,7 @@ import { HallucinationValidator, JailbreakValidator } from "@patinox/validation"
 import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
+import { ObservabilityConfig } from "./Observability.js"
 
 const Positive = Schema.Number.pipe(Schema.positive())
 const PositiveInt = Schema.Int.pipe(Schema.positive())
@@ -57,7 +58,8 @@ export const ConfigFile = Schema.Struct({
   database: Schema.optionalWith(Schema.Struct({ path: Schema.NonEmptyString }), {
     default: () => ({ path: ".data/patinox.db" })
   }),
-  validation: Schema.optionalWith(ValidationConfig, { default: () => ValidationConfig.make({}) })
+  validation: Schema.optionalWith(ValidationConfig, { default: () => ValidationConfig.make({}) }),
+  observability: Schema.optionalWith(ObservabilityConfig, { default: () => ObservabilityConfig.make({}) })
 })
 export type ConfigFile = typeof ConfigFile.Type
 
@@ -76,6 +78,8 @@ export const parse = (text: string, path: string): Effect.Effect<ConfigFile, Con
       new ConfigFileError({
         path,
         reason: ParseResult.ArrayFormatter.formatErrorSync(error)
+          // An optional section's "or undefined" alternative adds nothing to the real issue beneath it.
+          .filter((issue) => !issue.message.startsWith("Expected undefined"))
           .map((issue) => `${issue.path.length === 0 ? "(file)" : issue.path.join(".")}: ${issue.message}`)
           .join("; ")
       })

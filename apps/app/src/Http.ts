@@ -13,6 +13,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { type Errors, LanguageModel, Monitor, ValidationPipeline } from "@patinox/core"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Effect, Layer } from "effect"
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { createServer } from "node:http"
 import { Agents } from "./Agents.js"
 import { KnowledgeBase } from "@patinox/validation"
@@ -32,6 +33,7 @@ import {
 } from "./Api.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
+import * as Observability from "./Observability.js"
 import * as SimulatedModel from "./SimulatedModel.js"
 import * as Validation from "./Validation.js"
 
@@ -132,6 +134,9 @@ const KnowledgeLive = HttpApiBuilder.group(Api, "knowledge", (handlers) =>
         ))
   }))
 
+const ObservabilityLive = HttpApiBuilder.group(Api, "observability", (handlers) =>
+  Effect.map(Observability.PrometheusMetrics, (prometheus) => handlers.handle("metrics", () => prometheus.render)))
+
 /**
  * `HttpApiBuilder` turns an unparseable JSON body into a defect (500); a client
  * sending bad JSON deserves a 400 that says so. The body text is cached by the
@@ -176,7 +181,7 @@ export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.Languag
 
 /** Everything the API needs, for a given model, pipeline and monitor. */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([HealthLive, AgentsLive, KnowledgeLive]),
+  Layer.provide([HealthLive, AgentsLive, KnowledgeLive, ObservabilityLive]),
   Layer.provide(Agents.Default)
 )
 
@@ -202,10 +207,12 @@ export const layer = (config: AppConfig, file: ConfigFile) => serviceLayer(confi
 export const serviceLayer = <E>(
   config: AppConfig,
   file: ConfigFile,
-  model: Layer.Layer<LanguageModel.LanguageModel, E>
+  model: Layer.Layer<LanguageModel.LanguageModel, E>,
+  options: { readonly spanProcessors?: ReadonlyArray<SpanProcessor> | undefined } = {}
 ) =>
   serverLayer(config).pipe(
     Layer.provide(Validation.layer(file.validation, file.database.path)),
     Layer.provide(model),
-    Layer.provide(Monitor.layerMemory())
+    Layer.provide(Monitor.layerMemory()),
+    Layer.provide(Observability.layer(file.observability, options.spanProcessors))
   )

@@ -2,7 +2,7 @@
  * The one runtime edge: `pnpm --filter app start`.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Layer, Option } from "effect"
 import * as AppConfig from "./AppConfig.js"
 import * as ConfigFile from "./ConfigFile.js"
 import * as Http from "./Http.js"
@@ -16,4 +16,13 @@ const main = Layer.unwrapEffect(
   })
 )
 
-Layer.launch(main).pipe(NodeRuntime.runMain)
+Layer.launch(main).pipe(
+  // A configuration or start-up error is reported as its message, without a stack trace.
+  Effect.tapErrorCause((cause) =>
+    Option.match(Cause.failureOption(cause), {
+      onNone: () => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("Patinox failed", cause),
+      onSome: (error) => Effect.logError(`Patinox could not start: ${error.message}`)
+    })
+  ),
+  NodeRuntime.runMain({ disableErrorReporting: true })
+)

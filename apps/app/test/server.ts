@@ -1,5 +1,6 @@
 // Shared by the HTTP tests: the real service on a free loopback port.
 import { HttpServer } from "@effect/platform"
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import type { LanguageModel } from "@patinox/core"
 import { Effect, Layer } from "effect"
 import { mkdtempSync } from "node:fs"
@@ -15,11 +16,15 @@ export const config = { host: "127.0.0.1", port: 0, realModel: false }
  * on) unless `configText` says otherwise and a fresh SQLite file, on a free
  * loopback port; returns its base URL.
  */
-export const startServer = (model: Layer.Layer<LanguageModel.LanguageModel, unknown>, configText = "{}") =>
+export const startServer = (
+  model: Layer.Layer<LanguageModel.LanguageModel, unknown>,
+  configText = "{}",
+  spanProcessors: ReadonlyArray<SpanProcessor> = []
+) =>
   Effect.gen(function*() {
     const parsed = yield* ConfigFile.parse(configText, "test")
     const file = { ...parsed, database: { path: join(mkdtempSync(join(tmpdir(), "patinox-app-")), "patinox.db") } }
-    const context = yield* Layer.build(Http.serviceLayer(config, file, model))
+    const context = yield* Layer.build(Http.serviceLayer(config, file, model, { spanProcessors }))
     const server = yield* Effect.provide(HttpServer.HttpServer, context)
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")

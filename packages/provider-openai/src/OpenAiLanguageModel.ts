@@ -406,9 +406,8 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, Err
     const annotateResponse = (response: { readonly model: string; readonly usage: Usage.Usage; readonly finishReason: string }) =>
       Effect.annotateCurrentSpan({
         "gen_ai.response.model": response.model,
-        "gen_ai.response.finish_reasons": [response.finishReason],
-        "gen_ai.usage.input_tokens": response.usage.inputTokens,
-        "gen_ai.usage.output_tokens": response.usage.outputTokens
+        // @effect/opentelemetry would pretty-print an array: a compact JSON string instead
+        "gen_ai.response.finish_reasons": JSON.stringify([response.finishReason])
       })
 
     const chatOnce = (request: LanguageModel.ChatRequest): Effect.Effect<LanguageModel.ChatResponse, Errors.ModelError> => {

@@ -126,7 +126,8 @@ export const runLoop = (
       const callMessages = checkedCall.action._tag === "ModelCall" ? checkedCall.action.messages : messages
       const requestStarted = yield* Clock.currentTimeMillis
       yield* state("calling_model")
-      yield* report({ type: "model.request", context: { model: modelName, provider: model.provider, step } })
+      const requestId = `${runId}:${step}`
+      yield* report({ type: "model.request", context: { model: modelName, provider: model.provider, step, requestId } })
       const response = yield* protect(DependencyGuard.model, chat({
         messages: callMessages,
         tools: definitions,
@@ -139,6 +140,18 @@ export const runLoop = (
         }
       })).pipe(
         (call) => Recovery.withRetries(call, agent.retryPolicy),
+        // Usage goes on this span only (the provider's own span does not repeat it), so
+        // backends do not count tokens twice.
+        Effect.tap((response) =>
+          Effect.annotateCurrentSpan({
+            "gen_ai.response.model": response.model,
+            // @effect/opentelemetry would pretty-print an array: a compact JSON string instead
+            "gen_ai.response.finish_reasons": JSON.stringify([response.finishReason]),
+            "gen_ai.usage.input_tokens": response.usage.inputTokens,
+            "gen_ai.usage.output_tokens": response.usage.outputTokens
+          })
+        ),
+        Effect.tapError((error) => Effect.annotateCurrentSpan("error.type", error._tag)),
         Effect.withSpan(`chat ${modelName}`, {
           kind: "client",
           captureStackTrace: false,
@@ -154,7 +167,7 @@ export const runLoop = (
               type: "model.error",
               result: describe(error),
               metrics: { latencyMs },
-              context: { model: modelName, provider: model.provider, step }
+              context: { model: modelName, provider: model.provider, step, requestId }
             }))
         )
       )
@@ -169,7 +182,7 @@ export const runLoop = (
           usage: response.usage
         }, true),
         metrics: { latencyMs, tokensIn: response.usage.inputTokens, tokensOut: response.usage.outputTokens },
-        context: { model: response.model, provider: model.provider, step }
+        context: { model: response.model, provider: model.provider, step, requestId }
       })
       yield* record(
         new ModelStep({
@@ -210,6 +223,7 @@ export const runLoop = (
             const execution: Effect.Effect<string, Errors.ToolError> = tool === undefined
                 ? Effect.fail(new Errors.ToolNotFound({ tool: toolCall.name, available: toolNames }))
                 : protect(DependencyGuard.tool(toolCall.name), runTool(tool, toolCall.arguments, agent.toolTimeout)).pipe(
+                  Effect.tapError((error) => Effect.annotateCurrentSpan("error.type", error._tag)),
                   Effect.withSpan(`execute_tool ${toolCall.name}`, {
                     captureStackTrace: false,
                     attributes: {
