@@ -139,9 +139,61 @@ export class ObservabilityGroup extends HttpApiGroup.make("observability").add(
   )
 ) {}
 
+/** The telemetry store failed; the service logs the cause. */
+export class TelemetryUnavailable extends Schema.TaggedError<TelemetryUnavailable>()(
+  "TelemetryUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+export class ToolNotDisabled extends Schema.TaggedError<ToolNotDisabled>()(
+  "ToolNotDisabled",
+  { tool: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+const WindowParams = Schema.Struct({
+  /** How far back, in milliseconds (default one hour). */
+  windowMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()))
+})
+
+/** The dashboard's data: live aggregates from the monitors, history from the store. */
+export class MonitoringGroup extends HttpApiGroup.make("monitoring")
+  .add(HttpApiEndpoint.get("metrics", "/monitoring/metrics").addSuccess(Schema.Unknown))
+  .add(HttpApiEndpoint.get("status", "/monitoring/status").addSuccess(Schema.Unknown))
+  .add(HttpApiEndpoint.get("alerts", "/monitoring/alerts").addSuccess(Schema.Unknown))
+  .add(HttpApiEndpoint.get("patterns", "/monitoring/patterns").addSuccess(Schema.Unknown))
+  .add(HttpApiEndpoint.get("disabledTools", "/tools/disabled").addSuccess(Schema.Unknown))
+  .add(
+    HttpApiEndpoint.post("enableTool", "/tools/:name/enable")
+      .setPath(Schema.Struct({ name: Schema.String }))
+      .addSuccess(Schema.Struct({ tool: Schema.String, enabled: Schema.Boolean }))
+      .addError(ToolNotDisabled)
+  )
+  .add(
+    HttpApiEndpoint.get("runs", "/telemetry/runs")
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))) }))
+      .addSuccess(Schema.Unknown)
+      .addError(TelemetryUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("runEvents", "/telemetry/runs/:runId/events")
+      .setPath(Schema.Struct({ runId: Schema.NonEmptyString }))
+      .addSuccess(Schema.Unknown)
+      .addError(TelemetryUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("summary", "/telemetry/summary")
+      .setUrlParams(WindowParams)
+      .addSuccess(Schema.Unknown)
+      .addError(TelemetryUnavailable)
+  )
+{}
+
 export class Api extends HttpApi.make("patinox")
   .add(HealthGroup)
   .add(AgentsGroup)
   .add(KnowledgeGroup)
   .add(ObservabilityGroup)
+  .add(MonitoringGroup)
 {}

@@ -6,6 +6,8 @@
  * Found at `PATINOX_CONFIG` if set (then it must exist), else
  * `./patinox.config.json` if present, else the defaults.
  */
+import { MonitoringConfig } from "@patinox/monitoring"
+import { TelemetryStore } from "@patinox/telemetry-store"
 import { HallucinationValidator, JailbreakValidator } from "@patinox/validation"
 import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
@@ -59,7 +61,11 @@ export const ConfigFile = Schema.Struct({
     default: () => ({ path: ".data/patinox.db" })
   }),
   validation: Schema.optionalWith(ValidationConfig, { default: () => ValidationConfig.make({}) }),
-  observability: Schema.optionalWith(ObservabilityConfig, { default: () => ObservabilityConfig.make({}) })
+  observability: Schema.optionalWith(ObservabilityConfig, { default: () => ObservabilityConfig.make({}) }),
+  /** Batching, queue and retention of the SQLite telemetry store. */
+  telemetry: Schema.optionalWith(TelemetryStore.Config, { default: () => TelemetryStore.defaults }),
+  /** The event bus, monitors, sampling, price table, status thresholds and alert rules. */
+  monitoring: Schema.optionalWith(MonitoringConfig.MonitoringConfig, { default: () => MonitoringConfig.defaults })
 })
 export type ConfigFile = typeof ConfigFile.Type
 

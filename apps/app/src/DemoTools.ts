@@ -7,7 +7,11 @@ import { Clock, Effect, Schema } from "effect"
 export class ArithmeticError extends Schema.TaggedError<ArithmeticError>("@patinox/app/ArithmeticError")(
   "ArithmeticError",
   { reason: Schema.String }
-) {}
+) {
+  override get message() {
+    return this.reason
+  }
+}
 
 export const Operation = Schema.Literal("add", "subtract", "multiply", "divide", "power")
 

@@ -10,12 +10,14 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { type Errors, LanguageModel, Monitor, ValidationPipeline } from "@patinox/core"
+import { type Errors, Ids, LanguageModel, ValidationPipeline } from "@patinox/core"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Effect, Layer } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { createServer } from "node:http"
 import { Agents } from "./Agents.js"
+import { Alerts, Monitoring, PerformanceMonitor, ToolSwitch } from "@patinox/monitoring"
+import { TelemetryQueries, type TelemetryStoreError } from "@patinox/telemetry-store"
 import { KnowledgeBase } from "@patinox/validation"
 import {
   AgentInfo,
@@ -29,12 +31,16 @@ import {
   RunFailed,
   RunRejected,
   SearchHit,
+  TelemetryUnavailable,
+  ToolNotDisabled,
   ToolInfo
 } from "./Api.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
+import * as Guard from "./Guard.js"
 import * as Observability from "./Observability.js"
 import * as SimulatedModel from "./SimulatedModel.js"
+import * as Telemetry from "./Telemetry.js"
 import * as Validation from "./Validation.js"
 
 const toHttpError = (error: Errors.RunError) => {
@@ -137,6 +143,50 @@ const KnowledgeLive = HttpApiBuilder.group(Api, "knowledge", (handlers) =>
 const ObservabilityLive = HttpApiBuilder.group(Api, "observability", (handlers) =>
   Effect.map(Observability.PrometheusMetrics, (prometheus) => handlers.handle("metrics", () => prometheus.render)))
 
+const MonitoringLive = HttpApiBuilder.group(Api, "monitoring", (handlers) =>
+  Effect.gen(function*() {
+    const performance = yield* PerformanceMonitor.PerformanceMonitor
+    const alerts = yield* Alerts.Alerts
+    const monitoring = yield* Monitoring.Monitoring
+    const tools = yield* ToolSwitch.ToolSwitch
+    const queries = yield* TelemetryQueries.TelemetryQueries
+    const unavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
+      Effect.zipRight(
+        Effect.logError("telemetry store failed", error),
+        Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
+      )
+    const windowOf = (windowMs: number | undefined) =>
+      Effect.map(Clock.currentTimeMillis, (now) => ({ since: now - (windowMs ?? 3_600_000), until: now }))
+    return handlers
+      .handle("metrics", () => performance.getMetrics)
+      .handle("status", () => performance.status)
+      .handle("alerts", () => Effect.zipWith(alerts.active, alerts.history, (active, history) => ({ active, history })))
+      .handle("patterns", () => monitoring.patterns)
+      .handle("disabledTools", () => Effect.map(tools.disabled, (map) => Object.fromEntries(map)))
+      .handle("enableTool", ({ path }) =>
+        Effect.flatMap(tools.enable(path.name), (wasDisabled) =>
+          wasDisabled
+            ? Effect.succeed({ tool: path.name, enabled: true })
+            : Effect.fail(new ToolNotDisabled({ tool: path.name, message: `Tool "${path.name}" is not disabled` }))))
+      .handle("runs", ({ urlParams }) =>
+        queries.recentRuns(urlParams.limit ?? 50).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+      .handle("runEvents", ({ path }) =>
+        queries.eventsByRun(Ids.RunId.make(path.runId)).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+      .handle("summary", ({ urlParams }) =>
+        Effect.gen(function*() {
+          const window = yield* windowOf(urlParams.windowMs)
+          return {
+            window,
+            toolLatency: yield* queries.latencyPercentiles("tool", window),
+            modelLatency: yield* queries.latencyPercentiles("model", window),
+            toolErrors: yield* queries.errorRates("tool", window),
+            modelErrors: yield* queries.errorRates("model", window),
+            tokens: yield* queries.tokenUsage("model", window),
+            decisions: yield* queries.decisionCounts(window)
+          }
+        }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+  }))
+
 /**
  * `HttpApiBuilder` turns an unparseable JSON body into a defect (500); a client
  * sending bad JSON deserves a 400 that says so. The body text is cached by the
@@ -181,7 +231,7 @@ export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.Languag
 
 /** Everything the API needs, for a given model, pipeline and monitor. */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([HealthLive, AgentsLive, KnowledgeLive, ObservabilityLive]),
+  Layer.provide([HealthLive, AgentsLive, KnowledgeLive, ObservabilityLive, MonitoringLive]),
   Layer.provide(Agents.Default)
 )
 
@@ -211,8 +261,10 @@ export const serviceLayer = <E>(
   options: { readonly spanProcessors?: ReadonlyArray<SpanProcessor> | undefined } = {}
 ) =>
   serverLayer(config).pipe(
-    Layer.provide(Validation.layer(file.validation, file.database.path)),
+    Layer.provide(Guard.layer),
+    Layer.provideMerge(Validation.layer(file.validation)),
     Layer.provide(model),
-    Layer.provide(Monitor.layerMemory()),
+    Layer.provideMerge(Telemetry.layer(file)),
+    Layer.provide(Telemetry.databaseLayer(file.database.path)),
     Layer.provide(Observability.layer(file.observability, options.spanProcessors))
   )

@@ -4,7 +4,6 @@
  * default, each a Layer on the pipeline beneath. Priorities come from config;
  * the pipeline orders by them, not by the order of the layers here.
  */
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { Monitor } from "@patinox/core"
 import type { ValidationPipeline } from "@patinox/core"
 import {
@@ -16,9 +15,7 @@ import {
   PromptGuard,
   RateLimiter
 } from "@patinox/validation"
-import { Effect, Layer } from "effect"
-import { mkdirSync } from "node:fs"
-import { dirname } from "node:path"
+import { Layer } from "effect"
 import type { ValidationConfig } from "./ConfigFile.js"
 
 type StackError = PromptGuard.PromptGuardModelError
@@ -68,28 +65,15 @@ export const breakerLayer = (config: ValidationConfig) =>
     halfOpenProbes: config.circuitBreaker.halfOpenProbes
   })
 
-/** The knowledge base in the service's SQLite file (created with its folder if missing). */
-export const knowledgeLayer = (path: string) =>
-  KnowledgeBase.layer.pipe(
-    Layer.provide(
-      Layer.unwrapEffect(
-        Effect.sync(() => {
-          if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
-          return SqliteClient.layer({ filename: path })
-        })
-      )
-    )
-  )
-
 /**
  * Everything validation provides to the service: the pipeline, the breaker
- * (and its `DependencyGuard` view) and the knowledge base.
+ * (and its `DependencyGuard` view) and the knowledge base (on the service's SqlClient).
  */
-export const layer = (config: ValidationConfig, databasePath: string) => {
+export const layer = (config: ValidationConfig) => {
   const breaker = breakerLayer(config)
   return Layer.mergeAll(
     pipelineLayer(config),
     config.circuitBreaker.enabled ? CircuitBreaker.layerGuard : Layer.empty
-  ).pipe(Layer.provideMerge(Layer.merge(breaker, knowledgeLayer(databasePath))))
+  ).pipe(Layer.provideMerge(Layer.merge(breaker, KnowledgeBase.layer)))
 }
 

@@ -7,11 +7,14 @@
  * @since 0.1.0
  */
 import { Context, type Effect } from "effect"
-import type { CircuitOpen } from "./Errors.js"
+import type { CircuitOpen, DependencyDisabled } from "./Errors.js"
 
 /** @since 0.1.0 @category models */
 export interface Service {
-  readonly protect: <A, E, R>(dependency: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpen, R>
+  readonly protect: <A, E, R>(
+    dependency: string,
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | CircuitOpen | DependencyDisabled, R>
 }
 
 /** @since 0.1.0 @category tags */

@@ -197,6 +197,18 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>("@patinox/core/
   }
 }
 
+/** A person or an alert rule switched a dependency off; it stays off until re-enabled. @since 0.1.0 @category execution */
+export class DependencyDisabled extends Schema.TaggedError<DependencyDisabled>("@patinox/core/DependencyDisabled")(
+  "DependencyDisabled",
+  { dependency: Schema.String, reason: Schema.String }
+) {
+  readonly category: ErrorCategory = "execution"
+  readonly recoveryStrategy: RecoveryStrategy = "circuit-break"
+  override get message(): string {
+    return `"${this.dependency}" is disabled (${this.reason}) until a person re-enables it`
+  }
+}
+
 // ---------------------------------------------------------------------------
 // network
 // ---------------------------------------------------------------------------
@@ -318,6 +330,7 @@ export type ModelError =
   | ModelRequestRejected
   | ModelAuthenticationFailed
   | CircuitOpen
+  | DependencyDisabled
 
 /** @since 0.1.0 @category unions */
 export const ModelError = Schema.Union(
@@ -328,11 +341,12 @@ export const ModelError = Schema.Union(
   ModelResponseMalformed,
   ModelRequestRejected,
   ModelAuthenticationFailed,
-  CircuitOpen
+  CircuitOpen,
+  DependencyDisabled
 )
 
 /** What a tool step can fail with; all of them go back to the model. @since 0.1.0 @category unions */
-export type ToolError = ToolNotFound | ToolArgumentsInvalid | ToolFailed | ToolTimeout | CircuitOpen
+export type ToolError = ToolNotFound | ToolArgumentsInvalid | ToolFailed | ToolTimeout | CircuitOpen | DependencyDisabled
 
 /** What the validation pipeline can fail an action with. @since 0.1.0 @category unions */
 export type ValidationError = ValidationRejected | ValidationRetriesExhausted | ModificationNotAllowed
@@ -349,3 +363,72 @@ export const RunError = Schema.Union(
   InvalidInput,
   MaxStepsExceeded
 )
+
+// ---------------------------------------------------------------------------
+// actors
+// ---------------------------------------------------------------------------
+
+/** A running agent's mailbox is full and its overflow policy is `"fail"`. @since 0.1.0 @category actors */
+export class MailboxFull extends Schema.TaggedError<MailboxFull>("@patinox/core/MailboxFull")("MailboxFull", {
+  agent: Schema.String,
+  capacity: Schema.Number
+}) {
+  readonly category: ErrorCategory = "execution"
+  readonly recoveryStrategy: RecoveryStrategy = "retry"
+  readonly retryAfterMs: number | undefined = undefined
+  override get message(): string {
+    return `Agent "${this.agent}" has ${this.capacity} messages waiting: mailbox full`
+  }
+}
+
+/** No running agent has this id. @since 0.1.0 @category actors */
+export class AgentNotFound extends Schema.TaggedError<AgentNotFound>("@patinox/core/AgentNotFound")("AgentNotFound", {
+  agent: Schema.String,
+  available: Schema.Array(Schema.String)
+}) {
+  readonly category: ErrorCategory = "configuration"
+  readonly recoveryStrategy: RecoveryStrategy = "fail"
+  override get message(): string {
+    return `No running agent "${this.agent}". Running: ${this.available.join(", ") || "none"}`
+  }
+}
+
+/** An agent asked another through too many levels of delegation (a cycle, usually). @since 0.1.0 @category actors */
+export class DelegationDepthExceeded
+  extends Schema.TaggedError<DelegationDepthExceeded>("@patinox/core/DelegationDepthExceeded")("DelegationDepthExceeded", {
+    agent: Schema.String,
+    maxDepth: Schema.Number
+  })
+{
+  readonly category: ErrorCategory = "execution"
+  readonly recoveryStrategy: RecoveryStrategy = "fallback"
+  override get message(): string {
+    return `Delegating to "${this.agent}" would exceed the maximum delegation depth of ${this.maxDepth}`
+  }
+}
+
+/** An agent crashed (a defect) while handling this message; it is restarted. @since 0.1.0 @category actors */
+export class AgentCrashed extends Schema.TaggedError<AgentCrashed>("@patinox/core/AgentCrashed")("AgentCrashed", {
+  agent: Schema.String,
+  reason: Schema.String
+}) {
+  readonly category: ErrorCategory = "execution"
+  readonly recoveryStrategy: RecoveryStrategy = "fail"
+  override get message(): string {
+    return `Agent "${this.agent}" crashed on this message: ${this.reason}`
+  }
+}
+
+/** A supervisor ran out of restarts for an agent and gave up. @since 0.1.0 @category actors */
+export class AgentEscalated extends Schema.TaggedError<AgentEscalated>("@patinox/core/AgentEscalated")("AgentEscalated", {
+  agent: Schema.String,
+  supervisor: Schema.String,
+  restarts: Schema.Number,
+  reason: Schema.String
+}) {
+  readonly category: ErrorCategory = "execution"
+  readonly recoveryStrategy: RecoveryStrategy = "fail"
+  override get message(): string {
+    return `Supervisor "${this.supervisor}" gave up on agent "${this.agent}" after ${this.restarts} restarts: ${this.reason}`
+  }
+}

@@ -89,6 +89,14 @@ export const Config = Schema.Struct({
     default: () => ["user_input", "tool_result"] as const
   }),
   mode: Schema.optionalWith(Schema.Literal("reject", "sanitize"), { default: () => "reject" as const }),
+  /**
+   * Where the classifier's score alone can reject. Elsewhere (tool results by
+   * default) an attack also needs a signature or an obfuscation signal: the
+   * classifier learned from direct user prompts, and tool output (error text,
+   * JSON, retrieved prose) is not their kind of text; its score alone only
+   * makes the text suspicious, which the judge decides when it is enabled.
+   */
+  classifierAloneStages: Schema.optionalWith(Schema.Array(AgentAction.Stage), { default: () => ["user_input"] as const }),
   /** Where `mode: "sanitize"` sanitises; elsewhere it rejects. */
   sanitizeStages: Schema.optionalWith(Schema.Array(AgentAction.Stage), { default: () => ["tool_result"] as const }),
   attackThreshold: Schema.optional(Score),
@@ -310,6 +318,13 @@ export const make = (
     const suspiciousAt = config.suspiciousThreshold ?? guard.options.suspiciousThreshold
     const verdictOf = (score: number): Verdict =>
       score >= attackAt ? "attack" : score >= suspiciousAt ? "suspicious" : "benign"
+    const classifierAlone = new Set(config.classifierAloneStages)
+    const hasRuleEvidence = (analysis: PromptGuard.Analysis) =>
+      analysis.signals.some((signal) => signal.kind !== "classifier" && signal.weight > 0)
+    const verdictAt = (stage: Validator.Stage, analysis: PromptGuard.Analysis): Verdict => {
+      const verdict = verdictOf(analysis.score)
+      return verdict === "attack" && !classifierAlone.has(stage) && !hasRuleEvidence(analysis) ? "suspicious" : verdict
+    }
     const model = config.judge.enabled ? dependencies.model : undefined
     if (config.judge.enabled && model === undefined) {
       yield* Effect.logWarning("JailbreakValidator: judge enabled but no LanguageModel given; rules decide alone")
@@ -362,12 +377,13 @@ export const make = (
         const text = textOf(action)
         if (text === undefined) return Effect.succeed(Decision.Approved())
         const analysis = guard.analyze(text)
-        const verdict = verdictOf(analysis.score)
+        const verdict = verdictAt(context.stage, analysis)
         const byRules = (): Decision.Decision =>
           verdict === "attack"
             ? onAttack(action, context.stage, text, analysis, reject(analysis))
             : Decision.Approved()
-        if (model === undefined || analysis.score < low || analysis.score >= high) {
+        const inBand = analysis.score >= low && analysis.score < high
+        if (model === undefined || !(inBand || verdict === "suspicious")) {
           return Effect.succeed(byRules())
         }
         return judge(model, { text, stage: context.stage }, config.judge).pipe(

@@ -57,6 +57,22 @@ describe("JailbreakValidator", () => {
         if (verdict._tag === "Proceed") assert.strictEqual(verdict.action, action)
       }))
 
+    it.effect("does not reject a tool result on the classifier's score alone (a tool's own error text)", () =>
+      Effect.gen(function*() {
+        // a tool error whose text is JSON-ish: the classifier alone scores it above the attack threshold
+        const errorText = "Error: Tool \"calculator\" failed: ArithmeticError: { \"reason\": \"division by zero\" }"
+        const guard = yield* PromptGuard.make()
+        const analysis = guard.analyze(errorText)
+        // the classifier alone would call it an attack; no signature fires
+        assert.strictEqual(analysis.verdict, "attack")
+        assert.isTrue(analysis.signals.every((s) => s.kind === "classifier"))
+        const verdict = yield* check(toolResult(errorText))
+        assert.strictEqual(verdict._tag, "Proceed")
+        // the same text as user input is still judged by the classifier alone
+        const asInput = yield* Effect.flip(check(userInput(errorText), { classifierAloneStages: ["user_input", "tool_result"] }))
+        assert.strictEqual(asInput._tag, "ValidationRejected")
+      }))
+
     it.effect("cuts an injected instruction out of a tool result in sanitize mode", () =>
       Effect.gen(function*() {
         const verdict = yield* check(toolResult(INJECTED_PAGE), { mode: "sanitize" })

@@ -1,0 +1,47 @@
+/**
+ * The service's embedded monitoring: one SQLite file (WAL) for the
+ * telemetry store and the knowledge base, the event bus as the agents'
+ * `Monitor` with its async monitors, and a feed from the bus into the
+ * batched SQLite sink. Shutdown runs in reverse: the feed stops, the sink
+ * flushes its last batch, then the database closes.
+ */
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { EventBus, Monitoring } from "@patinox/monitoring"
+import { TelemetrySink, TelemetryStore } from "@patinox/telemetry-store"
+import { Effect, Layer, Queue } from "effect"
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
+import type { ConfigFile } from "./ConfigFile.js"
+
+/** The service's SQLite file, created with its folder if missing. */
+export const databaseLayer = (path: string) =>
+  Layer.unwrapEffect(
+    Effect.sync(() => {
+      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
+      return SqliteClient.layer({ filename: path })
+    })
+  )
+
+/** Every event the bus carries goes to the sink; `offer` never waits, so neither does the bus. */
+const feed = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const events = yield* EventBus.subscribe
+    const sink = yield* TelemetrySink.TelemetrySink
+    yield* Queue.takeBetween(events, 1, 1024).pipe(
+      Effect.flatMap((batch) => Effect.forEach(batch, sink.offer, { discard: true })),
+      Effect.forever,
+      Effect.forkScoped
+    )
+  })
+)
+
+/** Monitoring and the telemetry store, on the SqlClient in context. */
+export const layer = (file: ConfigFile) =>
+  feed.pipe(
+    Layer.provideMerge(
+      Layer.merge(
+        Monitoring.layer(file.monitoring),
+        TelemetryStore.layer(file.telemetry)
+      )
+    )
+  )

@@ -1,0 +1,94 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as SimulatedModel from "../src/SimulatedModel.js"
+import { post, request, startServer } from "./server.js"
+
+const run = (base: string, input: string) => post(`${base}/agents/assistant/runs`, { input })
+
+describe("monitoring in the running service", () => {
+  it.scopedLive("shows GenAI metrics at /metrics and keeps every run's events in SQLite", () =>
+    Effect.gen(function*() {
+      const base = yield* startServer(SimulatedModel.layer)
+      for (const input of ["What is 17 + 25?", "What is 6 * 7?", "What time is it?"]) {
+        assert.strictEqual((yield* run(base, input)).status, 200)
+      }
+      const metrics = yield* Effect.promise(() => fetch(`${base}/metrics`).then((r) => r.text()))
+      assert.match(metrics, /gen_ai_client_token_usage_bucket\{.*gen_ai_token_type="input"/)
+      assert.match(metrics, /gen_ai_client_operation_duration_bucket\{/)
+      assert.match(metrics, /patinox_agent_actions_total\{/)
+      assert.match(metrics, /patinox_validator_decisions_total\{.*validator="jailbreak"/)
+      assert.match(metrics, /patinox_tool_duration_seconds_bucket\{.*tool="calculator"/)
+
+      // the sink flushes at least once a second
+      yield* Effect.sleep("1500 millis")
+      const runs = (yield* request(`${base}/telemetry/runs`)).body as unknown as ReadonlyArray<{ runId: string; status: string }>
+      assert.strictEqual(runs.length, 3)
+      assert.isTrue(runs.every((r) => r.status === "succeeded"))
+      const events = (yield* request(`${base}/telemetry/runs/${runs[0]?.runId}/events`)).body as unknown as ReadonlyArray<{ type: string }>
+      const types = new Set(events.map((e) => e.type))
+      for (const type of ["run.start", "model.request", "model.response", "tool.start", "tool.end", "validation.decision", "run.end"]) {
+        assert.isTrue(types.has(type), `stored events include ${type}`)
+      }
+      const summary = (yield* request(`${base}/telemetry/summary`)).body as { toolLatency: ReadonlyArray<{ key: string; count: number }> }
+      assert.strictEqual(summary.toolLatency.find((t) => t.key === "calculator")?.count, 2)
+
+      const perf = (yield* request(`${base}/monitoring/metrics`)).body as { tools: Record<string, { calls: number }>; llm: { calls: number } }
+      assert.strictEqual(perf.tools["calculator"]?.calls, 2)
+      assert.strictEqual(perf.llm.calls, 6)
+      const status = (yield* request(`${base}/monitoring/status`)).body
+      assert.deepStrictEqual(Object.keys(status ?? {}).sort(), ["lastActivity", "message", "primary", "secondary", "state"])
+    }))
+
+  it.scopedLive("fires an alert on a tool's errors, disables the tool until a person re-enables it, and resolves", () =>
+    Effect.gen(function*() {
+      const config = JSON.stringify({
+        monitoring: {
+          alerts: {
+            evaluationIntervalMs: 50,
+            windowMs: 1000,
+            rules: [{
+              name: "calculator-failing",
+              metric: "tool.error_rate",
+              subject: "calculator",
+              comparison: ">",
+              threshold: 0.5,
+              forMs: 0,
+              severity: "critical",
+              actions: ["log", "disable_tool"]
+            }]
+          }
+        }
+      })
+      const base = yield* startServer(SimulatedModel.layer, config)
+      const failing = yield* run(base, "What is 1 / 0?")
+      assert.strictEqual(failing.status, 200, JSON.stringify(failing.body))
+      assert.include(String(failing.body?.answer), "division by zero")
+      yield* Effect.sleep("300 millis")
+
+      const fired = (yield* request(`${base}/monitoring/alerts`)).body as { active: ReadonlyArray<{ rule: string }> }
+      assert.deepStrictEqual(fired.active.map((a) => a.rule), ["calculator-failing"])
+      const disabled = (yield* request(`${base}/tools/disabled`)).body
+      assert.property(disabled, "calculator")
+
+      const refused = yield* run(base, "What is 2 + 2?")
+      const toolStep = (refused.body?.steps as ReadonlyArray<{ _tag: string; output?: string }>).find((s) => s._tag === "ToolStep")
+      assert.include(String(toolStep?.output), "is disabled")
+
+      // no calculator calls in the window any more: the alert resolves, but the tool stays off
+      yield* Effect.sleep("1500 millis")
+      const after = (yield* request(`${base}/monitoring/alerts`)).body as {
+        active: ReadonlyArray<unknown>
+        history: ReadonlyArray<{ rule: string; status: string }>
+      }
+      assert.strictEqual(after.active.length, 0)
+      assert.deepStrictEqual(after.history.map((h) => h.status), ["firing", "resolved"])
+      assert.property((yield* request(`${base}/tools/disabled`)).body, "calculator")
+
+      const enabled = yield* post(`${base}/tools/calculator/enable`, "")
+      assert.deepStrictEqual(enabled.body, { tool: "calculator", enabled: true })
+      const works = yield* run(base, "What is 2 + 2?")
+      assert.strictEqual(works.body?.answer, "2 + 2 = 4")
+      const again = yield* post(`${base}/tools/calculator/enable`, "")
+      assert.strictEqual(again.status, 404)
+    }))
+})

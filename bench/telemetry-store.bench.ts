@@ -1,0 +1,347 @@
+/**
+ * The telemetry store: (a) the sink's write throughput against a plain
+ * better-sqlite3 prepared insert in a transaction, same rows, same schema,
+ * same run; (b) each window query on 1,000,000 stored events.
+ *
+ * (a) The sink does all its work: redaction of every string, column
+ * extraction, JSON, batched multi-row inserts, one transaction per batch of
+ * 500. The baseline gets rows that are already extracted and serialised (its
+ * loop is only `stmt.run` inside a transaction per 500 rows), so the ratio is
+ * the sink's total cost against the bare cost of the inserts.
+ *
+ * (b) The million rows go in through better-sqlite3 directly (secondary
+ * indexes dropped during the load and rebuilt after), then every query runs
+ * through `TelemetryQueries`, best of three.
+ */
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { ActionResult, AgentAction, Decision, Ids, Message, Usage } from "@patinox/core"
+import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
+import { Migrations, TelemetryQueries, TelemetrySink, TelemetryStore } from "@patinox/telemetry-store"
+import Database from "better-sqlite3"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { Benchmark, BenchRow } from "./harness.js"
+import { round } from "./harness.js"
+
+const SINK_EVENTS = 200_000
+const QUERY_EVENTS = 1_000_000
+const HOUR = 3_600_000
+const SPAN = 24 * HOUR
+
+const TOOLS = ["search", "calculator", "fetch_url", "sql_query", "send_email", "read_file"]
+const MODELS = ["gpt-4o-mini", "gpt-4o", "llama-3.1-8b"]
+const VALIDATORS = ["jailbreak", "pii", "hallucination", "rate_limit"]
+const AGENTS = ["support", "research", "billing", "ops"]
+const PROMPTS = [
+  "Find the latest quarterly revenue figures and compare them with last year.",
+  "Summarise the open incidents for the payments team and suggest next steps.",
+  "My API key is sk-proj-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe, why does the call fail with 401?",
+  "Draft a reply to jane.doe@example.com about the delayed shipment.",
+  "What is 17% of 2,340 and how does it change with a 3% discount?"
+]
+
+// -- deterministic data ------------------------------------------------------------
+
+let seed = 42
+const random = () => {
+  seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff
+  return seed / 0x7fffffff
+}
+const pick = <A>(items: ReadonlyArray<A>): A => items[Math.floor(random() * items.length)] ?? items[0]!
+const hex = (n: number, width: number) => n.toString(16).padStart(width, "0")
+/** Skewed latencies: most calls fast, a long tail. */
+const latency = (base: number) => round(base * (0.5 + random()) * (random() < 0.05 ? 8 : 1), 1)
+
+/** One agent run as the loop reports it: about a dozen events. */
+const runEvents = (i: number, start: number): Array<TelemetryEvent> => {
+  const traceId = Ids.TraceId.make(hex(i + 1, 32))
+  const runId = Ids.RunId.make(`run-${i}`)
+  const agentId = Ids.AgentId.make(pick(AGENTS))
+  const model = pick(MODELS)
+  const tool = pick(TOOLS)
+  const prompt = pick(PROMPTS)
+  let span = 0
+  let ts = start
+  const event = (fields: Omit<TelemetryEvent, "timestamp" | "traceId" | "spanId" | "agentId" | "runId">): TelemetryEvent => {
+    ts += 1 + Math.floor(random() * 40)
+    span++
+    return { timestamp: ts, traceId, spanId: Ids.SpanId.make(hex(i * 16 + span, 16)), agentId, runId, ...fields }
+  }
+  const usage = new Usage.Usage({ inputTokens: 200 + Math.floor(random() * 800), outputTokens: 20 + Math.floor(random() * 300) }, true)
+  const toolFailed = random() < 0.08
+  const messages = [Message.system("You are a careful assistant."), Message.user(prompt)]
+  const decision = random() < 0.1 ? "rejected" : random() < 0.05 ? "modified" : "approved"
+  return [
+    event({ type: "run.start", action: new AgentAction.UserInput({ input: prompt }, true), metrics: {}, context: {} }),
+    event({ type: "state.change", metrics: {}, context: { state: "validating" } }),
+    event({
+      type: "validation.decision",
+      action: new AgentAction.UserInput({ input: prompt }, true),
+      metrics: {
+        latencyMs: 0.4,
+        decisions: [
+          new Decision.DecisionRecord({ validator: pick(VALIDATORS), stage: "user_input", decision, latencyMs: 0.4 }, true)
+        ]
+      },
+      context: { validator: "pii", stage: "user_input", decision, attempt: 1 }
+    }),
+    event({ type: "state.change", metrics: {}, context: { state: "calling_model" } }),
+    event({
+      type: "model.request",
+      action: new AgentAction.ModelCall({ step: 1, messages, tools: [tool] }, true),
+      metrics: {},
+      context: { model, provider: "openai", step: 1, requestId: `run-${i}:1` }
+    }),
+    event({
+      type: "model.response",
+      result: new ActionResult.ModelResult({ model, finishReason: "tool_calls", toolCalls: 1, usage }, true),
+      metrics: { latencyMs: latency(800), tokensIn: usage.inputTokens, tokensOut: usage.outputTokens },
+      context: { model, provider: "openai", step: 1, requestId: `run-${i}:1` }
+    }),
+    event({ type: "tool.start", metrics: {}, context: { tool, toolCallId: `call-${i}`, step: 1 } }),
+    toolFailed
+      ? event({
+        type: "tool.error",
+        result: new ActionResult.Failure({ error: "ToolFailed", message: `Tool "${tool}" failed: upstream returned 503` }, true),
+        metrics: { latencyMs: latency(120) },
+        context: { tool, toolCallId: `call-${i}`, step: 1, error: "ToolFailed" }
+      })
+      : event({
+        type: "tool.end",
+        result: new ActionResult.ToolOutput({ tool, content: `{"results":[{"title":"Result ${i}","score":0.92}]}`, isError: false }, true),
+        metrics: { latencyMs: latency(120) },
+        context: { tool, toolCallId: `call-${i}`, step: 1 }
+      }),
+    event({
+      type: "model.response",
+      result: new ActionResult.ModelResult({ model, finishReason: "stop", toolCalls: 0, usage }, true),
+      metrics: { latencyMs: latency(600), tokensIn: usage.inputTokens, tokensOut: usage.outputTokens },
+      context: { model, provider: "openai", step: 2, requestId: `run-${i}:2` }
+    }),
+    event({ type: "state.change", metrics: {}, context: { state: "done" } }),
+    event({
+      type: "run.end",
+      result: new ActionResult.Answer({ content: "Here is the summary you asked for.", steps: 2, usage }, true),
+      metrics: { latencyMs: ts - start, tokensIn: usage.inputTokens * 2, tokensOut: usage.outputTokens * 2 },
+      context: {}
+    })
+  ]
+}
+
+const makeEvents = (count: number, from: number, to: number, firstRun = 0): Array<TelemetryEvent> => {
+  const out: Array<TelemetryEvent> = []
+  const runs = Math.ceil(count / 11)
+  for (let i = 0; out.length < count; i++) {
+    const start = from + Math.floor(((to - from - 5_000) * i) / runs)
+    for (const event of runEvents(firstRun + i, start)) if (out.length < count) out.push(event)
+  }
+  return out
+}
+
+// -- rows for the direct inserts: the same columns as the store's ---------------------
+
+type Row = readonly [
+  ts: number,
+  type: string,
+  agentId: string,
+  runId: string | null,
+  traceId: string,
+  spanId: string,
+  parentSpanId: string | null,
+  tool: string | null,
+  model: string | null,
+  latencyMs: number | null,
+  tokensIn: number | null,
+  tokensOut: number | null,
+  memoryBytes: number | null,
+  errorTag: string | null,
+  validator: string | null,
+  decision: string | null,
+  payload: string
+]
+const text = (u: unknown): string | null => typeof u === "string" ? u : null
+const rowOf = (e: TelemetryEvent): Row => {
+  const d = e.metrics.decisions?.[0]
+  return [
+    e.timestamp,
+    e.type,
+    e.agentId,
+    e.runId ?? null,
+    e.traceId,
+    e.spanId,
+    e.parentSpanId ?? null,
+    text(e.context["tool"]),
+    text(e.context["model"]) ?? (e.result?._tag === "ModelResult" ? e.result.model : null),
+    e.metrics.latencyMs ?? null,
+    e.metrics.tokensIn ?? null,
+    e.metrics.tokensOut ?? null,
+    e.metrics.memoryBytes ?? null,
+    e.result?._tag === "Failure" ? e.result.error : null,
+    d?.validator ?? null,
+    d?.decision ?? null,
+    JSON.stringify(e)
+  ]
+}
+const INSERT = `INSERT INTO events (ts, type, agent_id, run_id, trace_id, span_id, parent_span_id, tool, model,
+  latency_ms, tokens_in, tokens_out, memory_bytes, error_tag, validator, decision, payload)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const migrate = (filename: string) =>
+  Effect.runPromise(Migrations.run().pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.asVoid))
+
+// -- (a) throughput -------------------------------------------------------------------
+
+const sinkThroughput = async (dir: string, events: ReadonlyArray<TelemetryEvent>) => {
+  const filename = join(dir, "sink.db")
+  const runtime = ManagedRuntime.make(
+    TelemetryStore.layer({ ...TelemetryStore.defaults, retention: { maxAgeDays: 3650, maxSizeMb: 100_000, intervalMs: 3_600_000 } })
+      .pipe(Layer.provide(SqliteClient.layer({ filename })))
+  )
+  const stats = await runtime.runPromise(Effect.gen(function*() {
+    const sink = yield* TelemetrySink.TelemetrySink
+    const started = performance.now()
+    // Offer as fast as the writer absorbs: a slice the size of the default queue, then let it catch up.
+    for (let i = 0; i < events.length; i += 5_000) {
+      const end = Math.min(events.length, i + 5_000)
+      for (let j = i; j < end; j++) yield* sink.offer(events[j]!)
+      yield* sink.flush
+    }
+    const ms = performance.now() - started
+    return { ms, ...(yield* sink.stats) }
+  }))
+  await runtime.dispose()
+  return stats
+}
+
+/**
+ * `serialise: false`: rows extracted and serialised before the clock starts (the
+ * bare inserts). `serialise: true`: the loop also builds each row (columns and
+ * JSON) from the event, as any writer must; the sink additionally redacts.
+ */
+const baselineThroughput = async (dir: string, events: ReadonlyArray<TelemetryEvent>, serialise: boolean) => {
+  const filename = join(dir, serialise ? "baseline-serialise.db" : "baseline.db")
+  await migrate(filename)
+  const prepared = serialise ? [] : events.map(rowOf)
+  const db = new Database(filename)
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = NORMAL")
+  const insert = db.prepare(INSERT)
+  const batch = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) insert.run(...(serialise ? rowOf(events[i]!) : prepared[i]!))
+  })
+  const started = performance.now()
+  for (let i = 0; i < events.length; i += 500) batch(i, Math.min(events.length, i + 500))
+  const ms = performance.now() - started
+  db.close()
+  return ms
+}
+
+// -- (b) queries on a million events ------------------------------------------------------
+
+const load = async (filename: string, count: number, now: number, progress: (m: string) => void) => {
+  await migrate(filename)
+  const db = new Database(filename)
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = OFF")
+  const indexes = db.prepare(
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
+  ).all() as Array<{ name: string; sql: string }>
+  for (const index of indexes) db.exec(`DROP INDEX ${index.name}`)
+  const insert = db.prepare(INSERT)
+  const chunk = 50_000
+  const t0 = performance.now()
+  for (let done = 0; done < count; done += chunk) {
+    const size = Math.min(chunk, count - done)
+    // Spread over the last 24 hours, in time order, like a day of traffic.
+    const from = now - SPAN + Math.floor((SPAN * done) / count)
+    const to = now - SPAN + Math.floor((SPAN * (done + size)) / count)
+    const rows = makeEvents(size, from, to, Math.ceil(done / 11)).map(rowOf)
+    db.transaction(() => {
+      for (const row of rows) insert.run(...row)
+    })()
+    if ((done + size) % 250_000 === 0) progress(`loaded ${done + size} events (${round((performance.now() - t0) / 1000, 1)} s)`)
+  }
+  for (const index of indexes) db.exec(index.sql)
+  db.exec("ANALYZE")
+  progress(`indexes rebuilt (${round((performance.now() - t0) / 1000, 1)} s total)`)
+  db.close()
+}
+
+const benchmark: Benchmark = {
+  name: "telemetry-store",
+  description: "sink throughput vs plain better-sqlite3; window queries on 1M events",
+  run: async (progress) => {
+    const dir = mkdtempSync(join(tmpdir(), "patinox-bench-store-"))
+    const rows: Array<BenchRow> = []
+    try {
+      const now = Date.now()
+      const events = makeEvents(SINK_EVENTS, now - HOUR, now)
+      progress(`${events.length} events generated`)
+      const baselineMs = await baselineThroughput(dir, events, false)
+      const baselineRate = events.length / (baselineMs / 1000)
+      progress(`baseline (inserts only): ${round(baselineRate, 0)} events/s`)
+      const serialisingMs = await baselineThroughput(dir, events, true)
+      const serialisingRate = events.length / (serialisingMs / 1000)
+      progress(`baseline (rows built in the loop): ${round(serialisingRate, 0)} events/s`)
+      const sink = await sinkThroughput(dir, events)
+      const sinkRate = sink.written / (sink.ms / 1000)
+      progress(`sink: ${round(sinkRate, 0)} events/s (${sink.written} written, ${sink.dropped} dropped, ${sink.batches} batches)`)
+      rows.push(
+        {
+          name: "telemetry-store/sink-throughput",
+          metric: "events/s",
+          value: round(sinkRate, 0),
+          unit: "events/s",
+          baseline: round(baselineRate, 0),
+          ratio: round(sinkRate / baselineRate, 3)
+        },
+        {
+          name: "telemetry-store/sink-throughput-vs-serialising-loop",
+          metric: "events/s",
+          value: round(sinkRate, 0),
+          unit: "events/s",
+          baseline: round(serialisingRate, 0),
+          ratio: round(sinkRate / serialisingRate, 3)
+        },
+        { name: "telemetry-store/sink-dropped", metric: "count", value: sink.dropped, unit: "events" }
+      )
+
+      const filename = join(dir, "million.db")
+      await load(filename, QUERY_EVENTS, now, progress)
+      const runtime = ManagedRuntime.make(TelemetryQueries.layer.pipe(Layer.provide(SqliteClient.layer({ filename }))))
+      const window = { since: now - SPAN, until: now + 1 }
+      const lastHour = { since: now - HOUR, until: now + 1 }
+      const queries: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown, TelemetryQueries.TelemetryQueries>]> = [
+        ["latency-percentiles-by-tool-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.latencyPercentiles("tool", window))],
+        ["latency-percentiles-by-model-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.latencyPercentiles("model", window))],
+        ["latency-percentiles-by-tool-1h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.latencyPercentiles("tool", lastHour))],
+        ["error-rates-by-tool-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.errorRates("tool", window))],
+        ["error-rates-by-model-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.errorRates("model", window))],
+        ["token-usage-by-model-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.tokenUsage("model", window))],
+        ["token-usage-by-agent-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.tokenUsage("agent", window))],
+        ["decision-counts-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.decisionCounts(window))],
+        ["recent-runs-50", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.recentRuns(50))],
+        ["events-by-run", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.eventsByRun(Ids.RunId.make("run-1234")))],
+        ["events-by-trace", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.eventsByTrace(Ids.TraceId.make(hex(1235, 32))))]
+      ]
+      for (const [name, query] of queries) {
+        let best = Number.POSITIVE_INFINITY
+        for (let i = 0; i < 3; i++) {
+          const t0 = performance.now()
+          await runtime.runPromise(query)
+          best = Math.min(best, performance.now() - t0)
+        }
+        progress(`${name}: ${round(best, 1)} ms`)
+        rows.push({ name: `telemetry-store/query/${name}`, metric: "best of 3 on 1M events", value: round(best, 1), unit: "ms" })
+      }
+      await runtime.dispose()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    return rows
+  }
+}
+
+export default benchmark

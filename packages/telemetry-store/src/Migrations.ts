@@ -1,0 +1,140 @@
+/**
+ * The store's schema, as versioned `@effect/sql` migrations. The migrator
+ * records applied ids in `effect_sql_migrations`, so running it again applies
+ * only what is new: a database written by an older version is upgraded in
+ * place, its rows kept and their new columns backfilled.
+ *
+ * @since 0.1.0
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Effect } from "effect"
+import { fromCause, type TelemetryStoreError } from "./TelemetryStoreError.js"
+
+const statements = (...sqls: ReadonlyArray<string>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(sqls, (s) => sql.unsafe(s), { discard: true }))
+
+/**
+ * 1: the `events` table with the envelope columns and the full (redacted)
+ * event as JSON, plus the `(type, ts)` index every window query and the
+ * age-based retention use.
+ */
+const createEvents = statements(
+  `CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    run_id TEXT,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    payload TEXT NOT NULL
+  )`,
+  `CREATE INDEX idx_events_type_ts ON events (type, ts)`
+)
+
+/**
+ * 2: typed measurement columns (backfilled from the payloads already stored),
+ * the lookup indexes, and the `alerts` table. The per-dimension indexes are
+ * partial (only rows that have the dimension) and covering for the window
+ * queries, so a percentile or error-rate query never touches the table.
+ */
+const typedColumns = statements(
+  `ALTER TABLE events ADD COLUMN tool TEXT`,
+  `ALTER TABLE events ADD COLUMN model TEXT`,
+  `ALTER TABLE events ADD COLUMN latency_ms REAL`,
+  `ALTER TABLE events ADD COLUMN tokens_in INTEGER`,
+  `ALTER TABLE events ADD COLUMN tokens_out INTEGER`,
+  `ALTER TABLE events ADD COLUMN memory_bytes INTEGER`,
+  `ALTER TABLE events ADD COLUMN error_tag TEXT`,
+  `ALTER TABLE events ADD COLUMN validator TEXT`,
+  `ALTER TABLE events ADD COLUMN decision TEXT`,
+  `UPDATE events SET
+    tool = coalesce(nullif(json_extract(payload, '$.context.tool'), ''),
+      CASE WHEN json_extract(payload, '$.result._tag') = 'ToolOutput' THEN json_extract(payload, '$.result.tool') END),
+    model = coalesce(nullif(json_extract(payload, '$.context.model'), ''),
+      CASE WHEN json_extract(payload, '$.result._tag') = 'ModelResult' THEN json_extract(payload, '$.result.model') END),
+    latency_ms = json_extract(payload, '$.metrics.latencyMs'),
+    tokens_in = json_extract(payload, '$.metrics.tokensIn'),
+    tokens_out = json_extract(payload, '$.metrics.tokensOut'),
+    memory_bytes = json_extract(payload, '$.metrics.memoryBytes'),
+    error_tag = CASE WHEN json_extract(payload, '$.result._tag') = 'Failure'
+      THEN json_extract(payload, '$.result.error') ELSE nullif(json_extract(payload, '$.context.error'), '') END,
+    validator = coalesce(json_extract(payload, '$.metrics.decisions[0].validator'),
+      nullif(json_extract(payload, '$.context.validator'), '')),
+    decision = coalesce(json_extract(payload, '$.metrics.decisions[0].decision'),
+      nullif(json_extract(payload, '$.context.decision'), ''))`,
+  `CREATE INDEX idx_events_run ON events (run_id) WHERE run_id IS NOT NULL`,
+  `CREATE INDEX idx_events_trace ON events (trace_id)`,
+  `CREATE INDEX idx_events_tool_ts ON events (tool, ts, latency_ms, type) WHERE tool IS NOT NULL`,
+  `CREATE INDEX idx_events_model_ts ON events (model, ts, latency_ms, type, tokens_in, tokens_out) WHERE model IS NOT NULL`,
+  `CREATE INDEX idx_events_validator_ts ON events (validator, ts, decision) WHERE validator IS NOT NULL`,
+  `CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+    value REAL,
+    agent_id TEXT NOT NULL,
+    payload TEXT NOT NULL
+  )`,
+  `CREATE INDEX idx_alerts_ts ON alerts (ts)`,
+  `CREATE INDEX idx_alerts_rule_ts ON alerts (rule, ts)`
+)
+
+/**
+ * Every migration, by `<id>_<name>`. Append only: a released migration is
+ * never edited, a change is a new one.
+ *
+ * @since 0.1.0 @category migrations
+ */
+export const migrations = {
+  "0001_create_events": createEvents,
+  "0002_typed_columns_indexes_alerts": typedColumns
+} as const
+
+/** @since 0.1.0 @category migrations */
+export const latest = 2
+
+/**
+ * Migrations up to and including `upTo` (all by default): older versions of
+ * the store, for upgrade tests.
+ *
+ * @since 0.1.0 @category migrations
+ */
+export const loader = (upTo: number = latest): Migrator.Loader =>
+  Migrator.fromRecord(
+    Object.fromEntries(Object.entries(migrations).filter(([key]) => Number(key.slice(0, 4)) <= upTo))
+  )
+
+// The generic migrator: SqliteMigrator adds only schema dumps through the
+// `sqlite3` CLI, which the store does not use, and would pull FileSystem,
+// Path and CommandExecutor into every caller's requirements.
+const migrator = Migrator.make({})
+
+/**
+ * Connection settings, then pending migrations. `auto_vacuum = INCREMENTAL`
+ * is set only on a new, empty file (it lets size-based retention give
+ * pages back); WAL with `synchronous = NORMAL` makes a committed batch cost
+ * one WAL append, durable against a process crash (not an OS crash).
+ *
+ * @since 0.1.0 @category migrations
+ */
+export const run = (upTo: number = latest): Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  TelemetryStoreError,
+  SqlClient.SqlClient
+> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe("PRAGMA auto_vacuum = INCREMENTAL")
+    // In WAL mode the setting only sticks through a VACUUM, cheap while the file is empty.
+    const [mode] = yield* sql.unsafe<{ auto_vacuum: number }>("PRAGMA auto_vacuum")
+    const [objects] = yield* sql.unsafe<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master")
+    if (mode?.auto_vacuum !== 2 && objects?.n === 0) yield* sql.unsafe("VACUUM")
+    yield* sql.unsafe("PRAGMA journal_mode = WAL")
+    yield* sql.unsafe("PRAGMA synchronous = NORMAL")
+    return yield* migrator({ loader: loader(upTo) })
+  }).pipe(Effect.mapError(fromCause("migration")), Effect.withSpan("Migrations.run"))

@@ -1,0 +1,109 @@
+/**
+ * The telemetry store in one layer: migrations, then the batched sink, the
+ * window queries and scheduled retention, on whatever `SqlClient` is
+ * provided. `layerSqlite` opens the SQLite file as well.
+ *
+ * @since 0.1.0
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as Redaction from "@patinox/core/Redaction"
+import { Effect, Layer, Schema } from "effect"
+import * as Migrations from "./Migrations.js"
+import * as Retention from "./Retention.js"
+import * as TelemetryQueries from "./TelemetryQueries.js"
+import * as TelemetrySink from "./TelemetrySink.js"
+import { fromCause, type TelemetryStoreError } from "./TelemetryStoreError.js"
+
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const Positive = Schema.Number.pipe(Schema.positive())
+
+/** @since 0.1.0 @category config */
+export const RetentionConfig = Schema.Struct({
+  maxAgeDays: Schema.optionalWith(Positive, { default: () => 7 }),
+  maxSizeMb: Schema.optionalWith(Positive, { default: () => 512 }),
+  intervalMs: Schema.optionalWith(PositiveInt, { default: () => 60_000 })
+}).annotations({ identifier: "@patinox/telemetry-store/RetentionConfig" })
+
+/** A custom redaction detector: `pattern` is a JavaScript regular expression source. @since 0.1.0 @category config */
+export const RedactionPattern = Schema.Struct({
+  name: Schema.NonEmptyTrimmedString,
+  pattern: Schema.String,
+  flags: Schema.optional(Schema.String.pipe(Schema.pattern(/^[imsu]*$/)))
+})
+
+/**
+ * The store's part of the application's configuration file. Every field has
+ * a default; the database path is the application's to choose.
+ *
+ * @since 0.1.0 @category config
+ */
+export const Config = Schema.Struct({
+  batchSize: Schema.optionalWith(PositiveInt, { default: () => 500 }),
+  flushIntervalMs: Schema.optionalWith(PositiveInt, { default: () => 1_000 }),
+  queueCapacity: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
+  retention: Schema.optionalWith(RetentionConfig, {
+    default: () => ({ maxAgeDays: 7, maxSizeMb: 512, intervalMs: 60_000 })
+  }),
+  redaction: Schema.optionalWith(Schema.Struct({ patterns: Schema.Array(RedactionPattern) }), {
+    default: () => ({ patterns: [] })
+  })
+}).annotations({ identifier: "@patinox/telemetry-store/Config" })
+/** @since 0.1.0 @category config */
+export type Config = typeof Config.Type
+
+/** @since 0.1.0 @category config */
+export const defaults: Config = Schema.decodeUnknownSync(Config)({})
+
+/**
+ * The configured redactor; an invalid custom pattern fails here, at start-up.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const redactorOf = (config: Config): Effect.Effect<Redaction.Redactor, TelemetryStoreError> =>
+  Effect.try({
+    try: () =>
+      Redaction.make({
+        patterns: config.redaction.patterns.map((p) => ({ name: p.name, pattern: new RegExp(p.pattern, p.flags ?? "") }))
+      }),
+    catch: fromCause("redaction config")
+  })
+
+/** @since 0.1.0 @category models */
+export type Services = TelemetrySink.TelemetrySink | TelemetryQueries.TelemetryQueries | Retention.Retention
+
+/**
+ * Migrates the database, then provides the sink (its writer and retention's
+ * pruner live as long as the layer), the queries and retention.
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layer = (config: Config = defaults): Layer.Layer<Services, TelemetryStoreError, SqlClient.SqlClient> =>
+  Layer.unwrapEffect(
+    Effect.map(redactorOf(config), (redactor) =>
+      Layer.mergeAll(
+        TelemetrySink.layer({
+          batchSize: config.batchSize,
+          flushIntervalMs: config.flushIntervalMs,
+          queueCapacity: config.queueCapacity,
+          redactor
+        }),
+        TelemetryQueries.layer,
+        Retention.layer(config.retention)
+      ).pipe(Layer.provide(Layer.effectDiscard(Migrations.run()))))
+  )
+
+/**
+ * `layer` over a SQLite file (WAL), also providing the `SqlClient` for other
+ * readers of the same store.
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layerSqlite = (
+  filename: string,
+  config: Config = defaults
+): Layer.Layer<Services | SqlClient.SqlClient, TelemetryStoreError> =>
+  layer(config).pipe(
+    Layer.provideMerge(SqliteClient.layer({ filename })),
+    Layer.mapError(fromCause("open"))
+  )

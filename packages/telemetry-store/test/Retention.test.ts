@@ -1,0 +1,88 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import { Migrations, Retention, TelemetrySink } from "@patinox/telemetry-store"
+import { Effect, Layer, TestClock } from "effect"
+import { countRows, event, eventually, sqlite, tempFile } from "./fixtures.js"
+
+const DAY = 86_400_000
+const NOW = 1_000 * DAY
+
+const store = (retention: Layer.Layer<Retention.Retention, never, SqlClient.SqlClient>) =>
+  Effect.gen(function*() {
+    const file = yield* tempFile
+    return yield* Layer.build(
+      Layer.merge(TelemetrySink.layer(), retention).pipe(
+        Layer.provide(Layer.effectDiscard(Migrations.run())),
+        Layer.provideMerge(sqlite(file))
+      )
+    )
+  })
+
+const offerAll = (events: ReadonlyArray<Parameters<TelemetrySink.Service["offer"]>[0]>) =>
+  Effect.flatMap(TelemetrySink.TelemetrySink, (sink) =>
+    Effect.zipRight(Effect.forEach(events, sink.offer, { discard: true }), sink.flush))
+
+describe("Retention", () => {
+  it.scoped("deletes events and alerts older than maxAgeDays", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const context = yield* store(Layer.effect(Retention.Retention, Retention.make({ maxAgeDays: 7, maxSizeMb: 512, chunkSize: 3 })))
+      yield* Effect.gen(function*() {
+        const old = Array.from({ length: 10 }, (_, i) => event({ timestamp: NOW - 8 * DAY + i, type: i % 2 === 0 ? "tool.end" : "state.change" }))
+        const recent = Array.from({ length: 5 }, (_, i) => event({ timestamp: NOW - DAY + i }))
+        const alerts = [
+          event({ timestamp: NOW - 9 * DAY, type: "alert.firing", context: { rule: "r", severity: "warning" } }),
+          event({ timestamp: NOW - DAY, type: "alert.firing", context: { rule: "r", severity: "warning" } })
+        ]
+        yield* offerAll([...old, ...recent, ...alerts])
+        const result = yield* Effect.flatMap(Retention.Retention, (r) => r.prune)
+        assert.strictEqual(result.deletedByAge, 11)
+        assert.strictEqual(result.alertsDeleted, 1)
+        assert.strictEqual(result.deletedBySize, 0)
+        assert.strictEqual(yield* countRows(), 6)
+        assert.strictEqual(yield* countRows("alerts"), 1)
+      }).pipe(Effect.provide(context))
+    }))
+
+  it.scoped("deletes the oldest events until the data fits maxSizeMb, and gives the pages back", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const context = yield* store(Layer.effect(Retention.Retention, Retention.make({ maxAgeDays: 7, maxSizeMb: 1, chunkSize: 200 })))
+      yield* Effect.gen(function*() {
+        const padding = "lorem ipsum dolor sit amet ".repeat(80) // ~2 KB per event
+        const events = Array.from({ length: 3_000 }, (_, i) =>
+          event({ timestamp: NOW - DAY + i, context: { note: padding, i } }))
+        yield* offerAll(events)
+        const retention = yield* Retention.Retention
+        const before = yield* retention.usage
+        assert.isAbove(before.usedBytes, 5 * 1024 * 1024)
+        const result = yield* retention.prune
+        assert.isAbove(result.deletedBySize, 0)
+        assert.isAtMost(result.usedBytes, 1024 * 1024)
+        assert.isTrue(result.vacuumed)
+        assert.isBelow(result.fileBytes, before.fileBytes / 2)
+        const sql = yield* SqlClient.SqlClient
+        const [oldest] = yield* sql<{ ts: number }>`SELECT MIN(ts) AS ts FROM events`
+        // What is left is the newest events.
+        assert.strictEqual(oldest?.ts, NOW - DAY + result.deletedBySize)
+        assert.strictEqual(yield* countRows(), 3_000 - result.deletedBySize)
+      }).pipe(Effect.provide(context))
+    }))
+
+  it.scoped("prunes on its schedule", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const context = yield* store(Retention.layer({ maxAgeDays: 1, maxSizeMb: 512, intervalMs: 60_000 }))
+      yield* Effect.gen(function*() {
+        yield* offerAll([event({ timestamp: NOW - 2 * DAY }), event({ timestamp: NOW })])
+        // The first prune ran when the layer started, before these were written.
+        assert.strictEqual(yield* countRows(), 2)
+        yield* TestClock.adjust("60 seconds")
+        assert.strictEqual(yield* eventually(countRows(), (n) => n === 1), 1)
+        yield* offerAll([event({ timestamp: NOW - 3 * DAY })])
+        assert.strictEqual(yield* countRows(), 2)
+        yield* TestClock.adjust("60 seconds")
+        assert.strictEqual(yield* eventually(countRows(), (n) => n === 1), 1)
+      }).pipe(Effect.provide(context))
+    }))
+})
