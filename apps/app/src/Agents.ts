@@ -1,11 +1,18 @@
 /**
  * The agents the service hosts. Each is built once against the configured
  * model and run per request with the service's pipeline and monitor.
+ *
+ * The `router` delegates to the `calculator` and `researcher` agents, which
+ * run as supervised actors in the `AgentRuntime` (see `MultiAgent.ts`).
+ * `Agents.Default` brings a runtime with the default settings (its finalizer
+ * drains the actors before the monitor below it flushes);
+ * `Agents.DefaultWithoutDependencies` takes a configured one from context.
  */
-import { Agent, type RunResult } from "@patinox/agent"
+import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
 import { type Errors, LanguageModel, type Monitor, type Tool, type ValidationPipeline } from "@patinox/core"
 import { Effect } from "effect"
 import { calculator, currentTime } from "./DemoTools.js"
+import * as MultiAgent from "./MultiAgent.js"
 
 export interface HostedAgent {
   readonly name: string
@@ -19,8 +26,17 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
   effect: Effect.gen(function*() {
     const model = yield* LanguageModel.LanguageModel
     const services = yield* Effect.context<
-      LanguageModel.LanguageModel | ValidationPipeline.ValidationPipeline | Monitor.Monitor
+      | LanguageModel.LanguageModel
+      | ValidationPipeline.ValidationPipeline
+      | Monitor.Monitor
+      | AgentRuntime.AgentRuntime
     >()
+    const runtime = yield* AgentRuntime.AgentRuntime
+    const team = MultiAgent.agents(model.model)
+    // The delegates are actors: supervised, bounded mailboxes, drained on shutdown. Starting
+    // them can only fail on a duplicate id, a programming error.
+    yield* Effect.orDie(Effect.provide(runtime.spawn(team.calculator), services))
+    yield* Effect.orDie(Effect.provide(runtime.spawn(team.researcher), services))
 
     const assistant = Agent.make("assistant")
       .model(model.model)
@@ -39,6 +55,14 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
         model: model.model,
         tools: assistant.tools,
         run: (input) => Agent.run(assistant, input).pipe(Effect.provide(services))
+      },
+      {
+        name: team.router.name,
+        description: "Routes arithmetic to the calculator agent and questions to the researcher agent.",
+        model: model.model,
+        tools: team.router.tools,
+        // Run per request like the assistant; its tools ask the delegate actors by id.
+        run: (input) => Agent.run(team.router, input).pipe(Effect.provide(services))
       }
     ]
     const byName = new Map(hosted.map((agent) => [agent.name, agent] as const))
@@ -46,5 +70,6 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       list: hosted,
       get: (name: string) => byName.get(name)
     } as const
-  })
+  }),
+  dependencies: [AgentRuntime.layer({ shutdownDeadline: "10 seconds" })]
 }) {}

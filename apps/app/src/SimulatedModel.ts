@@ -5,7 +5,10 @@
  * It is a deterministic script, not a language model, and says so: it
  * recognises simple arithmetic ("What is 17 + 25?") and questions about the
  * time, calls the demo tools for them when they are offered, and composes its
- * answer from the tool's result. Anything else gets an honest explanation of
+ * answer from the tool's result. Offered `ask_calculator` / `ask_researcher`
+ * (the multi-agent router), it delegates arithmetic and "what / who /
+ * explain" questions to those agents; offered `search_documents` (the
+ * researcher), it searches and quotes the best match. Anything else gets an honest explanation of
  * what it is. Token usage is an estimate (about four characters a token),
  * reported like a provider's so that the rest of the system sees real numbers.
  */
@@ -54,7 +57,15 @@ const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse
     const arithmetic = expression.exec(text)
     const operator = arithmetic?.[2]?.toLowerCase()
     const operation = operator === undefined ? undefined : operators.find(([re]) => re.test(operator))?.[1]
-    if (arithmetic !== null && operation !== undefined && offered.has("calculator")) {
+    const isQuestion = /^\s*(what|who|explain|why|how|tell me)\b/i.test(text)
+    if (arithmetic !== null && operation !== undefined && offered.has("ask_calculator")) {
+      // A router: arithmetic goes to the calculator agent, in words.
+      toolCalls.push(call("ask_calculator", { input: text }))
+    } else if (isQuestion && offered.has("ask_researcher")) {
+      toolCalls.push(call("ask_researcher", { input: text }))
+    } else if (offered.has("search_documents") && text.trim() !== "") {
+      toolCalls.push(call("search_documents", { query: text }))
+    } else if (arithmetic !== null && operation !== undefined && offered.has("calculator")) {
       toolCalls.push(call("calculator", { operation, a: Number(arithmetic[1]), b: Number(arithmetic[3]) }))
     } else if (/\b(time|date|day is it|today)\b/i.test(text) && offered.has("current_time")) {
       const zone = /\bin ([A-Z][A-Za-z_]+\/[A-Z][A-Za-z_]+)/.exec(text)?.[1]
@@ -90,7 +101,16 @@ const summarise = (tool: string, content: string): string => {
       if (tool === "current_time" && "local" in parsed && typeof parsed.local === "string") {
         return `It is ${parsed.local}.`
       }
+      if (tool === "search_documents" && "results" in parsed && Array.isArray(parsed.results)) {
+        const first: unknown = parsed.results[0]
+        if (typeof first === "object" && first !== null && "title" in first && "text" in first) {
+          return `According to "${String(first.title)}": ${String(first.text)}`
+        }
+        return "I found nothing about that in my documents."
+      }
     }
+    // Another agent's answer (an `ask_*` tool returns the answer as a JSON string): pass it on.
+    if (tool.startsWith("ask_") && typeof parsed === "string") return parsed
   } catch {
     // not JSON: fall through and quote it
   }

@@ -17,13 +17,28 @@ import {
   Errors,
   Ids,
   LanguageModel,
-  type Monitor,
+  Monitor,
   Recovery,
   Tool,
   type ValidationPipeline
 } from "@patinox/core"
-import { Cause, Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Mailbox, Queue, Ref, type Scope, Stream } from "effect"
+import {
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Fiber,
+  FiberRef,
+  Layer,
+  Mailbox,
+  type Schedule,
+  type Scope,
+  Stream,
+  Tracer
+} from "effect"
 import { unsafeCoerce } from "effect/Function"
+import * as Actor from "./internal/actor.js"
 import { type LoopAgent, runLoop, type RunTool } from "./internal/loop.js"
 import type { RunResult, Step } from "./RunResult.js"
 
@@ -91,8 +106,37 @@ export interface Options {
   readonly toolTimeout: Duration.Duration
   /** Retries of model calls whose error's recovery strategy is `retry`. */
   readonly retryPolicy: Recovery.RetryPolicy
-  /** Messages a running agent holds before `send` waits. Default 64. */
+  /** Messages a running agent holds before its overflow policy applies. Default 64. */
   readonly mailboxCapacity: number
+  /** A full mailbox makes senders wait (`"wait"`, the default) or fail with `MailboxFull` (`"fail"`). */
+  readonly mailboxOverflow: Overflow
+  /** Messages a running agent handles at once. Default 1: one at a time, in order. */
+  readonly concurrency: number
+  /** Conversations a running agent remembers (least recently used forgotten first). Default 128. */
+  readonly maxConversations: number
+  /** Messages of history kept per conversation (the oldest dropped first). Default 20. */
+  readonly maxHistory: number
+}
+
+/**
+ * What a full mailbox does to a sender: `"wait"` for room (backpressure), or
+ * `"fail"` at once with a typed `MailboxFull`.
+ *
+ * @since 0.1.0 @category models
+ */
+export type Overflow = Actor.Overflow
+
+/**
+ * The error a sender can get from a full mailbox under overflow policy `O`.
+ *
+ * @since 0.1.0 @category type-level
+ */
+export type Refusal<O extends Overflow> = O extends "fail" ? Errors.MailboxFull : never
+
+/** @since 0.1.0 @category models */
+export interface MailboxOptions<O extends Overflow> {
+  readonly capacity: number
+  readonly overflow?: O | undefined
 }
 
 const defaultOptions: Options = {
@@ -102,7 +146,11 @@ const defaultOptions: Options = {
   modelTimeout: Duration.seconds(60),
   toolTimeout: Duration.seconds(30),
   retryPolicy: { maxRetries: 1, baseDelay: "500 millis", maxDelay: "30 seconds" },
-  mailboxCapacity: 64
+  mailboxCapacity: 64,
+  mailboxOverflow: "wait",
+  concurrency: 1,
+  maxConversations: 128,
+  maxHistory: 20
 }
 
 type ModelSpec =
@@ -115,8 +163,13 @@ type ModelSpec =
  *
  * @since 0.1.0 @category models
  */
-export interface Agent<out Tools extends Tool.Any, out E, out R> {
-  readonly [TypeId]: { readonly _Tools: (_: never) => Tools; readonly _E: (_: never) => E; readonly _R: (_: never) => R }
+export interface Agent<out Tools extends Tool.Any, out E, out R, out O extends Overflow = "wait"> {
+  readonly [TypeId]: {
+    readonly _Tools: (_: never) => Tools
+    readonly _E: (_: never) => E
+    readonly _R: (_: never) => R
+    readonly _O: (_: never) => O
+  }
   readonly name: string
   readonly id: Ids.AgentId
   readonly instructions: string
@@ -127,7 +180,7 @@ export interface Agent<out Tools extends Tool.Any, out E, out R> {
 }
 
 /** Any agent. @since 0.1.0 @category models */
-export type Any = Agent<Tool.Any, unknown, unknown>
+export type Any = Agent<Tool.Any, unknown, unknown, Overflow>
 
 /**
  * The builder. Members that must not be used in the current state have a
@@ -135,7 +188,7 @@ export type Any = Agent<Tool.Any, unknown, unknown>
  *
  * @since 0.1.0 @category models
  */
-export interface Builder<S extends Parts, Tools extends Tool.Any, E, R> {
+export interface Builder<S extends Parts, Tools extends Tool.Any, E, R, O extends Overflow = "wait"> {
   readonly [BuilderTypeId]: { readonly _S: (_: never) => S }
   readonly name: string
   /**
@@ -143,25 +196,31 @@ export interface Builder<S extends Parts, Tools extends Tool.Any, E, R> {
    * that provides one (built once when the agent starts).
    */
   readonly model: S["model"] extends true ? TypeError<"Agent already has: model"> : {
-    (model: string): Builder<With<S, "model">, Tools, E, R | LanguageModel.LanguageModel>
-    <E2, R2>(model: Layer.Layer<LanguageModel.LanguageModel, E2, R2>): Builder<With<S, "model">, Tools, E | E2, R | R2>
+    (model: string): Builder<With<S, "model">, Tools, E, R | LanguageModel.LanguageModel, O>
+    <E2, R2>(model: Layer.Layer<LanguageModel.LanguageModel, E2, R2>): Builder<With<S, "model">, Tools, E | E2, R | R2, O>
   }
   readonly instructions: S["instructions"] extends true ? TypeError<"Agent already has: instructions">
-    : (instructions: string) => Builder<With<S, "instructions">, Tools, E, R>
+    : (instructions: string) => Builder<With<S, "instructions">, Tools, E, R, O>
   /** Adds tools; a name used twice is a type error. */
   readonly tools: <const T extends ReadonlyArray<Tool.Any>>(
     ...tools: T
   ) => [DuplicateNames<T> | (Tool.Name<T[number]> & Tool.Name<Tools>)] extends [never]
-    ? Builder<S, Tools | T[number], E, R | Tool.Context<T[number]>>
+    ? Builder<S, Tools | T[number], E, R | Tool.Context<T[number]>, O>
     : TypeError<`Duplicate tool name: ${DuplicateNames<T> | (Tool.Name<T[number]> & Tool.Name<Tools>)}`>
-  readonly maxSteps: (maxSteps: number) => Builder<S, Tools, E, R>
-  readonly temperature: (temperature: number) => Builder<S, Tools, E, R>
-  readonly maxOutputTokens: (tokens: number) => Builder<S, Tools, E, R>
-  readonly modelTimeout: (timeout: Duration.DurationInput) => Builder<S, Tools, E, R>
-  readonly toolTimeout: (timeout: Duration.DurationInput) => Builder<S, Tools, E, R>
-  readonly retryPolicy: (policy: Recovery.RetryPolicy) => Builder<S, Tools, E, R>
-  readonly mailboxCapacity: (capacity: number) => Builder<S, Tools, E, R>
-  readonly build: [Missing<S>] extends [never] ? () => Agent<Tools, E, R>
+  readonly maxSteps: (maxSteps: number) => Builder<S, Tools, E, R, O>
+  readonly temperature: (temperature: number) => Builder<S, Tools, E, R, O>
+  readonly maxOutputTokens: (tokens: number) => Builder<S, Tools, E, R, O>
+  readonly modelTimeout: (timeout: Duration.DurationInput) => Builder<S, Tools, E, R, O>
+  readonly toolTimeout: (timeout: Duration.DurationInput) => Builder<S, Tools, E, R, O>
+  readonly retryPolicy: (policy: Recovery.RetryPolicy) => Builder<S, Tools, E, R, O>
+  readonly mailboxCapacity: (capacity: number) => Builder<S, Tools, E, R, O>
+  /** Mailbox size and what a full mailbox does to a sender. */
+  readonly mailbox: <const O2 extends Overflow = "wait">(options: MailboxOptions<O2>) => Builder<S, Tools, E, R, O2>
+  /** Messages handled at once (default 1: in order). */
+  readonly concurrency: (concurrency: number) => Builder<S, Tools, E, R, O>
+  /** Bounds on the per-conversation history a running agent keeps. */
+  readonly conversations: (options: { readonly max: number; readonly maxMessages: number }) => Builder<S, Tools, E, R, O>
+  readonly build: [Missing<S>] extends [never] ? () => Agent<Tools, E, R, O>
     : TypeError<`Agent is missing: ${Missing<S>}`>
 }
 
@@ -181,8 +240,10 @@ const positiveInt = (what: string, value: number): number => {
 
 // The runtime builder is untyped; its phantom state exists only in `Builder`.
 // This is the single place where the two are tied together.
-const builder = <S extends Parts, Tools extends Tool.Any, E, R>(config: BuilderConfig): Builder<S, Tools, E, R> => {
-  const next = (patch: Partial<BuilderConfig>) => builder<S, Tools, E, R>({ ...config, ...patch })
+const builder = <S extends Parts, Tools extends Tool.Any, E, R, O extends Overflow>(
+  config: BuilderConfig
+): Builder<S, Tools, E, R, O> => {
+  const next = (patch: Partial<BuilderConfig>) => builder<S, Tools, E, R, O>({ ...config, ...patch })
   const option = <K extends keyof Options>(key: K, value: Options[K]) => next({ options: { ...config.options, [key]: value } })
   const runtime = {
     [BuilderTypeId]: { _S: (_: never) => _ },
@@ -205,9 +266,26 @@ const builder = <S extends Parts, Tools extends Tool.Any, E, R>(config: BuilderC
     toolTimeout: (d: Duration.DurationInput) => option("toolTimeout", Duration.decode(d)),
     retryPolicy: (policy: Recovery.RetryPolicy) => option("retryPolicy", policy),
     mailboxCapacity: (n: number) => option("mailboxCapacity", positiveInt("mailboxCapacity", n)),
+    mailbox: (options: MailboxOptions<Overflow>) =>
+      next({
+        options: {
+          ...config.options,
+          mailboxCapacity: positiveInt("mailbox capacity", options.capacity),
+          mailboxOverflow: options.overflow ?? "wait"
+        }
+      }),
+    concurrency: (n: number) => option("concurrency", positiveInt("concurrency", n)),
+    conversations: (options: { readonly max: number; readonly maxMessages: number }) =>
+      next({
+        options: {
+          ...config.options,
+          maxConversations: positiveInt("conversations max", options.max),
+          maxHistory: positiveInt("conversations maxMessages", options.maxMessages)
+        }
+      }),
     build: () => {
       const agent: Any = {
-        [TypeId]: { _Tools: (_: never) => _, _E: (_: never) => _, _R: (_: never) => _ },
+        [TypeId]: { _Tools: (_: never) => _, _E: (_: never) => _, _R: (_: never) => _, _O: (_: never) => _ },
         name: config.name,
         id: config.id,
         instructions: config.instructions ?? "",
@@ -260,7 +338,7 @@ interface Prepared {
  * afterwards needs nothing else from context. `R` is, by construction of the
  * builder, exactly what the model layer and the tools require.
  */
-const prepare = <Tools extends Tool.Any, E, R>(agent: Agent<Tools, E, R>): Effect.Effect<Prepared, E, R | Scope.Scope> => {
+const prepare = <Tools extends Tool.Any, E, R, O extends Overflow>(agent: Agent<Tools, E, R, O>): Effect.Effect<Prepared, E, R | Scope.Scope> => {
   const program = Effect.gen(function*() {
     const context = yield* Effect.context<never>()
     const model = agent.modelSpec._tag === "Named"
@@ -275,13 +353,26 @@ const prepare = <Tools extends Tool.Any, E, R>(agent: Agent<Tools, E, R>): Effec
 }
 
 /**
+ * Marks the fiber as inside this run, so that agents it asks through the
+ * runtime are linked to it (and one delegation deeper when it is itself asked).
+ */
+const withinRun = <A, E, R>(self: Effect.Effect<A, E, R>, agent: Ids.AgentId, runId: Ids.RunId) =>
+  Effect.flatMap(FiberRef.get(Actor.currentDelegation), (outer) =>
+    Effect.locally(self, Actor.currentDelegation, {
+      depth: outer.runId === undefined ? outer.depth : outer.depth + 1,
+      runId,
+      agent,
+      conversationId: undefined
+    }))
+
+/**
  * Runs the agent once on `input`, building its model for this run only.
  * For repeated use, `start` it.
  *
  * @since 0.1.0 @category running
  */
-export const run = <Tools extends Tool.Any, E, R>(
-  agent: Agent<Tools, E, R>,
+export const run = <Tools extends Tool.Any, E, R, O extends Overflow>(
+  agent: Agent<Tools, E, R, O>,
   input: string
 ): Effect.Effect<
   RunResult,
@@ -292,7 +383,7 @@ export const run = <Tools extends Tool.Any, E, R>(
     Effect.gen(function*() {
       const prepared = yield* prepare(agent)
       const runId = yield* Ids.makeRunId
-      return yield* runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId)
+      return yield* withinRun(runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId), agent.id, runId)
     })
   )
 
@@ -319,8 +410,8 @@ export const RunEvent = Data.taggedEnum<RunEvent>()
  *
  * @since 0.1.0 @category running
  */
-export const stream = <Tools extends Tool.Any, E, R>(
-  agent: Agent<Tools, E, R>,
+export const stream = <Tools extends Tool.Any, E, R, O extends Overflow>(
+  agent: Agent<Tools, E, R, O>,
   input: string,
   options: { readonly chunkSize?: number | undefined } = {}
 ): Stream.Stream<RunEvent, Errors.RunError | E, R | ValidationPipeline.ValidationPipeline | Monitor.Monitor> =>
@@ -335,6 +426,7 @@ export const stream = <Tools extends Tool.Any, E, R>(
         streaming: true,
         onStep: (step) => Effect.asVoid(mailbox.offer(RunEvent.Step({ step })))
       }).pipe(
+        (loop) => withinRun(loop, agent.id, runId),
         Effect.flatMap((result) =>
           Effect.gen(function*() {
             for (let at = 0; at < result.answer.length; at += chunkSize) {
@@ -352,22 +444,47 @@ export const stream = <Tools extends Tool.Any, E, R>(
   )
 
 /**
+ * How to ask a running agent.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface AskOptions {
+  /** Fail with `AskTimeout` if no answer comes within this. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * Messages with the same id form a conversation: the agent keeps its turns
+   * (bounded, see `conversations`) and gives them to the model as history.
+   */
+  readonly conversationId?: string | undefined
+}
+
+/**
+ * What an `ask` can fail with under overflow policy `O`.
+ *
+ * @since 0.1.0 @category models
+ */
+export type AskError<O extends Overflow = "wait"> =
+  | Errors.RunError
+  | Errors.AgentStopped
+  | Errors.AgentCrashed
+  | Errors.AskTimeout
+  | Refusal<O>
+
+/**
  * A started agent. `send` queues a message and returns once it is accepted
- * (waiting while the mailbox is full); `ask` waits for the answer; `stop`
+ * (waiting while the mailbox is full, or failing with `MailboxFull` when the
+ * agent's overflow policy is `"fail"`); `ask` waits for the answer; `stop`
  * finishes the queued work and returns the stopped handle, which has no
  * `send` or `ask`.
  *
  * @since 0.1.0 @category models
  */
-export interface Running {
+export interface Running<O extends Overflow = "wait"> {
   readonly _tag: "Running"
   readonly name: string
   readonly id: Ids.AgentId
-  readonly send: (input: string) => Effect.Effect<void, Errors.AgentStopped>
-  readonly ask: (
-    input: string,
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
-  ) => Effect.Effect<RunResult, Errors.RunError | Errors.AgentStopped | Errors.AskTimeout>
+  readonly send: (input: string) => Effect.Effect<void, Errors.AgentStopped | Refusal<O>>
+  readonly ask: (input: string, options?: AskOptions) => Effect.Effect<RunResult, AskError<O>>
   readonly stop: Effect.Effect<Stopped>
   readonly stats: Effect.Effect<Stats>
 }
@@ -387,102 +504,149 @@ export interface Stats {
   readonly queued: number
 }
 
-type Envelope =
-  | {
-    readonly _tag: "Message"
-    readonly input: string
-    readonly reply: Deferred.Deferred<RunResult, Errors.RunError | Errors.AgentStopped> | undefined
+/**
+ * How a running agent is supervised: set by a `Supervisor`; `start` on its
+ * own uses `Supervisor.defaultPolicy`'s values.
+ *
+ * @since 0.1.0 @category models
+ * @internal
+ */
+export interface Supervision {
+  readonly restart: Schedule.Schedule<unknown, unknown>
+  readonly resetAfter: Duration.Duration
+  readonly supervisor: string
+  readonly tracker: Actor.Tracker | undefined
+  readonly onEscalate: (error: Errors.AgentEscalated) => Effect.Effect<void>
+  /** Services the agent's tools get besides the caller's (the runtime itself). */
+  readonly provide: Context.Context<never>
+}
+
+/**
+ * Prepares an agent and builds its actor; nothing runs until the actor's
+ * `main` does. Shared by `start` and `AgentRuntime`.
+ *
+ * @since 0.1.0 @category running
+ * @internal
+ */
+export const makeActor = <Tools extends Tool.Any, E, R, O extends Overflow>(
+  agent: Agent<Tools, E, R, O>,
+  supervision: Supervision
+): Effect.Effect<Actor.Actor, E, R | ValidationPipeline.ValidationPipeline | Monitor.Monitor | Scope.Scope> =>
+  Effect.gen(function*() {
+    const prepared = yield* prepare(agent)
+    const services = yield* Effect.context<ValidationPipeline.ValidationPipeline | Monitor.Monitor>()
+    const looped = loopAgent(agent)
+    return yield* Actor.make({
+      name: agent.name,
+      id: agent.id,
+      capacity: agent.options.mailboxCapacity,
+      overflow: agent.options.mailboxOverflow,
+      concurrency: agent.options.concurrency,
+      maxConversations: agent.options.maxConversations,
+      maxHistory: agent.options.maxHistory,
+      run: (input, runId, hooks) =>
+        Effect.provide(runLoop(looped, prepared.model, prepared.runTool, input, runId, hooks), services),
+      report: (event) => Effect.provide(Monitor.report(event), services),
+      restart: supervision.restart,
+      resetAfter: supervision.resetAfter,
+      supervisor: supervision.supervisor,
+      tracker: supervision.tracker,
+      onEscalate: supervision.onEscalate
+    })
+  }).pipe(Effect.provide(supervision.provide))
+
+/**
+ * Builds the envelope for a message sent from the current fiber: a message
+ * sent from inside an agent's run is a delegation one level deeper, linked to
+ * that run and to the caller's span.
+ *
+ * @since 0.1.0 @category running
+ * @internal
+ */
+export const envelope = (
+  input: string,
+  conversationId: string | undefined,
+  reply: Deferred.Deferred<RunResult, Actor.ReplyError> | undefined
+): Effect.Effect<Actor.Envelope> =>
+  Effect.zipWith(
+    FiberRef.get(Actor.currentDelegation),
+    Effect.serviceOption(Tracer.ParentSpan),
+    (delegation, parentSpan): Actor.Envelope => ({
+      input,
+      conversationId,
+      reply,
+      depth: delegation.runId === undefined ? delegation.depth : delegation.depth + 1,
+      parentRunId: delegation.runId,
+      parentSpan
+    })
+  )
+
+/**
+ * The running handle over an actor; `stop` is how its owner stops it.
+ *
+ * @since 0.1.0 @category running
+ * @internal
+ */
+export const runningHandle = <O extends Overflow>(
+  agent: { readonly name: string; readonly id: Ids.AgentId },
+  actor: Actor.Actor,
+  stop: Effect.Effect<void>
+): Running<O> => {
+  // A "wait" mailbox never refuses for being full: `Refusal<"wait">` is `never`.
+  const offer = (message: Actor.Envelope): Effect.Effect<void, Errors.AgentStopped | Refusal<O>> =>
+    unsafeCoerce(actor.offer(message))
+  return {
+    _tag: "Running",
+    name: agent.name,
+    id: agent.id,
+    send: (input) => Effect.flatMap(envelope(input, undefined, undefined), offer),
+    ask: (input, options) =>
+      Effect.gen(function*() {
+        const reply = yield* Deferred.make<RunResult, Actor.ReplyError>()
+        yield* offer(yield* envelope(input, options?.conversationId, reply))
+        const answer = Deferred.await(reply)
+        if (options?.timeout === undefined) return yield* answer
+        const timeout = Duration.decode(options.timeout)
+        return yield* Effect.timeoutFail(answer, {
+          duration: timeout,
+          onTimeout: () => new Errors.AskTimeout({ agent: agent.name, timeoutMs: Duration.toMillis(timeout) })
+        })
+      }),
+    stop: Effect.zipRight(
+      stop,
+      Effect.map(actor.stats, (stats): Stopped => ({ _tag: "Stopped", name: agent.name, id: agent.id, stats }))
+    ),
+    stats: actor.stats
   }
-  | { readonly _tag: "Stop" }
+}
 
 /**
  * Starts the agent in the current scope: builds its model once, and runs a
- * fiber that takes messages from a bounded mailbox one at a time, in order.
+ * fiber that takes messages from a bounded mailbox (one at a time, in order,
+ * unless `concurrency` says otherwise). A defect while handling a message
+ * answers that message with `AgentCrashed` and restarts the worker on
+ * `Supervisor.defaultPolicy`'s schedule; the rest of the mailbox is kept.
  * `stop` lets the worker finish what was queued before it; closing the scope
  * instead interrupts the worker and fails any queued `ask` with `AgentStopped`.
  *
  * @since 0.1.0 @category running
  */
-export const start = <Tools extends Tool.Any, E, R>(
-  agent: Agent<Tools, E, R>
+export const start = <Tools extends Tool.Any, E, R, O extends Overflow = "wait">(
+  agent: Agent<Tools, E, R, O>
 ): Effect.Effect<
-  Running,
+  Running<O>,
   E,
   R | ValidationPipeline.ValidationPipeline | Monitor.Monitor | Scope.Scope
 > =>
   Effect.gen(function*() {
-    const prepared = yield* prepare(agent)
-    const services = yield* Effect.context<ValidationPipeline.ValidationPipeline | Monitor.Monitor>()
-    const mailbox = yield* Queue.bounded<Envelope>(agent.options.mailboxCapacity)
-    const accepting = yield* Ref.make(true)
-    const counters = yield* Ref.make({ processed: 0, failed: 0 })
-    const looped = loopAgent(agent)
-    const stopped = new Errors.AgentStopped({ agent: agent.name })
-
-    const handle = (input: string, reply: Deferred.Deferred<RunResult, Errors.RunError | Errors.AgentStopped> | undefined) =>
-      Effect.gen(function*() {
-        const runId = yield* Ids.makeRunId
-        const exit = yield* Effect.exit(runLoop(looped, prepared.model, prepared.runTool, input, runId))
-        yield* Ref.update(counters, (c) =>
-          Exit.isSuccess(exit) ? { ...c, processed: c.processed + 1 } : { processed: c.processed + 1, failed: c.failed + 1 })
-        if (reply !== undefined) yield* Deferred.done(reply, exit)
-        else if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
-          yield* Effect.logWarning(`agent ${agent.name}: message failed`, Cause.squash(exit.cause))
-        }
-      }).pipe(Effect.provide(services))
-
-    // Fails every `ask` still in the mailbox when the worker goes away.
-    const failQueued = Effect.flatMap(Queue.takeAll(mailbox), (left) =>
-      Effect.forEach(
-        left,
-        (envelope) => envelope._tag === "Message" && envelope.reply !== undefined
-          ? Deferred.fail(envelope.reply, stopped)
-          : Effect.void,
-        { discard: true }
-      ))
-
-    const work: Effect.Effect<void> = Effect.flatMap(Queue.take(mailbox), (envelope) =>
-      envelope._tag === "Stop" ? Effect.void : Effect.zipRight(handle(envelope.input, envelope.reply), work))
-
-    const worker = yield* work.pipe(
-      Effect.ensuring(Effect.zipRight(Ref.set(accepting, false), failQueued)),
-      Effect.forkScoped
-    )
-
-    const enqueue = (envelope: Envelope) =>
-      Effect.flatMap(Ref.get(accepting), (open) => open ? Queue.offer(mailbox, envelope) : Effect.fail(stopped)).pipe(
-        Effect.asVoid
-      )
-
-    const stats = Effect.zipWith(Ref.get(counters), Queue.size(mailbox), (c, queued) => ({ ...c, queued: Math.max(0, queued) }))
-
-    const running: Running = {
-      _tag: "Running",
-      name: agent.name,
-      id: agent.id,
-      send: (input) => enqueue({ _tag: "Message", input, reply: undefined }),
-      ask: (input, options) =>
-        Effect.gen(function*() {
-          const reply = yield* Deferred.make<RunResult, Errors.RunError | Errors.AgentStopped>()
-          yield* enqueue({ _tag: "Message", input, reply })
-          const answer = Deferred.await(reply)
-          if (options?.timeout === undefined) return yield* answer
-          const timeout = Duration.decode(options.timeout)
-          return yield* Effect.timeoutFail(answer, {
-            duration: timeout,
-            onTimeout: () => new Errors.AskTimeout({ agent: agent.name, timeoutMs: Duration.toMillis(timeout) })
-          })
-        }),
-      stop: Effect.gen(function*() {
-        // The Stop envelope queues behind everything accepted before it, so the
-        // worker finishes that work first.
-        const wasAccepting = yield* Ref.getAndSet(accepting, false)
-        if (wasAccepting) yield* Queue.offer(mailbox, { _tag: "Stop" })
-        yield* Fiber.await(worker)
-        const stopped: Stopped = { _tag: "Stopped", name: agent.name, id: agent.id, stats: yield* stats }
-        return stopped
-      }),
-      stats
-    }
-    return running
+    const actor = yield* makeActor(agent, {
+      restart: Actor.defaultRestart,
+      resetAfter: Actor.defaultResetAfter,
+      supervisor: agent.name,
+      tracker: undefined,
+      onEscalate: () => Effect.void,
+      provide: Context.empty()
+    })
+    const fiber = yield* Effect.forkScoped(actor.main)
+    return runningHandle<O>(agent, actor, Effect.zipRight(actor.close, Fiber.await(fiber)))
   })

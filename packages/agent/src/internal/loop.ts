@@ -38,6 +38,10 @@ export interface LoopHooks {
   readonly onStep?: ((step: Step) => Effect.Effect<void>) | undefined
   /** Call the model through its streaming API (the response is still validated whole). */
   readonly streaming?: boolean | undefined
+  /** Earlier turns of the same conversation, placed between the instructions and the input. */
+  readonly history?: ReadonlyArray<Message.Message> | undefined
+  /** Extra context on the `run.start` event (e.g. the delegating run). */
+  readonly startContext?: Readonly<Record<string, unknown>> | undefined
 }
 
 /** Runs a tool with its requirements already provided (see `Agent`). */
@@ -82,7 +86,7 @@ export const runLoop = (
     const state = (to: "validating" | "calling_model" | "executing_tool" | "done") =>
       report({ type: "state.change", context: { state: to } })
 
-    yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }, true) })
+    yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }, true), context: hooks.startContext })
 
     if (input.trim() === "") return yield* new Errors.InvalidInput({ reason: "input is empty" })
     const checkedInput = yield* ValidationPipeline.check(new AgentAction.UserInput({ input }, true), base)
@@ -93,7 +97,11 @@ export const runLoop = (
 
     const modelName = agent.modelName ?? model.model
     const context = { ...base, input: userInput, model: modelName }
-    const messages: Array<Message.Message> = [Message.system(agent.instructions), Message.user(userInput)]
+    const messages: Array<Message.Message> = [
+      Message.system(agent.instructions),
+      ...(hooks.history ?? []),
+      Message.user(userInput)
+    ]
     const steps: Array<Step> = []
     const record = (step: Step) => {
       steps.push(step)
