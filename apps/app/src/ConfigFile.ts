@@ -55,7 +55,17 @@ export const ValidationConfig = Schema.Struct({
 })
 export type ValidationConfig = typeof ValidationConfig.Type
 
+export const AgentsConfig = Schema.Struct({
+  /** On shutdown, how long in-flight messages may take to finish before they are interrupted. */
+  shutdownDeadlineMs: Schema.optionalWith(Positive, { default: () => 10_000 }),
+  /** How many levels an agent may delegate through other agents (cycles stop here). */
+  maxDelegationDepth: Schema.optionalWith(PositiveInt, { default: () => 3 }),
+  /** How long an agent asking another waits for the answer. */
+  askTimeoutMs: Schema.optionalWith(Positive, { default: () => 60_000 })
+})
+
 export const ConfigFile = Schema.Struct({
+  agents: Schema.optionalWith(AgentsConfig, { default: () => AgentsConfig.make({}) }),
   /** The SQLite file for the knowledge base (and, later, telemetry). */
   database: Schema.optionalWith(Schema.Struct({ path: Schema.NonEmptyString }), {
     default: () => ({ path: ".data/patinox.db" })

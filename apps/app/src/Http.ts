@@ -11,8 +11,9 @@ import {
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { type Errors, Ids, LanguageModel, ValidationPipeline } from "@patinox/core"
+import { AgentRuntime } from "@patinox/agent"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { createServer } from "node:http"
 import { Agents } from "./Agents.js"
@@ -229,20 +230,35 @@ export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.Languag
       )
     )
 
-/** Everything the API needs, for a given model, pipeline and monitor. */
-export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([HealthLive, AgentsLive, KnowledgeLive, ObservabilityLive, MonitoringLive]),
-  Layer.provide(Agents.Default)
-)
+/**
+ * Everything the API needs, for a given model, pipeline and monitor; it also
+ * provides the agent runtime, so that `main` can wait on its escalations.
+ * The runtime is built on the monitor, so on shutdown the agents drain before
+ * telemetry flushes.
+ */
+export const apiLayer = (file: ConfigFile) =>
+  HttpApiBuilder.api(Api).pipe(
+    Layer.provide([HealthLive, AgentsLive, KnowledgeLive, ObservabilityLive, MonitoringLive]),
+    Layer.provide(Agents.DefaultWithoutDependencies),
+    Layer.provideMerge(
+      AgentRuntime.layer({
+        shutdownDeadline: Duration.millis(file.agents.shutdownDeadlineMs),
+        maxDelegationDepth: file.agents.maxDelegationDepth,
+        askTimeout: Duration.millis(file.agents.askTimeoutMs),
+        onShutdown: (summary) =>
+          Effect.logInfo(`Agents stopped: drained=${summary.drained} in ${summary.durationMs} ms`)
+      })
+    )
+  )
 
 /**
  * The HTTP server on `config.host:config.port`, logging the URL it listens on.
  * It also provides `HttpServer`, so that a caller that asked for port 0 can
  * read the port it got.
  */
-export const serverLayer = (config: AppConfig) =>
+export const serverLayer = (config: AppConfig, file: ConfigFile) =>
   HttpApiBuilder.serve((app) => rejectMalformedJson(HttpMiddleware.logger(app))).pipe(
-    Layer.provide(ApiLive),
+    Layer.provideMerge(apiLayer(file)),
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: config.host, port: config.port }))
   )
@@ -260,7 +276,7 @@ export const serviceLayer = <E>(
   model: Layer.Layer<LanguageModel.LanguageModel, E>,
   options: { readonly spanProcessors?: ReadonlyArray<SpanProcessor> | undefined } = {}
 ) =>
-  serverLayer(config).pipe(
+  serverLayer(config, file).pipe(
     Layer.provide(Guard.layer),
     Layer.provideMerge(Validation.layer(file.validation)),
     Layer.provide(model),

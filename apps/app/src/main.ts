@@ -2,6 +2,7 @@
  * The one runtime edge: `pnpm --filter app start`.
  */
 import { NodeRuntime } from "@effect/platform-node"
+import { AgentRuntime } from "@patinox/agent"
 import { Cause, Effect, Layer, Option } from "effect"
 import * as AppConfig from "./AppConfig.js"
 import * as ConfigFile from "./ConfigFile.js"
@@ -16,7 +17,12 @@ const main = Layer.unwrapEffect(
   })
 )
 
-Layer.launch(main).pipe(
+// Runs until a signal (SIGINT/SIGTERM: graceful shutdown, exit 0) or until a
+// supervisor escalates an agent that keeps crashing (exit 1).
+Effect.scoped(
+  Effect.flatMap(Layer.build(main), (context) =>
+    Effect.provide(Effect.flatMap(AgentRuntime.AgentRuntime, (runtime) => runtime.awaitEscalation), context))
+).pipe(
   // A configuration or start-up error is reported as its message, without a stack trace.
   Effect.tapErrorCause((cause) =>
     Option.match(Cause.failureOption(cause), {

@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Deferred, Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
@@ -73,6 +75,34 @@ describe("the service process", () => {
       service.process.kill("SIGTERM")
       const exit = yield* Deferred.await(service.exit).pipe(Effect.timeout("10 seconds"))
       assert.strictEqual(exit.code, 0)
+    }))
+
+  it.scopedLive("on SIGINT drains the agents, then flushes telemetry to SQLite, then exits 0", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "patinox-sigint-"))
+      const configPath = join(dir, "patinox.config.json")
+      const database = join(dir, "patinox.db")
+      // a flush interval far beyond the test: only the shutdown flush can have written the events
+      writeFileSync(configPath, JSON.stringify({ database: { path: database }, telemetry: { flushIntervalMs: 600000 } }))
+      const service = yield* startService({ PATINOX_PORT: "0", PATINOX_CONFIG: configPath })
+      const answer = yield* Effect.promise(() =>
+        fetch(`${service.url}/agents/router/runs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ input: "What is 6 times 7?" })
+        }).then((r) => r.json() as Promise<{ answer: string }>)
+      )
+      assert.strictEqual(answer.answer, "6 * 7 = 42")
+      service.process.kill("SIGINT")
+      const exit = yield* Deferred.await(service.exit).pipe(Effect.timeout("15 seconds"))
+      assert.strictEqual(exit.code, 0)
+      assert.include(service.output(), "Agents stopped: drained=true")
+      const stored = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{ n: number }>`SELECT count(*) AS n FROM events WHERE type = 'run.end'`
+      }).pipe(Effect.provide(SqliteClient.layer({ filename: database })), Effect.orDie)
+      // the router's run and the calculator's delegated run
+      assert.strictEqual(stored[0]?.n, 2)
     }))
 
   it.scopedLive("fails to start on a bad config file, naming the key", () =>
