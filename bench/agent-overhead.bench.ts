@@ -5,11 +5,12 @@
  * between the two so that drift (JIT, GC, the other core) hits both alike.
  */
 import { Agent } from "@patinox/agent"
-import { Monitor, Tool, ValidationPipeline } from "@patinox/core"
+import { Monitor, ValidationPipeline } from "@patinox/core"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { FakeOpenAi } from "@patinox/testing"
-import { Effect, Layer, ManagedRuntime, Redacted, Schema, Scope, Exit } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
 import OpenAI from "openai"
+import { add } from "./fixtures.js"
 import type { Benchmark, BenchRow } from "./harness.js"
 import { percentile, round } from "./harness.js"
 
@@ -17,12 +18,6 @@ const ROUNDS = 6
 const PER_ROUND = 150
 const WARMUP = 200
 
-const add = Tool.make("add", {
-  description: "Adds two numbers",
-  parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
-  success: Schema.Struct({ sum: Schema.Number }),
-  handler: ({ a, b }) => Effect.succeed({ sum: a + b })
-})
 
 const instructions = "You add numbers with the add tool."
 const input = "What is 17 + 25?"

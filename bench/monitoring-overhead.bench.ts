@@ -9,17 +9,18 @@
  *    (default 30): memory stays bounded, reporting never waits, drops counted.
  */
 import { Agent } from "@patinox/agent"
-import { Ids, Monitor, type TelemetryEvent, Tool, ValidationPipeline } from "@patinox/core"
+import { Ids, Monitor, type TelemetryEvent, ValidationPipeline } from "@patinox/core"
 import { EventBus } from "@patinox/monitoring"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { TelemetrySink } from "@patinox/telemetry-store"
 import { FakeOpenAi } from "@patinox/testing"
-import { Effect, Exit, Layer, ManagedRuntime, Redacted, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ConfigFile from "../apps/app/src/ConfigFile.js"
 import * as Telemetry from "../apps/app/src/Telemetry.js"
+import { add } from "./fixtures.js"
 import type { Benchmark, BenchRow } from "./harness.js"
 import { percentile, round } from "./harness.js"
 
@@ -27,12 +28,6 @@ const ROUNDS = 6
 const PER_ROUND = 150
 const WARMUP = 200
 
-const add = Tool.make("add", {
-  description: "Adds two numbers",
-  parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
-  success: Schema.Struct({ sum: Schema.Number }),
-  handler: ({ a, b }) => Effect.succeed({ sum: a + b })
-})
 const agent = Agent.make("bench").model("gpt-bench").instructions("Add with the add tool.").tools(add).build()
 
 const benchmark: Benchmark = {
