@@ -210,6 +210,21 @@ export type AskParameters = typeof AskParameters
 export type DelegationError = AskError | Errors.DelegationDepthExceeded
 
 /**
+ * The runtime and the current delegation, or `DelegationDepthExceeded` when
+ * one more hop to `target` would pass the runtime's limit.
+ */
+const delegationTo = (target: Ids.AgentId) =>
+  Effect.gen(function*() {
+    const runtime = yield* AgentRuntime
+    const delegation = yield* FiberRef.get(currentDelegation)
+    const depth = delegation.runId === undefined ? delegation.depth : delegation.depth + 1
+    if (depth > runtime.maxDelegationDepth) {
+      return yield* new Errors.DelegationDepthExceeded({ agent: target, maxDepth: runtime.maxDelegationDepth })
+    }
+    return { runtime, delegation }
+  })
+
+/**
  * An agent as a tool of another: calling it asks the agent `target` through
  * the runtime (by id, not by reference) and returns its answer. The tool is
  * named `ask_<target>` unless `name` is given.
@@ -230,12 +245,7 @@ export const asTool = <const Name extends string = `ask_${string}`>(
     success: Schema.String,
     handler: ({ input }) =>
       Effect.gen(function*() {
-        const runtime = yield* AgentRuntime
-        const delegation = yield* FiberRef.get(currentDelegation)
-        const depth = delegation.runId === undefined ? delegation.depth : delegation.depth + 1
-        if (depth > runtime.maxDelegationDepth) {
-          return yield* new Errors.DelegationDepthExceeded({ agent: target, maxDepth: runtime.maxDelegationDepth })
-        }
+        const { runtime } = yield* delegationTo(target)
         const result = yield* runtime.ask(target, input, { timeout: options.timeout ?? runtime.askTimeout })
         return result.answer
       })
@@ -258,12 +268,7 @@ export const handoffTool = <const Name extends string = `transfer_to_${string}`>
     success: Schema.String,
     handler: ({ input }) =>
       Effect.gen(function*() {
-        const runtime = yield* AgentRuntime
-        const delegation = yield* FiberRef.get(currentDelegation)
-        const depth = delegation.runId === undefined ? delegation.depth : delegation.depth + 1
-        if (depth > runtime.maxDelegationDepth) {
-          return yield* new Errors.DelegationDepthExceeded({ agent: target, maxDepth: runtime.maxDelegationDepth })
-        }
+        const { delegation, runtime } = yield* delegationTo(target)
         if (delegation.conversationId !== undefined && delegation.agent !== undefined) {
           yield* runtime.handoff(delegation.conversationId, delegation.agent, target)
         }

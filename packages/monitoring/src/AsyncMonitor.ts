@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import type { TelemetryEvent } from "@patinox/core"
+import { Hash, type TelemetryEvent } from "@patinox/core"
 import { Chunk, Effect, type Fiber, Queue, Schema, type Scope } from "effect"
 import { EventBus } from "./EventBus.js"
 import * as MonitoringConfig from "./MonitoringConfig.js"
@@ -51,16 +51,6 @@ export interface AsyncMonitor {
   readonly report: Effect.Effect<Report>
 }
 
-/** 32-bit FNV-1a, enough to spread run ids evenly. */
-const fnv1a = (text: string): number => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return hash >>> 0
-}
-
 /**
  * Whether a monitor sampling at `rate` sees `event`: always for events
  * outside a run, else by the hash of the run id.
@@ -70,7 +60,7 @@ const fnv1a = (text: string): number => {
 export const sampled = (rate: number, event: TelemetryEvent.TelemetryEvent): boolean => {
   if (rate >= 1 || event.runId === undefined) return true
   if (rate <= 0) return false
-  return fnv1a(event.runId) / 0x1_0000_0000 < rate
+  return Hash.fnv1a(event.runId) / 0x1_0000_0000 < rate
 }
 
 /** @since 0.1.0 @category models */

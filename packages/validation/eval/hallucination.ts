@@ -26,7 +26,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as HallucinationDetector from "../src/HallucinationDetector.js"
 import * as KnowledgeBase from "../src/KnowledgeBase.js"
-import { fnv1a } from "../src/internal/hash.js"
+import { Hash } from "@patinox/core"
 
 /** @since 0.1.0 */
 export interface Row {
@@ -81,7 +81,7 @@ export interface HallucinationFigures {
 }
 
 /** The split hash (shared with the trainer). */
-export { fnv1a }
+export const fnv1a = Hash.fnv1a
 
 /** 70/30 deterministic split on question + answer. @since 0.1.0 */
 export const splitOf = (row: Pick<Row, "question" | "answer">): "train" | "validation" =>

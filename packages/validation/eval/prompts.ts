@@ -12,7 +12,7 @@ import { basename } from "node:path"
 import { createInterface } from "node:readline"
 import { Either } from "effect"
 import * as PromptGuard from "../src/PromptGuard.js"
-import { fnv1a } from "../src/internal/hash.js"
+import { Hash } from "@patinox/core"
 
 /** Row labels of the evaluation files. */
 export type PromptLabel = "jailbreak" | "injection" | "harmful" | "benign"
@@ -25,7 +25,7 @@ export interface PromptRow {
 }
 
 /** The split hash (shared with the trainer). */
-export { fnv1a }
+export const fnv1a = Hash.fnv1a
 
 /**
  * The deterministic train/validation split shared by training and

@@ -8,7 +8,7 @@
  */
 
 /** Class order in the model's count vectors. */
-import { fnv1a } from "./hash.js"
+import { Hash } from "@patinox/core"
 
 export const CLASSES = ["negative", "jailbreak", "injection"] as const
 /** A training class. */
@@ -73,7 +73,7 @@ export const tokenize = (text: string): Array<string> => {
  * all, let alone runs of them. Collisions among ~40k features in 2^32 buckets
  * are negligible.
  */
-export const hashFeature = (feature: string): number => fnv1a(feature)
+export const hashFeature = (feature: string): number => Hash.fnv1a(feature)
 
 const RECORD = 20
 const MAX_COUNT = 0xffff
