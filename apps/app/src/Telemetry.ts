@@ -8,7 +8,7 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { EventBus, Monitoring } from "@patinox/monitoring"
 import { TelemetrySink, TelemetryStore } from "@patinox/telemetry-store"
-import { Effect, Layer, Queue } from "effect"
+import { Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { ConfigFile } from "./ConfigFile.js"
@@ -22,15 +22,18 @@ export const databaseLayer = (path: string) =>
     })
   )
 
-/** Every event the bus carries goes to the sink; `offer` never waits, so neither does the bus. */
+/**
+ * Every event the bus carries goes to the sink, a batch at a time; `offer`
+ * never waits, so neither does the bus. On shutdown the feed hands over what
+ * is still on the bus before the sink's last flush.
+ */
 const feed = Layer.scopedDiscard(
   Effect.gen(function*() {
-    const events = yield* EventBus.subscribe
+    const bus = yield* EventBus.EventBus
     const sink = yield* TelemetrySink.TelemetrySink
-    yield* Queue.takeBetween(events, 1, 1024).pipe(
-      Effect.flatMap((batch) => Effect.forEach(batch, sink.offer, { discard: true })),
-      Effect.forever,
-      Effect.forkScoped
+    yield* bus.consume(
+      (events) => Effect.forEach(events, sink.offer, { discard: true }),
+      { name: "telemetry-sink", batchSize: 1024 }
     )
   })
 )

@@ -395,9 +395,9 @@ export const make = (
       active,
       history: Effect.sync(() => history.toArray()),
       evaluate,
-      monitor: {
+      monitor: AsyncMonitor.fromSync({
         name: "alerts",
-        observe: (event) => Effect.sync(() => observeNow(event)),
+        observe: observeNow,
         analyze,
         report: Effect.gen(function*() {
           return {
@@ -408,7 +408,7 @@ export const make = (
             summary: { rules: config.rules.length, history: history.size }
           }
         })
-      }
+      })
     } satisfies Service
   })
 

@@ -1,7 +1,8 @@
 /**
  * Monitors that read the event bus in the background. Each runs as its own
- * fiber, owned by the scope that started it, on its own subscription, so a
- * slow monitor never slows a step (at worst the bus drops, and counts it).
+ * fiber, owned by the scope that started it, on its own subscription, and
+ * sees the events in batches (`EventBus.consume`), so a slow monitor never
+ * slows a step (at worst the bus drops, and counts it).
  *
  * A monitor may see a sample of runs: the decision hashes the run id, so a
  * run is kept or dropped whole and every monitor with the same rate keeps the
@@ -11,7 +12,7 @@
  * @since 0.1.0
  */
 import { Hash, type TelemetryEvent } from "@patinox/core"
-import { Chunk, Effect, type Fiber, Queue, Schema, type Scope } from "effect"
+import { Effect, type Fiber, Schema, type Scope } from "effect"
 import { EventBus } from "./EventBus.js"
 import * as MonitoringConfig from "./MonitoringConfig.js"
 
@@ -47,6 +48,8 @@ export type Report = typeof Report.Type
 export interface AsyncMonitor {
   readonly name: string
   readonly observe: (event: TelemetryEvent.TelemetryEvent) => Effect.Effect<void>
+  /** A batch at once, in order; when absent, `observe` runs for each event. */
+  readonly observeAll?: ((events: ReadonlyArray<TelemetryEvent.TelemetryEvent>) => Effect.Effect<void>) | undefined
   readonly analyze: Effect.Effect<ReadonlyArray<Pattern>>
   readonly report: Effect.Effect<Report>
 }
@@ -67,14 +70,37 @@ export const sampled = (rate: number, event: TelemetryEvent.TelemetryEvent): boo
 export interface StartOptions {
   /** 0..1; default 1. */
   readonly sampleRate?: number | undefined
-  /** Events taken from the subscription at a time; default 256. */
+  /** Events handled at a time before other fibers run; default 256. */
   readonly batchSize?: number | undefined
 }
 
 /**
+ * A monitor whose work is synchronous bookkeeping: `observe` and
+ * `observeAll` from one function, the batch in a single step.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const fromSync = (options: {
+  readonly name: string
+  readonly observe: (event: TelemetryEvent.TelemetryEvent) => void
+  readonly analyze: Effect.Effect<ReadonlyArray<Pattern>>
+  readonly report: Effect.Effect<Report>
+}): AsyncMonitor => ({
+  name: options.name,
+  observe: (event) => Effect.sync(() => options.observe(event)),
+  observeAll: (events) =>
+    Effect.sync(() => {
+      for (let i = 0; i < events.length; i++) options.observe(events[i]!)
+    }),
+  analyze: options.analyze,
+  report: options.report
+})
+
+/**
  * Subscribes `monitor` to the bus (before returning, so nothing published
- * afterwards is missed) and feeds it from a fiber owned by the scope. A
- * failing or dying `observe` is logged and the monitor goes on.
+ * afterwards is missed) and feeds it in batches from a fiber owned by the
+ * scope (see `EventBus.consume`). A failing or dying `observe` is logged and
+ * the monitor goes on.
  *
  * @since 0.1.0 @category running
  */
@@ -84,23 +110,13 @@ export const start = (
 ): Effect.Effect<Fiber.RuntimeFiber<never>, never, EventBus | Scope.Scope> =>
   Effect.gen(function*() {
     const bus = yield* EventBus
-    const subscription = yield* bus.subscribe
     const rate = options.sampleRate ?? 1
-    const batchSize = options.batchSize ?? 256
-    const observeAll = (events: Chunk.Chunk<TelemetryEvent.TelemetryEvent>) =>
-      Effect.forEach(events, (event) => (sampled(rate, event) ? monitor.observe(event) : Effect.void), { discard: true })
-    return yield* Queue.takeBetween(subscription, 1, batchSize).pipe(
-      Effect.flatMap((events) =>
-        observeAll(events).pipe(
-          Effect.catchAllCause((cause) =>
-            Effect.logError(`monitor ${monitor.name} failed to observe ${Chunk.size(events)} events`, cause)
-          )
-        )
-      ),
-      Effect.forever,
-      Effect.annotateLogs("monitor", monitor.name),
-      Effect.forkScoped
-    )
+    const observeAll = monitor.observeAll ??
+      ((events: ReadonlyArray<TelemetryEvent.TelemetryEvent>) => Effect.forEach(events, monitor.observe, { discard: true }))
+    const handle = rate >= 1
+      ? observeAll
+      : (events: ReadonlyArray<TelemetryEvent.TelemetryEvent>) => observeAll(events.filter((event) => sampled(rate, event)))
+    return yield* bus.consume(handle, { name: monitor.name, batchSize: options.batchSize })
   })
 
 /**

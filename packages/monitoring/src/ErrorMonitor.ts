@@ -140,9 +140,9 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       return patterns
     })
 
-    const monitor: AsyncMonitor.AsyncMonitor = {
+    const monitor: AsyncMonitor.AsyncMonitor = AsyncMonitor.fromSync({
       name: "errors",
-      observe: (event) => Effect.sync(() => observeNow(event)),
+      observe: observeNow,
       analyze,
       report: Effect.gen(function*() {
         const patterns = yield* analyze
@@ -157,7 +157,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           }
         }
       })
-    }
+    })
     return {
       monitor,
       counts: Effect.sync(() => new Map(Array.from(subjects.entries(), ([key, value]) => [key, { ...value }]))),

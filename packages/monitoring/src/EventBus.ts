@@ -5,16 +5,22 @@
  * reported never waits, and every dropped event is counted (in `stats` and in
  * the `patinox_monitoring_dropped_events_total` counter).
  *
- * Consumers (the async monitors, the SQLite sink) each take their own
- * subscription with `subscribe`. The bus holds an event until every
- * subscriber has read it, so its capacity is shared: a subscriber that falls
- * behind by `capacity` events makes the bus drop. Events published while
- * nobody is subscribed go nowhere and are not counted as drops.
+ * Consumers (the async monitors, the SQLite sink's feed) read the bus with
+ * `consume`: in batches, woken every `lingerMs` or as soon as half the
+ * capacity is waiting, never by a single event. Recording an event is then a
+ * queue slot and nothing else; the monitors' work happens later, a batch at a
+ * time, `batchSize` events between yields. `flush` wakes every consumer now
+ * and waits until each has handled what was published before the call.
+ *
+ * The bus holds an event until every subscriber has read it, so its capacity
+ * is shared: a subscriber that falls behind by `capacity` events makes the
+ * bus drop. Events published while nobody is subscribed go nowhere and are
+ * not counted as drops.
  *
  * @since 0.1.0
  */
 import { Monitor, type TelemetryEvent } from "@patinox/core"
-import { Context, Effect, Layer, Metric, PubSub, type Queue, type Scope } from "effect"
+import { Chunk, Clock, Context, Deferred, Effect, Exit, Layer, Metric, PubSub, Queue, type Fiber, type Scope } from "effect"
 import * as MonitoringConfig from "./MonitoringConfig.js"
 
 /** @since 0.1.0 @category metrics */
@@ -37,11 +43,31 @@ export interface Stats {
 }
 
 /** @since 0.1.0 @category models */
+export interface ConsumeOptions {
+  /** For logs. */
+  readonly name: string
+  /** Events handed to `handle` at a time; other fibers run between two calls. Default 256. */
+  readonly batchSize?: number | undefined
+}
+
+/** @since 0.1.0 @category models */
 export interface Service {
   /** Never waits; `false` when the event was refused (the new event under `dropping`, or a closed bus). */
   readonly publish: (event: TelemetryEvent.TelemetryEvent) => Effect.Effect<boolean>
   /** A subscription for the life of the scope: every event published from now on, until the bus drops. */
   readonly subscribe: Effect.Effect<Queue.Dequeue<TelemetryEvent.TelemetryEvent>, never, Scope.Scope>
+  /**
+   * Subscribes now (nothing published afterwards is missed) and hands the
+   * events to `handle` in batches from a fiber owned by the scope. A failing
+   * or dying `handle` is logged and the consumer goes on. When the scope
+   * closes, the consumer handles what is still waiting, then unsubscribes.
+   */
+  readonly consume: (
+    handle: (events: ReadonlyArray<TelemetryEvent.TelemetryEvent>) => Effect.Effect<void>,
+    options: ConsumeOptions
+  ) => Effect.Effect<Fiber.RuntimeFiber<never>, never, Scope.Scope>
+  /** Wakes every consumer and waits until each has handled the events published before this call. */
+  readonly flush: Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
   readonly dropped: Effect.Effect<number>
 }
@@ -56,23 +82,35 @@ export class EventBus extends Context.Tag("@patinox/monitoring/EventBus")<EventB
  * @since 0.1.0 @category constructors
  */
 export const make = (
-  config: MonitoringConfig.BusConfig = MonitoringConfig.defaults.bus
+  config: Partial<MonitoringConfig.BusConfig> & Pick<MonitoringConfig.BusConfig, "capacity" | "strategy"> =
+    MonitoringConfig.defaults.bus
 ): Effect.Effect<{ readonly bus: Service; readonly monitor: Monitor.Service }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { capacity, strategy } = config
+    const lingerMs = config.lingerMs ?? MonitoringConfig.defaults.bus.lingerMs
     if (!Number.isInteger(capacity) || capacity < 1) {
       return yield* Effect.dieMessage(`EventBus capacity must be a positive integer, got ${capacity}`)
+    }
+    if (!Number.isInteger(lingerMs) || lingerMs < 1) {
+      return yield* Effect.dieMessage(`EventBus lingerMs must be a positive integer, got ${lingerMs}`)
     }
     const pubsub = strategy === "sliding"
       ? yield* PubSub.sliding<TelemetryEvent.TelemetryEvent>(capacity)
       : yield* PubSub.dropping<TelemetryEvent.TelemetryEvent>(capacity)
     yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
+    // Opened when half the capacity waits (or by `flush`); consumers also wake every `lingerMs`.
+    const wake = yield* Effect.makeLatch(false)
+    const wakeAt = Math.max(1, Math.floor(capacity / 2))
     let published = 0
     let dropped = 0
     let subscribers = 0
     const drop = () => {
       dropped++
       droppedEvents.unsafeUpdate(1, [])
+    }
+    const fullEnough = () => {
+      const size = pubsub.unsafeSize()
+      if (size._tag === "Some" && size.value >= wakeAt) wake.unsafeOpen()
     }
 
     const publish = (event: TelemetryEvent.TelemetryEvent): Effect.Effect<boolean> =>
@@ -82,24 +120,92 @@ export const make = (
           drop()
           return Effect.succeed(false)
         }
-        if (strategy === "dropping") {
-          // Synchronous: no fiber, nothing allocated beyond the bus slot.
-          const accepted = pubsub.unsafeOffer(event)
-          if (!accepted) drop()
-          return Effect.succeed(accepted)
+        // Synchronous while there is room: no fiber wakes, nothing allocated beyond the slot.
+        if (pubsub.unsafeOffer(event)) {
+          fullEnough()
+          return Effect.succeed(true)
         }
-        const size = pubsub.unsafeSize()
-        // A full sliding bus makes room by discarding its oldest event.
-        if (size._tag === "Some" && size.value >= capacity) drop()
-        return PubSub.publish(pubsub, event)
+        drop()
+        // Full. `dropping` refuses the new event; `sliding` makes room by discarding the oldest.
+        return strategy === "dropping" ? Effect.succeed(false) : PubSub.publish(pubsub, event)
       })
+
+    const subscribe = Effect.acquireRelease(
+      Effect.tap(PubSub.subscribe(pubsub), () => Effect.sync(() => subscribers++)),
+      () => Effect.sync(() => subscribers--)
+    )
+
+    interface Consumer {
+      waiters: Array<Deferred.Deferred<void>>
+    }
+    const consumers = new Set<Consumer>()
+    // The linger is a batching delay, not domain time: on the real clock even
+    // where a TestClock is installed, so consumers keep up in users' tests.
+    const nextWake = Effect.raceFirst(wake.await, Effect.withClock(Effect.sleep(lingerMs), Clock.make()))
+
+    const consume: Service["consume"] = (handle, options) =>
+      Effect.gen(function*() {
+        const batchSize = options.batchSize ?? 256
+        const subscription = yield* subscribe
+        const consumer: Consumer = { waiters: [] }
+        yield* Effect.acquireRelease(
+          Effect.sync(() => consumers.add(consumer)),
+          () =>
+            Effect.sync(() => {
+              consumers.delete(consumer)
+              for (const waiter of consumer.waiters) Deferred.unsafeDone(waiter, Exit.void)
+            })
+        )
+        const handleSafely = (events: Chunk.Chunk<TelemetryEvent.TelemetryEvent>) =>
+          handle(Chunk.toReadonlyArray(events)).pipe(
+            Effect.catchAllCause((cause) =>
+              Effect.logError(`consumer ${options.name} failed to handle ${Chunk.size(events)} events`, cause)
+            )
+          )
+        /** Everything waiting now, `batchSize` at a time; then answers the flushes that asked before. */
+        const round = Effect.gen(function*() {
+          const waiters = consumer.waiters
+          consumer.waiters = []
+          // A closed bus has nothing more to hand over (its subscriptions are shut down).
+          const take = Queue.takeUpTo(subscription, batchSize).pipe(
+            Effect.catchAllCause(() => Effect.succeed(Chunk.empty<TelemetryEvent.TelemetryEvent>()))
+          )
+          let events = yield* take
+          while (Chunk.isNonEmpty(events)) {
+            yield* handleSafely(events)
+            if (Chunk.size(events) < batchSize) break
+            yield* Effect.yieldNow()
+            events = yield* take
+          }
+          for (const waiter of waiters) Deferred.unsafeDone(waiter, Exit.void)
+        }).pipe(Effect.uninterruptible)
+        // Registered before the fork, so it runs after the fiber is interrupted: a last round.
+        yield* Effect.addFinalizer(() => round)
+        return yield* nextWake.pipe(
+          Effect.zipRight(Effect.sync(() => wake.unsafeClose())),
+          Effect.zipRight(round),
+          Effect.forever,
+          Effect.annotateLogs("consumer", options.name),
+          Effect.forkScoped
+        )
+      })
+
+    const flush = Effect.gen(function*() {
+      const pending: Array<Deferred.Deferred<void>> = []
+      for (const consumer of consumers) {
+        const waiter = yield* Deferred.make<void>()
+        consumer.waiters.push(waiter)
+        pending.push(waiter)
+      }
+      wake.unsafeOpen()
+      yield* Effect.forEach(pending, Deferred.await, { discard: true })
+    })
 
     const bus: Service = {
       publish,
-      subscribe: Effect.acquireRelease(
-        Effect.tap(PubSub.subscribe(pubsub), () => Effect.sync(() => subscribers++)),
-        () => Effect.sync(() => subscribers--)
-      ),
+      subscribe,
+      consume,
+      flush,
       stats: Effect.sync(() => {
         const size = pubsub.unsafeSize()
         return {
@@ -135,3 +241,6 @@ export const stats: Effect.Effect<Stats, never, EventBus> = Effect.flatMap(Event
 /** @since 0.1.0 @category accessors */
 export const subscribe: Effect.Effect<Queue.Dequeue<TelemetryEvent.TelemetryEvent>, never, EventBus | Scope.Scope> =
   Effect.flatMap(EventBus, (bus) => bus.subscribe)
+
+/** @since 0.1.0 @category accessors */
+export const flush: Effect.Effect<void, never, EventBus> = Effect.flatMap(EventBus, (bus) => bus.flush)

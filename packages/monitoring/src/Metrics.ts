@@ -133,15 +133,26 @@ export interface Service {
 /** @since 0.1.0 @category tags */
 export class Metrics extends Context.Tag("@patinox/monitoring/Metrics")<Metrics, Service>() {}
 
-const genAiTags = (
-  metric: Metric.Metric.Histogram<number>,
-  tags: Readonly<Record<string, string | undefined>>
-): Metric.Metric.Histogram<number> => {
-  let tagged = metric
-  for (const [key, value] of Object.entries(tags)) {
-    if (value !== undefined) tagged = Metric.tagged(tagged, key, value)
+/**
+ * Tagged metrics by their labels, built once: tagging a metric and finding
+ * its hook on every event cost more than the update itself. Label sets are
+ * bounded by what the agents use; the cache is cleared if it ever grows past
+ * `max` (the metrics stay registered; only the shortcut is rebuilt).
+ */
+class TaggedCache<M extends Metric.Metric<any, any, any>> {
+  private readonly entries = new Map<string, M>()
+  constructor(private readonly base: M, private readonly max: number) {}
+  get(labels: ReadonlyArray<readonly [string, string]>): M {
+    let key = ""
+    for (const [name, value] of labels) key += `${name}\u0000${value}\u0001`
+    let metric = this.entries.get(key)
+    if (metric === undefined) {
+      if (this.entries.size >= this.max) this.entries.clear()
+      metric = Metric.taggedWithLabels(this.base, labels.map(([name, value]) => MetricLabel.make(name, value))) as M
+      this.entries.set(key, metric)
+    }
+    return metric
   }
-  return tagged
 }
 
 /**
@@ -153,10 +164,17 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
   Effect.sync(() => {
     // The request's model, by request key, so responses carry `gen_ai.request.model` too.
     const requested = new BoundedMap<string, string>(options.maxPendingCalls ?? 1_000)
+    const max = 10_000
+    const actions = new TaggedCache(agentActions, max)
+    const durations = new TaggedCache(operationDuration, max)
+    const tokens = new TaggedCache(tokenUsage, max)
+    const tools = new TaggedCache(toolDuration, max)
+    const decisions = new TaggedCache(validatorDecisions, max)
+    const breakers = new TaggedCache(circuitBreakerState, max)
     let observed = 0
 
-    const updatesOf = (event: TelemetryEvent.TelemetryEvent): Array<Effect.Effect<void>> => {
-      const updates: Array<Effect.Effect<void>> = []
+    const observeNow = (event: TelemetryEvent.TelemetryEvent): void => {
+      observed++
       switch (event.type) {
         case "memory.sample":
         case "system.sample":
@@ -164,9 +182,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         case "alert.resolved":
           break
         default:
-          updates.push(
-            Metric.increment(Metric.tagged(Metric.tagged(agentActions, "type", event.type), "agent", event.agentId))
-          )
+          actions.get([["type", event.type], ["agent", event.agentId]]).unsafeUpdate(1, [])
       }
       switch (event.type) {
         case "model.request": {
@@ -181,27 +197,25 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           const responseModel = contextString(event, "model")
           const requestModel = (key === undefined ? undefined : requested.get(key)) ?? responseModel ?? "unknown"
           if (key !== undefined) requested.delete(key)
-          const common = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": contextString(event, "provider") ?? "unknown",
-            "gen_ai.request.model": requestModel,
-            "gen_ai.response.model": event.type === "model.response" ? responseModel : undefined
+          const common: Array<readonly [string, string]> = [
+            ["gen_ai.operation.name", "chat"],
+            ["gen_ai.provider.name", contextString(event, "provider") ?? "unknown"],
+            ["gen_ai.request.model", requestModel]
+          ]
+          if (event.type === "model.response" && responseModel !== undefined) {
+            common.push(["gen_ai.response.model", responseModel])
           }
           const latencyMs = event.metrics.latencyMs
           if (latencyMs !== undefined && latencyMs >= 0) {
-            const tags = event.type === "model.error" ? { ...common, "error.type": errorTagOf(event) } : common
-            updates.push(Metric.update(genAiTags(operationDuration, tags), latencyMs / 1000))
+            const labels = event.type === "model.error" ? [...common, ["error.type", errorTagOf(event)] as const] : common
+            durations.get(labels).unsafeUpdate(latencyMs / 1000, [])
           }
           if (event.type === "model.response") {
             if (event.metrics.tokensIn !== undefined) {
-              updates.push(
-                Metric.update(genAiTags(tokenUsage, { ...common, "gen_ai.token.type": "input" }), event.metrics.tokensIn)
-              )
+              tokens.get([...common, ["gen_ai.token.type", "input"]]).unsafeUpdate(event.metrics.tokensIn, [])
             }
             if (event.metrics.tokensOut !== undefined) {
-              updates.push(
-                Metric.update(genAiTags(tokenUsage, { ...common, "gen_ai.token.type": "output" }), event.metrics.tokensOut)
-              )
+              tokens.get([...common, ["gen_ai.token.type", "output"]]).unsafeUpdate(event.metrics.tokensOut, [])
             }
           }
           break
@@ -210,23 +224,16 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         case "tool.error": {
           const latencyMs = event.metrics.latencyMs
           if (latencyMs !== undefined && latencyMs >= 0) {
-            const tool = Metric.tagged(toolDuration, "tool", contextString(event, "tool") ?? "unknown")
-            const tagged = event.type === "tool.error" ? Metric.tagged(tool, "error.type", errorTagOf(event)) : tool
-            updates.push(Metric.update(tagged, latencyMs / 1000))
+            const tool = ["tool", contextString(event, "tool") ?? "unknown"] as const
+            const labels = event.type === "tool.error" ? [tool, ["error.type", errorTagOf(event)] as const] : [tool]
+            tools.get(labels).unsafeUpdate(latencyMs / 1000, [])
           }
           break
         }
         case "validation.decision": {
           for (const record of event.metrics.decisions ?? []) {
-            updates.push(
-              Metric.increment(
-                Metric.taggedWithLabels(validatorDecisions, [
-                  MetricLabel.make("validator", record.validator),
-                  MetricLabel.make("decision", record.decision),
-                  MetricLabel.make("stage", record.stage)
-                ])
-              )
-            )
+            decisions.get([["validator", record.validator], ["decision", record.decision], ["stage", record.stage]])
+              .unsafeUpdate(1, [])
           }
           break
         }
@@ -235,23 +242,18 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           const to = contextString(event, "to")
           const value = to === undefined ? undefined : circuitStateValue(to)
           if (dependency !== undefined && value !== undefined) {
-            updates.push(Metric.set(Metric.tagged(circuitBreakerState, "dependency", dependency), value))
+            breakers.get([["dependency", dependency]]).unsafeUpdate(value, [])
           }
           break
         }
         default:
           break
       }
-      return updates
     }
 
-    const monitor: AsyncMonitor.AsyncMonitor = {
+    const monitor: AsyncMonitor.AsyncMonitor = AsyncMonitor.fromSync({
       name: "metrics",
-      observe: (event) =>
-        Effect.suspend(() => {
-          observed++
-          return Effect.all(updatesOf(event), { discard: true })
-        }),
+      observe: observeNow,
       analyze: Effect.succeed([]),
       report: Effect.map(Clock.currentTimeMillis, (now) => ({
         monitor: "metrics",
@@ -260,7 +262,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         patterns: [],
         summary: { pendingRequests: requested.size }
       }))
-    }
+    })
     return { monitor }
   })
 

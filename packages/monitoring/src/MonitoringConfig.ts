@@ -22,7 +22,13 @@ export type BusStrategy = typeof BusStrategy.Type
  */
 export const BusConfig = Schema.Struct({
   capacity: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),
-  strategy: Schema.optionalWith(BusStrategy, { default: () => "sliding" as const })
+  strategy: Schema.optionalWith(BusStrategy, { default: () => "sliding" as const }),
+  /**
+   * Consumers read the bus in batches: at least this often, and as soon as
+   * half the capacity is waiting. Reporting never wakes a consumer by itself,
+   * so an agent step pays for a queue slot, not for the monitors.
+   */
+  lingerMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 25 })
 })
 /** @since 0.1.0 @category models */
 export type BusConfig = typeof BusConfig.Type
@@ -156,7 +162,7 @@ export const MonitoringConfig = Schema.Struct({
     Schema.Record({ key: Schema.String, value: Schema.Number.pipe(Schema.between(0, 1)) }),
     { default: () => ({}) }
   ),
-  /** Each monitor's own subscription reads at most this many events at a time. */
+  /** Events a consumer handles before it lets other fibers run (bounds the pause a batch causes). */
   batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 256 }),
   memorySampleIntervalMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10_000 }),
   /** Memory samples kept by the performance monitor (a ring). */

@@ -540,9 +540,9 @@ export const make = (config: MonitoringConfig.MonitoringConfig = MonitoringConfi
       observed = 0
     })
 
-    const monitor: AsyncMonitor.AsyncMonitor = {
+    const monitor: AsyncMonitor.AsyncMonitor = AsyncMonitor.fromSync({
       name: "performance",
-      observe: (event) => Effect.sync(() => observeNow(event)),
+      observe: observeNow,
       analyze,
       report: Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -556,7 +556,7 @@ export const make = (config: MonitoringConfig.MonitoringConfig = MonitoringConfi
           summary: { llm: metrics.llm, tools: metrics.tools, states: metrics.states, session: metrics.session }
         }
       })
-    }
+    })
 
     const exportTo = Effect.fn("PerformanceMonitor.export")(function*(path: string) {
       const metrics = yield* getMetrics

@@ -129,9 +129,9 @@ export const make = (options: { readonly maxPendingRuns?: number | undefined; re
 
     const snapshot = () => new Map(Array.from(agents.entries(), ([id, agent]) => [id, { ...agent }]))
     return {
-      monitor: {
+      monitor: AsyncMonitor.fromSync({
         name: "usage",
-        observe: (event) => Effect.sync(() => observeNow(event)),
+        observe: observeNow,
         analyze,
         report: Effect.gen(function*() {
           return {
@@ -142,7 +142,7 @@ export const make = (options: { readonly maxPendingRuns?: number | undefined; re
             summary: { agents: Object.fromEntries(snapshot()), hours: [...hours], openRuns: open.size }
           }
         })
-      },
+      }),
       agents: Effect.sync(snapshot),
       hours: Effect.sync(() => [...hours])
     }

@@ -66,4 +66,76 @@ describe("EventBus", () => {
       const stats = yield* eventually(bus.stats, (s) => s.subscribers === 0)
       assert.strictEqual(stats.subscribers, 0)
     }))
+
+  describe("consume", () => {
+    const collector = () => {
+      const batches: Array<ReadonlyArray<number>> = []
+      const handle = (events: ReadonlyArray<ReturnType<typeof numbered>>) =>
+        Effect.sync(() => void batches.push(events.map((e) => e.timestamp)))
+      return { batches, handle, seen: () => batches.flat() }
+    }
+
+    it.scoped("hands events over in batches, not one wake-up per event, and flush waits for every consumer", () =>
+      Effect.gen(function*() {
+        // a linger far longer than the test: only flush (or half the capacity) wakes the consumers
+        const { bus, monitor } = yield* EventBus.make({ capacity: 1024, strategy: "sliding", lingerMs: 60_000 })
+        const a = collector()
+        const b = collector()
+        yield* bus.consume(a.handle, { name: "a" })
+        yield* bus.consume(b.handle, { name: "b", batchSize: 4 })
+        for (let i = 0; i < 10; i++) yield* monitor.record(numbered(i))
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+        assert.deepStrictEqual(a.batches, [], "recording alone wakes nobody")
+        yield* bus.flush
+        assert.deepStrictEqual(a.batches, [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]])
+        assert.deepStrictEqual(b.batches, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+      }))
+
+    it.scoped("wakes the consumers as soon as half the capacity is waiting", () =>
+      Effect.gen(function*() {
+        const { bus, monitor } = yield* EventBus.make({ capacity: 64, strategy: "dropping", lingerMs: 60_000 })
+        const a = collector()
+        yield* bus.consume(a.handle, { name: "a", batchSize: 1000 })
+        for (let i = 0; i < 31; i++) yield* monitor.record(numbered(i))
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+        assert.strictEqual(a.seen().length, 0)
+        yield* monitor.record(numbered(31))
+        const seen = yield* eventually(Effect.sync(a.seen), (s) => s.length === 32, 2_000)
+        assert.deepStrictEqual(seen, Array.from({ length: 32 }, (_, i) => i))
+        assert.strictEqual(yield* bus.dropped, 0)
+      }))
+
+    it.scoped("wakes every lingerMs without being asked", () =>
+      Effect.gen(function*() {
+        const { bus, monitor } = yield* EventBus.make({ capacity: 64, strategy: "sliding", lingerMs: 5 })
+        const a = collector()
+        yield* bus.consume(a.handle, { name: "a" })
+        yield* monitor.record(numbered(1))
+        const seen = yield* eventually(Effect.sync(a.seen), (s) => s.length === 1, 2_000)
+        assert.deepStrictEqual(seen, [1])
+      }))
+
+    it.effect("a closing scope hands over what is still waiting, and a failing handler does not stop the consumer", () =>
+      Effect.gen(function*() {
+        const busScope = yield* Scope.make()
+        const { bus, monitor } = yield* Scope.extend(
+          EventBus.make({ capacity: 64, strategy: "sliding", lingerMs: 60_000 }),
+          busScope
+        )
+        const consumerScope = yield* Scope.make()
+        const a = collector()
+        let calls = 0
+        yield* Scope.extend(
+          bus.consume((events) => (calls++ === 0 ? Effect.die("boom") : a.handle(events)), { name: "a" }),
+          consumerScope
+        )
+        yield* monitor.record(numbered(0))
+        yield* bus.flush // the first batch dies in the handler: logged, not fatal
+        for (let i = 1; i < 5; i++) yield* monitor.record(numbered(i))
+        yield* Scope.close(consumerScope, Exit.void)
+        assert.deepStrictEqual(a.seen(), [1, 2, 3, 4])
+        assert.strictEqual((yield* bus.stats).subscribers, 0)
+        yield* Scope.close(busScope, Exit.void)
+      }))
+  })
 })
