@@ -17,10 +17,8 @@
 import { Agent, AgentRuntime } from "@patinox/agent"
 import { LanguageModel, Message, Monitor, Usage, ValidationPipeline } from "@patinox/core"
 import { Duration, Effect, Fiber, Layer, ManagedRuntime, Queue } from "effect"
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 import type { Benchmark, BenchRow } from "./harness.js"
-import { round } from "./harness.js"
+import { heapAfterGc, round } from "./harness.js"
 
 const ONE_ACTOR_MESSAGES = 20_000
 const MANY_ACTORS = 1_000
@@ -29,19 +27,6 @@ const IDLE_AGENTS = 10_000
 const SATURATION_AGENTS = 20
 const SATURATION_WORK = Duration.millis(10) // per message: each agent takes ~100 messages/s
 const saturationSeconds = Number(process.env.PATINOX_BENCH_SATURATION_S ?? "30")
-
-const gc: () => void = (() => {
-  const exposed = (globalThis as { gc?: () => void }).gc
-  if (exposed !== undefined) return exposed
-  setFlagsFromString("--expose-gc")
-  return runInNewContext("gc") as () => void
-})()
-
-const heapAfterGc = () => {
-  gc()
-  gc()
-  return process.memoryUsage().heapUsed
-}
 
 const answer = new LanguageModel.ChatResponse({
   model: "instant",

@@ -3,6 +3,9 @@
  * entry point (it may run Effects); it reports rows that `bench/run.ts`
  * prints as a table and appends to `bench-results.json`.
  */
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+
 export interface BenchRow {
   readonly name: string
   readonly metric: string
@@ -51,4 +54,18 @@ export const timeSequential = async (
     }
   }
   return { samples, totalMs: performance.now() - start }
+}
+
+const gc: () => void = (() => {
+  const exposed = (globalThis as { gc?: () => void }).gc
+  if (exposed !== undefined) return exposed
+  setFlagsFromString("--expose-gc")
+  return runInNewContext("gc") as () => void
+})()
+
+/** Heap in use after full garbage collections, in bytes: what is retained, not what awaits collection. */
+export const heapAfterGc = (): number => {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
 }
