@@ -38,13 +38,17 @@ const feed = Layer.scopedDiscard(
   })
 )
 
-/** Monitoring and the telemetry store, on the SqlClient in context. */
-export const layer = (file: ConfigFile) =>
+/**
+ * Monitoring and the telemetry store, on the SqlClient in context, which has
+ * `filename` open (default: the config file's `database.path`). With a file,
+ * the sink redacts and writes on threads of its own, off the agents' loop.
+ */
+export const layer = (file: ConfigFile, filename: string = file.database.path) =>
   feed.pipe(
     Layer.provideMerge(
       Layer.merge(
         Monitoring.layer(file.monitoring),
-        TelemetryStore.layer(file.telemetry)
+        TelemetryStore.layer(file.telemetry, { filename })
       )
     )
   )

@@ -4,15 +4,35 @@
  *
  * `offer` puts the event in a bounded in-memory queue and returns; when the
  * queue is full the event is dropped and counted. A background fiber owned by
- * the layer's scope redacts the queued events and writes them in batches, one
- * transaction per batch: as soon as `batchSize` events are waiting, or every
- * `flushIntervalMs` otherwise. Closing the scope writes whatever is left.
+ * the layer's scope takes the queued events in batches, as soon as
+ * `batchSize` events are waiting, or every `flushIntervalMs` otherwise, and
+ * each batch is redacted and written in one transaction. Closing the scope
+ * writes whatever is left.
+ *
+ * Where the work happens: given the store's `filename`, off the main thread.
+ * A prepare thread redacts the batch and builds its rows, a write thread
+ * inserts them through its own `SqliteClient` connection to the file (WAL;
+ * the `SqlClient` in context keeps migrations, queries and retention), so the
+ * main thread pays only for `offer` and for cloning each batch to the prepare
+ * thread (a batch that cannot be cloned, a function somewhere in a payload,
+ * goes as JSON instead). At most 4 batches are in flight; `flush` and the
+ * final drain wait for the write thread to acknowledge them, and the stats
+ * follow those acknowledgements. The threads take about a second to start;
+ * offers queue meanwhile. The store must be migrated before (the store's
+ * layer does it first).
+ * Without a filename (or for `:memory:`), or with a custom `redactor` (its
+ * functions cannot cross threads: use `redaction`), everything runs inline
+ * on the `SqlClient` in context.
  *
  * Crash bound: a process crash loses at most the events still in the queue
- * (at most `queueCapacity`) plus the batch being written (at most
- * `batchSize`); a committed batch survives (WAL, `synchronous = NORMAL`).
- * Write failures are logged and counted in `stats.failed`; the writer keeps
- * going.
+ * (at most `queueCapacity`) plus the batches in flight (inline: the one being
+ * written; with threads: at most 4 handed over and not yet committed, each
+ * at most `batchSize`); a committed batch survives (WAL,
+ * `synchronous = NORMAL`). Write failures are logged and counted in
+ * `stats.failed`; the writer keeps going. If a thread fails to start, the
+ * sink logs it and writes inline from the start; if one dies later, the
+ * batches it held are logged and counted as failed, and the sink writes
+ * inline from then on. Neither fails the layer.
  *
  * @since 0.1.0
  */
@@ -20,22 +40,26 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Monitor from "@patinox/core/Monitor"
 import * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
-import { Clock, Context, Effect, Layer, MutableQueue, type Scope } from "effect"
-import { type AlertRow, type EventRow, isAlert, toAlertRow, toRow } from "./internal/columns.js"
+import { Context, Effect, Layer, MutableQueue, type Scope } from "effect"
+import * as Threads from "./internal/threads.js"
+import * as Writer from "./internal/writer.js"
 
 /** @since 0.1.0 @category models */
 export interface Stats {
-  /** Events committed to the database. */
+  /** Events committed to the database (on threads: as the write thread acknowledged them). */
   readonly written: number
   /** Events refused because the queue was full. */
   readonly dropped: number
-  /** Events lost because their batch failed to write. */
+  /**
+   * Events lost: their batch failed to write, they could not be serialised,
+   * or they were in flight when a writer thread died.
+   */
   readonly failed: number
   /** Batches committed. */
   readonly batches: number
-  /** Events waiting in the queue now. */
+  /** Events waiting in the queue now (on threads: not counting the batches in flight). */
   readonly queued: number
-  /** Duration of the last committed batch, in milliseconds. */
+  /** Redaction, rows and insert time of the last committed batch, in milliseconds. */
   readonly lastFlushMs: number
   /** When the last batch was committed (epoch ms), 0 before the first. */
   readonly lastFlushAt: number
@@ -61,23 +85,35 @@ export interface Options {
   readonly flushIntervalMs?: number | undefined
   /** Events held in memory before new ones are dropped. Default 10 000. */
   readonly queueCapacity?: number | undefined
-  /** Applied to every event before it is written. Default: the built-in detectors. */
+  /**
+   * The SQLite file the `SqlClient` in context has open. With it, the sink
+   * redacts and writes on two threads of its own; without it (or for
+   * `:memory:`), on the main thread through the `SqlClient`.
+   */
+  readonly filename?: string | undefined
+  /**
+   * Redaction applied to every event before it is written, as options, so it
+   * can be rebuilt in another thread (`RegExp` patterns clone). Default: the
+   * built-in detectors.
+   */
+  readonly redaction?: Redaction.Options | undefined
+  /**
+   * A ready-made redactor, instead of `redaction`. It holds functions, so a
+   * sink given one writes on the main thread, even with a `filename`.
+   */
   readonly redactor?: Redaction.Redactor | undefined
 }
-
-// One multi-row insert per default batch (500 rows × 17 columns = 8 500 of
-// SQLite's 32 766 parameters). Measured on 200k events: 500 rows per statement
-// wrote ~45k events/s, 100 rows ~31k/s; a statement per row through the
-// client costs a span and a compile each and is slower still.
-const ROWS_PER_INSERT = 500
 
 const positiveInt = (name: string, value: number) =>
   Number.isInteger(value) && value > 0
     ? Effect.succeed(value)
     : Effect.dieMessage(`TelemetrySink ${name} must be a positive integer, got ${value}`)
 
+const inMemory = (filename: string) => filename === "" || filename === ":memory:" || filename.startsWith("file::memory:")
+
 /**
- * Starts the writer in the current scope; the scope's close writes the rest.
+ * Starts the writer in the current scope; the scope's close writes the rest,
+ * then stops the writer threads if there are any.
  *
  * @since 0.1.0 @category constructors
  */
@@ -87,75 +123,37 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
     const batchSize = yield* positiveInt("batchSize", options.batchSize ?? 500)
     const queueCapacity = yield* positiveInt("queueCapacity", options.queueCapacity ?? 10_000)
     const flushIntervalMs = yield* positiveInt("flushIntervalMs", options.flushIntervalMs ?? 1_000)
-    const redactor = options.redactor ?? Redaction.defaultRedactor
+    // An invalid custom pattern is a defect here; `TelemetryStore.layer` checks them first, with a typed error.
+    const redactor = options.redactor ??
+      (options.redaction === undefined ? Redaction.defaultRedactor : yield* Effect.sync(() => Redaction.make(options.redaction)))
 
     const queue = MutableQueue.bounded<TelemetryEvent>(queueCapacity)
     const batchReady = yield* Effect.makeLatch(false)
     const writing = yield* Effect.makeSemaphore(1)
-    let written = 0
+    const tally: Writer.Tally = { written: 0, failed: 0, batches: 0, lastFlushMs: 0, lastFlushAt: 0 }
     let dropped = 0
-    let failed = 0
-    let batches = 0
-    let lastFlushMs = 0
-    let lastFlushAt = 0
 
-    const insertEvents = (rows: ReadonlyArray<EventRow>) =>
-      Effect.forEach(
-        chunksOf(rows, ROWS_PER_INSERT),
-        (chunk) => sql`INSERT INTO events ${sql.insert(chunk)}`.withoutTransform,
-        { discard: true }
-      )
-    const insertAlerts = (rows: ReadonlyArray<AlertRow>) =>
-      rows.length === 0 ? Effect.void : Effect.asVoid(sql`INSERT INTO alerts ${sql.insert(rows)}`.withoutTransform)
-
-    const writeBatch = (events: ReadonlyArray<TelemetryEvent>) =>
-      Effect.suspend(() => {
-        const started = performance.now()
-        const rows: Array<EventRow> = new Array(events.length)
-        const alerts: Array<AlertRow> = []
-        for (let i = 0; i < events.length; i++) {
-          const event = redactor.event(events[i]!)
-          const row = toRow(event)
-          rows[i] = row
-          if (isAlert(event)) alerts.push(toAlertRow(event, row.payload))
-        }
-        return sql.withTransaction(Effect.zipRight(insertEvents(rows), insertAlerts(alerts))).pipe(
-          Effect.zipRight(Clock.currentTimeMillis),
-          Effect.tap((now) =>
-            Effect.sync(() => {
-              written += events.length
-              batches++
-              lastFlushMs = performance.now() - started
-              lastFlushAt = now
-            })
-          )
-        )
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.zipRight(
-            Effect.sync(() => {
-              failed += events.length
-            }),
-            Effect.logWarning(`TelemetrySink: a batch of ${events.length} events was not written`, cause)
-          )
-        ),
-        // A batch taken off the queue is written whole, even during shutdown.
-        Effect.uninterruptible
-      )
+    const inline = Writer.inline(sql, redactor, tally)
+    const filename = options.filename
+    // Acquired before the writer fiber starts, so the threads stop only after the final drain.
+    const writer = filename !== undefined && !inMemory(filename) && options.redactor === undefined
+      ? yield* Threads.make({ filename, redaction: options.redaction ?? {}, tally, fallback: inline })
+      : inline
 
     const takeBatch = (): ReadonlyArray<TelemetryEvent> => {
       const chunk = MutableQueue.pollUpTo(queue, batchSize)
       return Array.from(chunk)
     }
 
-    /** Writes until the queue is empty; one writer at a time. */
+    /** Hands over batches until the queue is empty; one writer at a time. */
     const drain = writing.withPermits(1)(Effect.gen(function*() {
       while (MutableQueue.length(queue) > 0) {
-        yield* writeBatch(takeBatch())
+        // A batch taken off the queue is handed over whole, even during shutdown.
+        yield* Effect.uninterruptible(Effect.suspend(() => writer.write(takeBatch())))
       }
     }))
 
-    const writer = Effect.gen(function*() {
+    const loop = Effect.gen(function*() {
       while (true) {
         yield* Effect.raceFirst(batchReady.await, Effect.sleep(flushIntervalMs))
         batchReady.unsafeClose()
@@ -163,9 +161,9 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       }
     })
 
-    yield* Effect.forkScoped(Effect.interruptible(writer))
-    // Registered after the fork, so it runs before the writer is interrupted.
-    yield* Effect.addFinalizer(() => drain)
+    yield* Effect.forkScoped(Effect.interruptible(loop))
+    // Registered after the fork, so it runs before the loop is interrupted.
+    yield* Effect.addFinalizer(() => Effect.zipRight(drain, writer.settle))
 
     const service: Service = {
       // Not an `Effect.fn`: this runs for every event on every agent's hot
@@ -178,26 +176,19 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
             dropped++
           }
         }),
-      flush: Effect.withSpan(drain, "TelemetrySink.flush"),
+      flush: Effect.withSpan(Effect.zipRight(drain, writer.settle), "TelemetrySink.flush"),
       stats: Effect.sync(() => ({
-        written,
+        written: tally.written,
         dropped,
-        failed,
-        batches,
+        failed: tally.failed,
+        batches: tally.batches,
         queued: MutableQueue.length(queue),
-        lastFlushMs,
-        lastFlushAt
+        lastFlushMs: tally.lastFlushMs,
+        lastFlushAt: tally.lastFlushAt
       }))
     }
     return service
   })
-
-const chunksOf = <A>(rows: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> => {
-  if (rows.length <= size) return [rows]
-  const out: Array<ReadonlyArray<A>> = []
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size))
-  return out
-}
 
 /** @since 0.1.0 @category layers */
 export const layer = (options: Options = {}): Layer.Layer<TelemetrySink, never, SqlClient.SqlClient> =>

@@ -56,37 +56,66 @@ export type Config = typeof Config.Type
 export const defaults: Config = Schema.decodeUnknownSync(Config)({})
 
 /**
+ * The configured redaction as serialisable options (the sink rebuilds the
+ * redactor in its own thread); an invalid custom pattern fails here, at
+ * start-up.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const redactionOf = (config: Config): Effect.Effect<Redaction.Options, TelemetryStoreError> =>
+  Effect.try({
+    try: () => {
+      const options: Redaction.Options = {
+        patterns: config.redaction.patterns.map((p) => ({ name: p.name, pattern: new RegExp(p.pattern, p.flags ?? "") }))
+      }
+      Redaction.make(options)
+      return options
+    },
+    catch: fromCause("redaction config")
+  })
+
+/**
  * The configured redactor; an invalid custom pattern fails here, at start-up.
  *
  * @since 0.1.0 @category constructors
  */
 export const redactorOf = (config: Config): Effect.Effect<Redaction.Redactor, TelemetryStoreError> =>
-  Effect.try({
-    try: () =>
-      Redaction.make({
-        patterns: config.redaction.patterns.map((p) => ({ name: p.name, pattern: new RegExp(p.pattern, p.flags ?? "") }))
-      }),
-    catch: fromCause("redaction config")
-  })
+  Effect.map(redactionOf(config), Redaction.make)
+
+/** @since 0.1.0 @category models */
+export interface LayerOptions {
+  /**
+   * The SQLite file the provided `SqlClient` has open. Given a file, the sink
+   * redacts and writes on threads of its own (see `TelemetrySink`); without
+   * one, on the main thread.
+   */
+  readonly filename?: string | undefined
+}
 
 /** @since 0.1.0 @category models */
 export type Services = TelemetrySink.TelemetrySink | TelemetryQueries.TelemetryQueries | Retention.Retention
 
 /**
  * Migrates the database, then provides the sink (its writer and retention's
- * pruner live as long as the layer), the queries and retention.
+ * pruner live as long as the layer), the queries and retention. Pass the
+ * `filename` of the provided `SqlClient`'s file to move the sink's redaction
+ * and inserts off the main thread.
  *
  * @since 0.1.0 @category layers
  */
-export const layer = (config: Config = defaults): Layer.Layer<Services, TelemetryStoreError, SqlClient.SqlClient> =>
+export const layer = (
+  config: Config = defaults,
+  options: LayerOptions = {}
+): Layer.Layer<Services, TelemetryStoreError, SqlClient.SqlClient> =>
   Layer.unwrapEffect(
-    Effect.map(redactorOf(config), (redactor) =>
+    Effect.map(redactionOf(config), (redaction) =>
       Layer.mergeAll(
         TelemetrySink.layer({
           batchSize: config.batchSize,
           flushIntervalMs: config.flushIntervalMs,
           queueCapacity: config.queueCapacity,
-          redactor
+          redaction,
+          filename: options.filename
         }),
         TelemetryQueries.layer,
         Retention.layer(config.retention)
@@ -95,7 +124,8 @@ export const layer = (config: Config = defaults): Layer.Layer<Services, Telemetr
 
 /**
  * `layer` over a SQLite file (WAL), also providing the `SqlClient` for other
- * readers of the same store.
+ * readers of the same store. The sink writes on its own threads and
+ * connection.
  *
  * @since 0.1.0 @category layers
  */
@@ -103,7 +133,7 @@ export const layerSqlite = (
   filename: string,
   config: Config = defaults
 ): Layer.Layer<Services | SqlClient.SqlClient, TelemetryStoreError> =>
-  layer(config).pipe(
+  layer(config, { filename }).pipe(
     Layer.provideMerge(SqliteClient.layer({ filename })),
     Layer.mapError(fromCause("open"))
   )

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ActionResult, AgentAction, Ids, Message } from "@patinox/core"
 import { TelemetryQueries, TelemetrySink, TelemetryStore } from "@patinox/telemetry-store"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { existsSync, readFileSync } from "node:fs"
-import { event, tempFile } from "./fixtures.js"
+import { event, logInto, tempFile } from "./fixtures.js"
 
 // Shaped like real credentials, issued by nobody.
 const secrets = [
@@ -24,6 +24,7 @@ describe("secrets never reach the database file", () => {
     Effect.gen(function*() {
       const file = yield* tempFile
       const runId = Ids.RunId.make("run-secret")
+      const logs: Array<string> = []
       const config = TelemetryStore.Config.make({
         ...TelemetryStore.defaults,
         redaction: { patterns: [{ name: "tenant", pattern: "tenant-secret-\\d+" }] }
@@ -81,8 +82,10 @@ describe("secrets never reach the database file", () => {
         assert.include(JSON.stringify(stored), "[REDACTED:")
         // Offered but not flushed: written by the finalizer when the layer closes.
         yield* sink.offer(event({ runId, type: "run.end", action: new AgentAction.FinalAnswer({ step: 2, content: `mail ${email}` }), context: {} }))
-      }).pipe(Effect.provide(TelemetryStore.layerSqlite(file, config)))
+      }).pipe(Effect.provide(TelemetryStore.layerSqlite(file, config).pipe(Layer.provide(logInto(logs)))))
 
+      // The sink redacted on its own thread, with the custom pattern rebuilt there.
+      assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: writer threads ready")), logs.join("\n"))
       const bytes = [file, `${file}-wal`, `${file}-shm`]
         .filter((f) => existsSync(f))
         .map((f) => readFileSync(f).toString("latin1"))

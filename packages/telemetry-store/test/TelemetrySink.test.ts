@@ -1,8 +1,9 @@
 import * as SqlClient from "@effect/sql/SqlClient"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Migrations, TelemetryQueries, TelemetrySink } from "@patinox/telemetry-store"
 import { Deferred, Effect, Fiber, Layer, TestClock } from "effect"
-import { countRows, event, eventually, sqlite, tempFile } from "./fixtures.js"
+import { join } from "node:path"
+import { countRows, event, eventually, logInto, sqlite, tempFile } from "./fixtures.js"
 
 /** A migrated temp file and a sink on it, both closed with the test's scope. */
 const setup = (options: TelemetrySink.Options) =>
@@ -133,5 +134,146 @@ describe("TelemetrySink", () => {
         ])
         assert.strictEqual(yield* countRows(), 2)
       }).pipe(Effect.provide(context))
+    }))
+})
+
+/** A sink on its own threads, writing to `file`, with the main connection for reads. */
+const onThreads = (file: string, options: TelemetrySink.Options, logs: Array<string> = []) =>
+  Layer.merge(TelemetrySink.layer({ ...options, filename: file }), TelemetryQueries.layer).pipe(
+    Layer.provide(Layer.effectDiscard(Migrations.run())),
+    Layer.provideMerge(sqlite(file)),
+    Layer.provide(logInto(logs))
+  )
+
+const payloads = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) => Effect.map(sql.unsafe<{ payload: string }>("SELECT payload FROM events ORDER BY id"), (rows) => rows.map((r) => r.payload))
+)
+
+// One pair of threads for the block: each start loads the modules again (about a second).
+const threadLogs: Array<string> = []
+const shared = Layer.unwrapScoped(Effect.map(tempFile, (file) =>
+  onThreads(file, {
+    batchSize: 10,
+    flushIntervalMs: 60_000,
+    redaction: { patterns: [{ name: "tenant", pattern: /tenant-secret-\d+/ }] }
+  }, threadLogs)))
+
+layer(shared)("TelemetrySink on its own threads", (it) => {
+  it.effect("takes offers while its threads start, and writes them once they are ready", () =>
+    Effect.gen(function*() {
+      const sink = yield* TelemetrySink.TelemetrySink
+      for (let i = 0; i < 25; i++) yield* sink.offer(event())
+      const early = yield* sink.stats
+      assert.strictEqual(early.written, 0, "nothing is written before the threads are ready")
+      assert.strictEqual(early.dropped, 0)
+      yield* sink.flush
+      const stats = yield* sink.stats
+      assert.strictEqual(stats.written, 25)
+      assert.strictEqual(stats.batches, 3)
+      assert.strictEqual(stats.queued, 0)
+      assert.strictEqual(yield* countRows(), 25, "read through the main connection")
+      assert.isTrue(threadLogs.some((line) => line.startsWith("TelemetrySink: writer threads ready")))
+    }))
+
+  it.effect("flush waits until everything offered before it is committed, and stats follow the acknowledgements", () =>
+    Effect.gen(function*() {
+      const sink = yield* TelemetrySink.TelemetrySink
+      const before = yield* sink.stats
+      // Fewer than a batch, and the interval is a minute away: only the flush writes them.
+      for (let i = 0; i < 7; i++) yield* sink.offer(event())
+      yield* sink.flush
+      const after = yield* sink.stats
+      assert.strictEqual(after.written - before.written, 7)
+      assert.strictEqual(after.batches - before.batches, 1)
+      assert.strictEqual(after.failed, 0)
+      assert.isAbove(after.lastFlushAt, 0)
+      assert.isAbove(after.lastFlushMs, 0)
+      assert.strictEqual(yield* countRows(), after.written)
+    }))
+
+  it.effect("redacts in its own thread with the configured patterns", () =>
+    Effect.gen(function*() {
+      const sink = yield* TelemetrySink.TelemetrySink
+      yield* sink.offer(event({ context: { note: "ref tenant-secret-7781, mail jane.doe@example.com", password: "hunter2-db" } }))
+      yield* sink.flush
+      const last = (yield* payloads).at(-1) ?? ""
+      assert.include(last, "[REDACTED:tenant]")
+      assert.include(last, "[REDACTED:email]")
+      assert.notInclude(last, "tenant-secret-7781")
+      assert.notInclude(last, "jane.doe@example.com")
+      assert.notInclude(last, "hunter2-db")
+    }))
+
+  it.effect("writes a batch holding a value that cannot be cloned to another thread", () =>
+    Effect.gen(function*() {
+      const sink = yield* TelemetrySink.TelemetrySink
+      const before = yield* sink.stats
+      yield* sink.offer(event({ context: { state: "calling_model", onDone: () => "a function" } }))
+      for (let i = 0; i < 4; i++) yield* sink.offer(event())
+      yield* sink.flush
+      const after = yield* sink.stats
+      assert.strictEqual(after.written - before.written, 5)
+      assert.strictEqual(after.failed, 0)
+      // As inline, where JSON.stringify drops the function too.
+      assert.isTrue((yield* payloads).some((p) => p.includes(`"state":"calling_model"`) && !p.includes("onDone")))
+    }))
+
+  it.effect("counts a failed batch and keeps writing", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const sink = yield* TelemetrySink.TelemetrySink
+      const before = yield* sink.stats
+      yield* sql.unsafe("ALTER TABLE events RENAME TO events_away")
+      for (let i = 0; i < 4; i++) yield* sink.offer(event())
+      yield* sink.flush
+      assert.strictEqual((yield* sink.stats).failed - before.failed, 4)
+      yield* sql.unsafe("ALTER TABLE events_away RENAME TO events")
+      for (let i = 0; i < 3; i++) yield* sink.offer(event())
+      yield* sink.flush
+      const after = yield* sink.stats
+      assert.strictEqual(after.written - before.written, 3)
+      assert.strictEqual(yield* countRows(), after.written)
+      assert.isTrue(threadLogs.some((line) => line.includes("4 of 4 events in a batch were not written")))
+    }))
+})
+
+describe("TelemetrySink on its own threads, starting and stopping", () => {
+  it.scoped("writes everything offered during start-up when its scope closes at once", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      yield* Effect.gen(function*() {
+        const sink = yield* TelemetrySink.TelemetrySink
+        for (let i = 0; i < 1_234; i++) yield* sink.offer(event())
+        yield* sink.offer(event({ type: "alert.firing", context: { rule: "error-rate", severity: "critical", value: 0.4 } }))
+      }).pipe(Effect.provide(onThreads(file, { batchSize: 500, flushIntervalMs: 60_000 })))
+      // A new connection to the closed file.
+      const [events, alerts] = yield* Effect.all([countRows(), countRows("alerts")]).pipe(Effect.provide(sqlite(file)))
+      assert.strictEqual(events, 1_235)
+      assert.strictEqual(alerts, 1)
+    }))
+
+  it.scoped("writes on the main thread when its threads cannot start, and says so", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const logs: Array<string> = []
+      // The write thread is pointed at a file it cannot open.
+      const sink = TelemetrySink.layer({ batchSize: 10, flushIntervalMs: 60_000, filename: join(file, "missing", "store.db") })
+      yield* Effect.gen(function*() {
+        const sink = yield* TelemetrySink.TelemetrySink
+        for (let i = 0; i < 12; i++) yield* sink.offer(event())
+        yield* sink.flush
+        const stats = yield* sink.stats
+        assert.strictEqual(stats.written, 12)
+        assert.strictEqual(stats.failed, 0)
+        assert.strictEqual(yield* countRows(), 12)
+      }).pipe(
+        Effect.provide(sink.pipe(
+          Layer.provide(Layer.effectDiscard(Migrations.run())),
+          Layer.provideMerge(sqlite(file)),
+          Layer.provide(logInto(logs))
+        ))
+      )
+      assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: the writer threads did not start")), logs.join("\n"))
     }))
 })

@@ -2,7 +2,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { ActionResult, AgentAction, Decision, Ids, Usage } from "@patinox/core"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
-import { Effect } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -14,6 +14,18 @@ export const tempFile = Effect.acquireRelease(
 ).pipe(Effect.map((dir) => join(dir, "store.db")))
 
 export const sqlite = (filename: string) => SqliteClient.layer({ filename })
+
+/** Collects every log message (debug and up) of the layers it is provided to. */
+export const logInto = (lines: Array<string>) =>
+  Layer.merge(
+    Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ message }) => {
+        lines.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+      })
+    ),
+    Logger.minimumLogLevel(LogLevel.Debug)
+  )
 
 /** Polls (yielding to other fibers, not sleeping) until `check` holds. */
 export const eventually = <A, E, R>(read: Effect.Effect<A, E, R>, check: (a: A) => boolean, rounds = 500) =>

@@ -1,36 +1,7 @@
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 
-/** One `events` row; the column names are the table's. A type alias, so it fits `sql.insert`. */
-export type EventRow = {
-  readonly ts: number
-  readonly type: string
-  readonly agent_id: string
-  readonly run_id: string | null
-  readonly trace_id: string
-  readonly span_id: string
-  readonly parent_span_id: string | null
-  readonly tool: string | null
-  readonly model: string | null
-  readonly latency_ms: number | null
-  readonly tokens_in: number | null
-  readonly tokens_out: number | null
-  readonly memory_bytes: number | null
-  readonly error_tag: string | null
-  readonly validator: string | null
-  readonly decision: string | null
-  readonly payload: string
-}
-
-/** One `alerts` row. */
-export type AlertRow = {
-  readonly ts: number
-  readonly rule: string
-  readonly severity: string
-  readonly state: string
-  readonly value: number | null
-  readonly agent_id: string
-  readonly payload: string
-}
+/** One SQL value of a row: rows travel between threads as flat arrays of these. */
+export type Cell = string | number | null
 
 export const columnNames = [
   "ts",
@@ -55,44 +26,54 @@ export const columnNames = [
 const str = (u: unknown): string | null => typeof u === "string" && u !== "" ? u : null
 const num = (u: unknown): number | null => typeof u === "number" && Number.isFinite(u) ? u : null
 
+/** The `alerts` columns, in the order `pushAlert` writes them. */
+export const alertColumnNames = ["ts", "rule", "severity", "state", "value", "agent_id", "payload"] as const
+
 /**
- * The typed columns of an event. Kept in step with the backfill in
- * migration 2, which derives the same columns from stored payloads.
+ * Appends the event's row to `out`, one cell per `columnNames` entry, and
+ * returns its payload (the event as JSON). The typed columns are kept in step
+ * with the backfill in migration 2, which derives the same columns from stored
+ * payloads.
  */
-export const toRow = (event: TelemetryEvent): EventRow => {
+export const pushRow = (out: Array<Cell>, event: TelemetryEvent): string => {
   const context = event.context
   const result = event.result
   const decision = event.metrics.decisions?.[0]
-  return {
-    ts: event.timestamp,
-    type: event.type,
-    agent_id: event.agentId,
-    run_id: event.runId ?? null,
-    trace_id: event.traceId,
-    span_id: event.spanId,
-    parent_span_id: event.parentSpanId ?? null,
-    tool: str(context["tool"]) ?? (result?._tag === "ToolOutput" ? result.tool : null),
-    model: str(context["model"]) ?? (result?._tag === "ModelResult" ? result.model : null),
-    latency_ms: num(event.metrics.latencyMs),
-    tokens_in: num(event.metrics.tokensIn),
-    tokens_out: num(event.metrics.tokensOut),
-    memory_bytes: num(event.metrics.memoryBytes),
-    error_tag: result?._tag === "Failure" ? result.error : str(context["error"]),
-    validator: decision?.validator ?? str(context["validator"]),
-    decision: decision?.decision ?? str(context["decision"]),
-    payload: JSON.stringify(event)
-  }
+  const payload = JSON.stringify(event)
+  out.push(
+    event.timestamp,
+    event.type,
+    event.agentId,
+    event.runId ?? null,
+    event.traceId,
+    event.spanId,
+    event.parentSpanId ?? null,
+    str(context["tool"]) ?? (result?._tag === "ToolOutput" ? result.tool : null),
+    str(context["model"]) ?? (result?._tag === "ModelResult" ? result.model : null),
+    num(event.metrics.latencyMs),
+    num(event.metrics.tokensIn),
+    num(event.metrics.tokensOut),
+    num(event.metrics.memoryBytes),
+    result?._tag === "Failure" ? result.error : str(context["error"]),
+    decision?.validator ?? str(context["validator"]),
+    decision?.decision ?? str(context["decision"]),
+    payload
+  )
+  return payload
 }
 
 export const isAlert = (event: TelemetryEvent): boolean =>
   event.type === "alert.firing" || event.type === "alert.resolved"
 
-export const toAlertRow = (event: TelemetryEvent, payload: string): AlertRow => ({
-  ts: event.timestamp,
-  rule: str(event.context["rule"]) ?? "unknown",
-  severity: str(event.context["severity"]) ?? "unknown",
-  state: event.type === "alert.firing" ? "firing" : "resolved",
-  value: num(event.context["value"]),
-  agent_id: event.agentId,
-  payload
-})
+/** Appends the alert's `alerts` row to `out`, one cell per `alertColumnNames` entry. */
+export const pushAlert = (out: Array<Cell>, event: TelemetryEvent, payload: string): void => {
+  out.push(
+    event.timestamp,
+    str(event.context["rule"]) ?? "unknown",
+    str(event.context["severity"]) ?? "unknown",
+    event.type === "alert.firing" ? "firing" : "resolved",
+    num(event.context["value"]),
+    event.agentId,
+    payload
+  )
+}

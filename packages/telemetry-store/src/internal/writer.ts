@@ -1,0 +1,62 @@
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Redaction from "@patinox/core/Redaction"
+import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
+import { Clock, Effect } from "effect"
+import { insert, prepare } from "./batch.js"
+
+/** The sink's counters, updated by whichever writer commits a batch. */
+export interface Tally {
+  written: number
+  failed: number
+  batches: number
+  lastFlushMs: number
+  lastFlushAt: number
+}
+
+/** Where the sink's batches go. */
+export interface Writer {
+  /** Takes a batch; waits at most for room (the worker writer bounds its batches in flight). */
+  readonly write: (events: ReadonlyArray<TelemetryEvent>) => Effect.Effect<void>
+  /** Waits until every batch taken so far is committed or counted as failed. */
+  readonly settle: Effect.Effect<void>
+}
+
+/** Redacts, builds the rows and inserts them on this thread, through the `SqlClient` given. */
+export const inline = (sql: SqlClient.SqlClient, redactor: Redaction.Redactor, tally: Tally): Writer => ({
+  write: (events) =>
+    Effect.suspend(() => {
+      const started = performance.now()
+      const rows = prepare(redactor, events)
+      return insert(sql, rows).pipe(
+        Effect.zipRight(Clock.currentTimeMillis),
+        Effect.tap((now) =>
+          Effect.sync(() => {
+            tally.written += events.length - rows.failed
+            tally.batches++
+            tally.lastFlushMs = performance.now() - started
+            tally.lastFlushAt = now
+          })
+        ),
+        Effect.zipRight(
+          rows.failed === 0 ? Effect.void : Effect.zipRight(
+            Effect.sync(() => {
+              tally.failed += rows.failed
+            }),
+            Effect.logWarning(`TelemetrySink: ${rows.failed} events could not be serialised: ${rows.failure}`)
+          )
+        )
+      )
+    }).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            tally.failed += events.length
+          }),
+          Effect.logWarning(`TelemetrySink: a batch of ${events.length} events was not written`, cause)
+        )
+      ),
+      // A batch taken off the queue is written whole, even during shutdown.
+      Effect.uninterruptible
+    ),
+  settle: Effect.void
+})
