@@ -7,7 +7,6 @@
 import * as Redaction from "@patinox/core/Redaction"
 import { parentPort, workerData } from "node:worker_threads"
 import { prepare } from "./batch.js"
-import { yieldToAgents } from "./priority.js"
 import { type Crashed, isPrepareData, type PreparedBatch, type Ready, type Stop, type ToPrepare } from "./protocol.js"
 
 const start = () => {
@@ -18,7 +17,6 @@ const start = () => {
     return parent.close()
   }
   const output = workerData.output
-  yieldToAgents()
   let redactor: Redaction.Redactor
   try {
     redactor = Redaction.make(workerData.redaction)

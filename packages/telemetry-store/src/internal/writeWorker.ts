@@ -5,14 +5,12 @@
  */
 import { Cause, Effect, Exit } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
-import { yieldToAgents } from "./priority.js"
 import { type Crashed, isWriteData } from "./protocol.js"
 import * as WriteStage from "./writeStage.js"
 
 if (parentPort !== null) {
   const parent = parentPort
   if (isWriteData(workerData)) {
-    yieldToAgents()
     Effect.runFork(WriteStage.run(workerData, parent)).addObserver((exit) => {
       if (Exit.isFailure(exit)) {
         parent.postMessage({ _tag: "Crashed", reason: Cause.pretty(exit.cause) } satisfies Crashed)
