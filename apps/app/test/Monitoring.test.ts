@@ -19,9 +19,15 @@ describe("monitoring in the running service", () => {
       assert.match(metrics, /patinox_validator_decisions_total\{.*validator="jailbreak"/)
       assert.match(metrics, /patinox_tool_duration_seconds_bucket\{.*tool="calculator"/)
 
-      // the sink flushes at least once a second
-      yield* Effect.sleep("1500 millis")
-      const runs = (yield* request(`${base}/telemetry/runs`)).body as unknown as ReadonlyArray<{ runId: string; status: string }>
+      // the sink flushes at least once a second, once its threads have started (about 1-2 s)
+      const storedRuns = request(`${base}/telemetry/runs`).pipe(
+        Effect.map((response) => response.body as unknown as ReadonlyArray<{ runId: string; status: string }>)
+      )
+      let runs = yield* storedRuns
+      for (let i = 0; i < 150 && runs.length < 3; i++) {
+        yield* Effect.sleep("100 millis")
+        runs = yield* storedRuns
+      }
       assert.strictEqual(runs.length, 3)
       assert.isTrue(runs.every((r) => r.status === "succeeded"))
       const events = (yield* request(`${base}/telemetry/runs/${runs[0]?.runId}/events`)).body as unknown as ReadonlyArray<{ type: string }>
