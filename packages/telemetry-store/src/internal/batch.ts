@@ -77,12 +77,10 @@ const insertAll = (
   cells: ReadonlyArray<Cell>
 ): Effect.Effect<void, SqlError> =>
   Effect.suspend(() => {
-    const rows = cells.length / width
-    if (rows <= ROWS_PER_INSERT) return rows === 0 ? Effect.void : Effect.asVoid(sql.unsafe(text(rows), cells))
     const chunk = ROWS_PER_INSERT * width
     const statements: Array<Effect.Effect<unknown, SqlError>> = []
     for (let at = 0; at < cells.length; at += chunk) {
-      const part = cells.slice(at, at + chunk)
+      const part = cells.length <= chunk ? cells : cells.slice(at, at + chunk)
       statements.push(sql.unsafe(text(part.length / width), part))
     }
     return Effect.forEach(statements, (s) => s, { discard: true })

@@ -7,6 +7,7 @@
  *   prepare, write ──Ready/Crashed──▶ main
  */
 import type * as Redaction from "@patinox/core/Redaction"
+import { Predicate } from "effect"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import type { MessagePort } from "node:worker_threads"
 import type { Rows } from "./batch.js"
@@ -78,13 +79,11 @@ export interface WriteData extends Bootstrap {
   readonly maxInFlight: number
 }
 
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
-
 const isPort = (u: unknown): u is MessagePort =>
-  isObject(u) && typeof u["postMessage"] === "function" && typeof u["on"] === "function"
+  Predicate.isRecord(u) && typeof u["postMessage"] === "function" && typeof u["on"] === "function"
 
 export const isPrepareData = (u: unknown): u is PrepareData =>
-  isObject(u) && isPort(u["output"]) && isObject(u["redaction"])
+  Predicate.isRecord(u) && isPort(u["output"]) && Predicate.isRecord(u["redaction"])
 
 export const isWriteData = (u: unknown): u is WriteData =>
-  isObject(u) && isPort(u["input"]) && typeof u["filename"] === "string" && typeof u["maxInFlight"] === "number"
+  Predicate.isRecord(u) && isPort(u["input"]) && typeof u["filename"] === "string" && typeof u["maxInFlight"] === "number"

@@ -5,7 +5,7 @@
  */
 import type * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
-import { Deferred, Duration, Effect, Exit, FiberSet, type Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, FiberSet, Predicate, type Scope } from "effect"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
@@ -33,28 +33,29 @@ const bootstrap = `const { workerData } = require("node:worker_threads");
   ? import(workerData.entry)
   : import(workerData.tsx).then((tsx) => { tsx.register(); return import(workerData.entry) }))`
 
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
-
 /** File URL of tsx's ESM API, found from this package (tsx is its dependency). */
 const tsxApi = (): string => {
   const require = createRequire(import.meta.url)
   const manifest = require.resolve("tsx/package.json")
   const parsed: unknown = JSON.parse(readFileSync(manifest, "utf8"))
-  const api = isObject(parsed) && isObject(parsed["exports"]) ? parsed["exports"]["./esm/api"] : undefined
-  const file = isObject(api) && isObject(api["import"]) ? api["import"]["default"] : undefined
+  const api = Predicate.isRecord(parsed) && Predicate.isRecord(parsed["exports"]) ? parsed["exports"]["./esm/api"] : undefined
+  const file = Predicate.isRecord(api) && Predicate.isRecord(api["import"]) ? api["import"]["default"] : undefined
   if (typeof file !== "string") throw new Error(`${manifest} has no "./esm/api" import`)
   return pathToFileURL(join(dirname(manifest), file)).href
 }
 
-/** Entry and loader of a stage: compiled `.js` beside this file loads as is, TypeScript through tsx. */
-const entryOf = (name: string) =>
-  Effect.try({
-    try: () => {
-      const entry = new URL(`./${name}${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href
-      return { entry, tsx: entry.endsWith(".ts") ? tsxApi() : undefined }
-    },
-    catch: (cause) => `cannot locate the ${name} entry: ${describe(cause)}`
-  })
+/** Compiled `.js` beside this file loads as is; TypeScript sources load through tsx. */
+const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+
+/** The stages' entries, and tsx's loader (resolved once) when they are TypeScript. */
+const entries = Effect.try({
+  try: () => {
+    const tsx = extension === ".ts" ? tsxApi() : undefined
+    const entry = (name: string) => ({ entry: new URL(`./${name}${extension}`, import.meta.url).href, tsx })
+    return { prepare: entry("prepareWorker"), write: entry("writeWorker") }
+  },
+  catch: (cause) => `cannot locate the writer threads' entries: ${describe(cause)}`
+})
 
 interface Thread {
   readonly name: string
@@ -242,8 +243,7 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
     })
 
     const launch = Effect.gen(function*() {
-      const prepareEntry = yield* entryOf("prepareWorker")
-      const writeEntry = yield* entryOf("writeWorker")
+      const { prepare: prepareEntry, write: writeEntry } = yield* entries
       const { port1, port2 } = new MessageChannel()
       yield* spawn("prepare", { ...prepareEntry, redaction: options.redaction, output: port1 }, port1)
       yield* spawn("write", { ...writeEntry, filename: options.filename, input: port2, maxInFlight: MAX_IN_FLIGHT }, port2)

@@ -12,6 +12,17 @@ import type { MessagePort } from "node:worker_threads"
 import { describe, insert } from "./batch.js"
 import type { Crashed, Done, PreparedBatch, Ready, ToWrite, WriteData } from "./protocol.js"
 
+/** The answer for a batch none of whose events were written. */
+const failedBatch = (id: number, count: number, failure: string): Done => ({
+  _tag: "Done",
+  id,
+  written: 0,
+  failed: count,
+  failure,
+  ms: 0,
+  at: Date.now()
+})
+
 /** The prepare thread's messages as a queue; the port listener lives as long as the scope. */
 const inbox = (port: MessagePort, parent: MessagePort, capacity: number) =>
   Effect.acquireRelease(
@@ -21,19 +32,7 @@ const inbox = (port: MessagePort, parent: MessagePort, capacity: number) =>
       const onMessage = (message: ToWrite) => {
         if (Queue.unsafeOffer(queue, message)) return
         // Only a broken protocol gets here; the batch is refused, and counted, rather than lost.
-        if (message._tag === "Rows") {
-          parent.postMessage(
-            {
-              _tag: "Done",
-              id: message.id,
-              written: 0,
-              failed: message.count,
-              failure: "write thread inbox full",
-              ms: 0,
-              at: Date.now()
-            } satisfies Done
-          )
-        }
+        if (message._tag === "Rows") parent.postMessage(failedBatch(message.id, message.count, "write thread inbox full"))
       }
       // A batch that cannot be read would never be acknowledged: stop, so the sink counts it and writes inline.
       const onError = (error: Error) => {
@@ -69,17 +68,7 @@ const write = (sql: SqlClient.SqlClient, parent: MessagePort, batch: PreparedBat
         ms: batch.prepareMs + performance.now() - started,
         at
       })),
-      Effect.catchAllDefect((defect) =>
-        Effect.succeed<Done>({
-          _tag: "Done",
-          id: batch.id,
-          written: 0,
-          failed: batch.count,
-          failure: Cause.pretty(Cause.die(defect)),
-          ms: 0,
-          at: Date.now()
-        })
-      ),
+      Effect.catchAllDefect((defect) => Effect.succeed(failedBatch(batch.id, batch.count, Cause.pretty(Cause.die(defect))))),
       Effect.flatMap((done) => Effect.sync(() => parent.postMessage(done)))
     )
   })
