@@ -170,6 +170,16 @@ const builtIns: ReadonlyArray<Detector> = [
   }
 ]
 
+/**
+ * A string this does not match passes none of the built-in triggers (each
+ * trigger's literal is one of its alternatives, matched case-insensitively,
+ * so it is a superset): one scan instead of a dozen, and no lower-cased copy,
+ * for the short labels and ids that make up most of an event's strings.
+ * Keep it in step with the triggers above.
+ */
+const anyBuiltInTrigger =
+  /private key-----|eyj|sk-|akia|asia|gh|xox|hooks\.slack\.com|authorization|bearer|key|pass|pwd|secret|token|@|\d{3}/i
+
 const secretKey =
   /(?:password|passwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key|(?:access|refresh|auth|id|session|bearer|api)[_-]?token|authorization|cookie|credential)s?$|^token$/i
 
@@ -190,11 +200,15 @@ const MIN_SECRET_LENGTH = 6
  * @since 0.1.0 @category constructors
  */
 export const make = (options: Options = {}): Redactor => {
-  const detectors: ReadonlyArray<Detector> = [...builtIns, ...(options.patterns ?? []).map(compile)]
+  const custom = (options.patterns ?? []).map(compile)
+  const detectors: ReadonlyArray<Detector> = [...builtIns, ...custom]
   const maxLength = options.maxLength ?? 65_536
+  // Custom detectors run on every string, so the prefilter only helps without them.
+  const prefilter = custom.length === 0
 
   const text = (input: string): string => {
     if (input.length < MIN_SECRET_LENGTH) return input
+    if (prefilter && input.length <= maxLength && !anyBuiltInTrigger.test(input)) return input
     let s = input.length > maxLength
       ? `${input.slice(0, maxLength)}[TRUNCATED:${input.length - maxLength}]`
       : input

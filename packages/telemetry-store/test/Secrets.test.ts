@@ -85,7 +85,7 @@ describe("secrets never reach the database file", () => {
       }).pipe(Effect.provide(TelemetryStore.layerSqlite(file, config).pipe(Layer.provide(logInto(logs)))))
 
       // The sink redacted on its own thread, with the custom pattern rebuilt there.
-      assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: writer threads ready")), logs.join("\n"))
+      assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: write thread ready")), logs.join("\n"))
       const bytes = [file, `${file}-wal`, `${file}-shm`]
         .filter((f) => existsSync(f))
         .map((f) => readFileSync(f).toString("latin1"))

@@ -1,5 +1,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
+import { Redaction } from "@patinox/core"
 import { Migrations, TelemetryQueries, TelemetrySink } from "@patinox/telemetry-store"
 import { Deferred, Effect, Fiber, Layer, TestClock } from "effect"
 import { join } from "node:path"
@@ -137,7 +138,7 @@ describe("TelemetrySink", () => {
     }))
 })
 
-/** A sink on its own threads, writing to `file`, with the main connection for reads. */
+/** A sink writing to `file` on its own thread, with the main connection for reads. */
 const onThreads = (file: string, options: TelemetrySink.Options, logs: Array<string> = []) =>
   Layer.merge(TelemetrySink.layer({ ...options, filename: file }), TelemetryQueries.layer).pipe(
     Layer.provide(Layer.effectDiscard(Migrations.run())),
@@ -150,7 +151,7 @@ const payloads = Effect.flatMap(
   (sql) => Effect.map(sql.unsafe<{ payload: string }>("SELECT payload FROM events ORDER BY id"), (rows) => rows.map((r) => r.payload))
 )
 
-// One pair of threads for the block: each start loads the modules again (about a second).
+// One write thread for the block: each start loads the modules again (about a second).
 const threadLogs: Array<string> = []
 const shared = Layer.unwrapScoped(Effect.map(tempFile, (file) =>
   onThreads(file, {
@@ -159,13 +160,13 @@ const shared = Layer.unwrapScoped(Effect.map(tempFile, (file) =>
     redaction: { patterns: [{ name: "tenant", pattern: /tenant-secret-\d+/ }] }
   }, threadLogs)))
 
-layer(shared)("TelemetrySink on its own threads", (it) => {
-  it.effect("takes offers while its threads start, and writes them once they are ready", () =>
+layer(shared)("TelemetrySink on its own thread", (it) => {
+  it.effect("takes offers while its thread starts, and writes them once it is ready", () =>
     Effect.gen(function*() {
       const sink = yield* TelemetrySink.TelemetrySink
       for (let i = 0; i < 25; i++) yield* sink.offer(event())
       const early = yield* sink.stats
-      assert.strictEqual(early.written, 0, "nothing is written before the threads are ready")
+      assert.strictEqual(early.written, 0, "nothing is written before the thread is ready")
       assert.strictEqual(early.dropped, 0)
       yield* sink.flush
       const stats = yield* sink.stats
@@ -173,7 +174,7 @@ layer(shared)("TelemetrySink on its own threads", (it) => {
       assert.strictEqual(stats.batches, 3)
       assert.strictEqual(stats.queued, 0)
       assert.strictEqual(yield* countRows(), 25, "read through the main connection")
-      assert.isTrue(threadLogs.some((line) => line.startsWith("TelemetrySink: writer threads ready")))
+      assert.isTrue(threadLogs.some((line) => line.startsWith("TelemetrySink: write thread ready")))
     }))
 
   it.effect("flush waits until everything offered before it is committed, and stats follow the acknowledgements", () =>
@@ -192,7 +193,7 @@ layer(shared)("TelemetrySink on its own threads", (it) => {
       assert.strictEqual(yield* countRows(), after.written)
     }))
 
-  it.effect("redacts in its own thread with the configured patterns", () =>
+  it.effect("redacts with the configured patterns before the rows leave the main thread", () =>
     Effect.gen(function*() {
       const sink = yield* TelemetrySink.TelemetrySink
       yield* sink.offer(event({ context: { note: "ref tenant-secret-7781, mail jane.doe@example.com", password: "hunter2-db" } }))
@@ -205,7 +206,7 @@ layer(shared)("TelemetrySink on its own threads", (it) => {
       assert.notInclude(last, "hunter2-db")
     }))
 
-  it.effect("writes a batch holding a value that cannot be cloned to another thread", () =>
+  it.effect("writes a batch holding a value JSON cannot hold (a function), without it", () =>
     Effect.gen(function*() {
       const sink = yield* TelemetrySink.TelemetrySink
       const before = yield* sink.stats
@@ -238,7 +239,7 @@ layer(shared)("TelemetrySink on its own threads", (it) => {
     }))
 })
 
-describe("TelemetrySink on its own threads, starting and stopping", () => {
+describe("TelemetrySink on its own thread, starting and stopping", () => {
   it.scoped("writes everything offered during start-up when its scope closes at once", () =>
     Effect.gen(function*() {
       const file = yield* tempFile
@@ -253,7 +254,24 @@ describe("TelemetrySink on its own threads, starting and stopping", () => {
       assert.strictEqual(alerts, 1)
     }))
 
-  it.scoped("writes on the main thread when its threads cannot start, and says so", () =>
+  it.scoped("takes a ready-made redactor, and still writes on its thread", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const logs: Array<string> = []
+      const redactor = Redaction.make({ patterns: [{ name: "badge", pattern: /badge-\d{4}/ }] })
+      yield* Effect.gen(function*() {
+        const sink = yield* TelemetrySink.TelemetrySink
+        yield* sink.offer(event({ context: { note: "visitor badge-4711 at the desk" } }))
+        yield* sink.flush
+        assert.strictEqual((yield* sink.stats).written, 1)
+        const stored = (yield* payloads)[0] ?? ""
+        assert.include(stored, "[REDACTED:badge]")
+        assert.notInclude(stored, "badge-4711")
+      }).pipe(Effect.provide(onThreads(file, { batchSize: 10, flushIntervalMs: 60_000, redactor }, logs)))
+      assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: write thread ready")), logs.join("\n"))
+    }))
+
+  it.scoped("writes on the main thread when its thread cannot start, and says so", () =>
     Effect.gen(function*() {
       const file = yield* tempFile
       const logs: Array<string> = []
@@ -274,6 +292,6 @@ describe("TelemetrySink on its own threads, starting and stopping", () => {
           Layer.provide(logInto(logs))
         ))
       )
-      assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: the writer threads did not start")), logs.join("\n"))
+      assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: the write thread did not start")), logs.join("\n"))
     }))
 })

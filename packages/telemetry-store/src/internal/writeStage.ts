@@ -1,15 +1,16 @@
 /**
- * The sink's write thread: its own `SqliteClient` connection to the store's
- * file, one transaction per prepared batch, a `Done` to the main thread after
- * each. The main connection keeps migrations, queries and retention; WAL lets
- * both work on the file, and a busy file is waited for (better-sqlite3's 5 s
- * busy timeout).
+ * The sink's write thread: its own connection to the store's file (see
+ * `fileInserter.ts` for why not the `SqlClient`), one transaction per batch
+ * (or per group of batches waiting together), a `Done` to the main thread
+ * for each. The main connection keeps
+ * migrations, queries and retention; WAL lets both work on the file, and a
+ * busy file is waited for (a 5 s busy timeout).
  */
-import * as SqlClient from "@effect/sql/SqlClient"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Clock, Effect, Queue } from "effect"
+import { Cause, Data, Effect, Queue } from "effect"
 import type { MessagePort } from "node:worker_threads"
-import { describe, insert } from "./batch.js"
+import { describe } from "./batch.js"
+import * as FileInserter from "./fileInserter.js"
+import { unpack } from "./packedCells.js"
 import type { Crashed, Done, PreparedBatch, Ready, ToWrite, WriteData } from "./protocol.js"
 
 /** The answer for a batch none of whose events were written. */
@@ -23,8 +24,8 @@ const failedBatch = (id: number, count: number, failure: string): Done => ({
   at: Date.now()
 })
 
-/** The prepare thread's messages as a queue; the port listener lives as long as the scope. */
-const inbox = (port: MessagePort, parent: MessagePort, capacity: number) =>
+/** The main thread's messages as a queue; the listeners live as long as the scope (the entry closes the port). */
+const inbox = (parent: MessagePort, capacity: number) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       // The sink never has more than `maxInFlight` batches out, plus the stop.
@@ -39,55 +40,90 @@ const inbox = (port: MessagePort, parent: MessagePort, capacity: number) =>
         parent.postMessage({ _tag: "Crashed", reason: `unreadable batch: ${describe(error)}` } satisfies Crashed)
         process.exit(1)
       }
-      port.on("message", onMessage)
-      port.on("messageerror", onError)
+      parent.on("message", onMessage)
+      parent.on("messageerror", onError)
       return { queue, onMessage, onError }
     }),
     ({ onError, onMessage }) =>
       Effect.sync(() => {
-        port.off("message", onMessage)
-        port.off("messageerror", onError)
-        port.close()
+        parent.off("message", onMessage)
+        parent.off("messageerror", onError)
       })
   ).pipe(Effect.map(({ queue }) => queue))
 
-const write = (sql: SqlClient.SqlClient, parent: MessagePort, batch: PreparedBatch) =>
-  Effect.suspend(() => {
-    const started = performance.now()
-    const { rows } = batch
-    return insert(sql, rows).pipe(
-      Effect.match({
-        onFailure: (error) => ({ written: 0, failed: batch.count, failure: `${error.message}: ${describe(error.cause)}` }),
-        onSuccess: () => ({ written: batch.count - rows.failed, failed: rows.failed, failure: rows.failure })
-      }),
-      Effect.zip(Clock.currentTimeMillis),
-      Effect.map(([result, at]): Done => ({
+/** SQLite refused the file or a batch. */
+class WriteError extends Data.TaggedError("WriteError")<{ readonly message: string }> {}
+
+const connect = (filename: string) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => FileInserter.open(filename),
+      catch: (cause) => new WriteError({ message: `cannot open ${filename}: ${describe(cause)}` })
+    }),
+    (inserter) => Effect.sync(() => inserter.close())
+  )
+
+/** The batch's Done, posted once its fate is known. */
+const answer = (parent: MessagePort, batch: PreparedBatch, started: number, failure?: string) => {
+  const { rows } = batch
+  parent.postMessage(
+    failure === undefined
+      ? {
         _tag: "Done",
         id: batch.id,
-        ...result,
+        written: batch.count - rows.failed,
+        failed: rows.failed,
+        failure: rows.failure,
         ms: batch.prepareMs + performance.now() - started,
-        at
-      })),
-      Effect.catchAllDefect((defect) => Effect.succeed(failedBatch(batch.id, batch.count, Cause.pretty(Cause.die(defect))))),
-      Effect.flatMap((done) => Effect.sync(() => parent.postMessage(done)))
+        at: Date.now()
+      } satisfies Done
+      : failedBatch(batch.id, batch.count, failure)
+  )
+}
+
+/**
+ * Writes the batches in one transaction: those waiting when the thread gets
+ * to them commit together (group commit: fewer commits, each index page
+ * rewritten less often). If the group fails, each batch is tried on its own,
+ * so one bad batch does not take the others with it.
+ */
+const writeGroup = (
+  inserter: FileInserter.FileInserter,
+  parent: MessagePort,
+  batches: ReadonlyArray<PreparedBatch>
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const started = performance.now()
+    return Effect.try({
+      try: () =>
+        inserter.insert(batches.map(({ rows }) => ({ ...rows, events: unpack(rows.events), alerts: unpack(rows.alerts) }))),
+      catch: (cause) => new WriteError({ message: describe(cause) })
+    }).pipe(
+      Effect.matchEffect({
+        onSuccess: () => Effect.sync(() => batches.forEach((batch) => answer(parent, batch, started))),
+        onFailure: (error) =>
+          batches.length === 1
+            ? Effect.sync(() => answer(parent, batches[0]!, started, error.message))
+            : Effect.forEach(batches, (batch) => writeGroup(inserter, parent, [batch]), { discard: true })
+      }),
+      Effect.catchAllDefect((defect) =>
+        Effect.sync(() => batches.forEach((batch) => answer(parent, batch, started, Cause.pretty(Cause.die(defect)))))
+      )
     )
   })
 
-/** Runs until the prepare thread forwards the sink's stop, then closes the connection. */
+/** Runs until the sink's stop, then closes the connection. */
 export const run = (data: WriteData, parent: MessagePort) =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    // Per connection: as the main connection, commits survive a process crash
-    // (WAL) without an fsync each.
-    yield* sql.unsafe("PRAGMA synchronous = NORMAL")
-    const queue = yield* inbox(data.input, parent, data.maxInFlight)
+    const inserter = yield* connect(data.filename)
+    const queue = yield* inbox(parent, data.maxInFlight)
     parent.postMessage({ _tag: "Ready" } satisfies Ready)
     while (true) {
-      const message = yield* Queue.take(queue)
-      if (message._tag === "Stop") return
-      yield* write(sql, parent, message)
+      const first = yield* Queue.take(queue)
+      const waiting = [first, ...(yield* Queue.takeAll(queue))]
+      const batches = waiting.filter((message): message is PreparedBatch => message._tag === "Rows")
+      if (batches.length > 0) yield* writeGroup(inserter, parent, batches)
+      // The stop comes after every batch of the sink's.
+      if (batches.length < waiting.length) return
     }
-  }).pipe(
-    Effect.scoped,
-    Effect.provide(SqliteClient.layer({ filename: data.filename }))
-  )
+  }).pipe(Effect.scoped)

@@ -2,7 +2,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Clock, Effect } from "effect"
-import { insert, prepare } from "./batch.js"
+import { insert, prepare, type Rows } from "./batch.js"
 
 /** The sink's counters, updated by whichever writer commits a batch. */
 export interface Tally {
@@ -21,17 +21,20 @@ export interface Writer {
   readonly settle: Effect.Effect<void>
 }
 
+/** The main thread's writer: also takes rows already built (for `count` events) when a thread writer gives up. */
+export interface Inline extends Writer {
+  readonly writeRows: (count: number, rows: Rows) => Effect.Effect<void>
+}
+
 /** Redacts, builds the rows and inserts them on this thread, through the `SqlClient` given. */
-export const inline = (sql: SqlClient.SqlClient, redactor: Redaction.Redactor, tally: Tally): Writer => ({
-  write: (events) =>
-    Effect.suspend(() => {
-      const started = performance.now()
-      const rows = prepare(redactor, events)
-      return insert(sql, rows).pipe(
+export const inline = (sql: SqlClient.SqlClient, redactor: Redaction.Redactor, tally: Tally): Inline => {
+  const writeRows = (count: number, rows: Rows, started = performance.now()) =>
+    Effect.suspend(() =>
+      insert(sql, rows).pipe(
         Effect.zipRight(Clock.currentTimeMillis),
         Effect.tap((now) =>
           Effect.sync(() => {
-            tally.written += events.length - rows.failed
+            tally.written += count - rows.failed
             tally.batches++
             tally.lastFlushMs = performance.now() - started
             tally.lastFlushAt = now
@@ -46,17 +49,25 @@ export const inline = (sql: SqlClient.SqlClient, redactor: Redaction.Redactor, t
           )
         )
       )
-    }).pipe(
+    ).pipe(
       Effect.catchAllCause((cause) =>
         Effect.zipRight(
           Effect.sync(() => {
-            tally.failed += events.length
+            tally.failed += count
           }),
-          Effect.logWarning(`TelemetrySink: a batch of ${events.length} events was not written`, cause)
+          Effect.logWarning(`TelemetrySink: a batch of ${count} events was not written`, cause)
         )
       ),
       // A batch taken off the queue is written whole, even during shutdown.
       Effect.uninterruptible
-    ),
-  settle: Effect.void
-})
+    )
+  return {
+    write: (events) =>
+      Effect.suspend(() => {
+        const started = performance.now()
+        return writeRows(events.length, prepare(redactor, events), started)
+      }),
+    writeRows,
+    settle: Effect.void
+  }
+}

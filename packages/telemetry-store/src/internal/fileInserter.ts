@@ -1,0 +1,67 @@
+/**
+ * The write thread's connection: better-sqlite3 directly, with its statements
+ * prepared once, instead of `@effect/sql`'s client.
+ *
+ * Why not the client: it is the hot loop of the store. Measured on 200k
+ * events (same rows, same schema, same file settings), a 500-row multi-row
+ * insert through `SqlClient.unsafe` wrote 9.5 µs per event; the same rows
+ * through a prepared better-sqlite3 statement 6.2 µs. The client's per-call
+ * costs (a statement cache keyed by hashing the whole SQL text, spreading 8 500
+ * parameters, a span) are nothing for queries and most of the difference here.
+ * Migrations, queries and retention keep the client on the main thread.
+ *
+ * Every function here may throw (SQLite errors); the write stage wraps them.
+ */
+import Database from "better-sqlite3"
+import type { Rows } from "./batch.js"
+import { alertColumnNames, type Cell, columnNames } from "./columns.js"
+
+export interface FileInserter {
+  /** Inserts the batches' rows, one transaction. Throws what SQLite throws; the transaction is then rolled back. */
+  readonly insert: (batches: ReadonlyArray<Rows>) => void
+  readonly close: () => void
+}
+
+/** Rows per multi-row statement; 500 × 17 columns stays far below SQLite's 32 766 parameters. */
+const ROWS_PER_STATEMENT = 500
+
+const insertText = (table: string, columns: ReadonlyArray<string>, rows: number) => {
+  const tuple = `(${columns.map(() => "?").join(",")})`
+  return `INSERT INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`
+}
+
+/**
+ * Opens the store's file (already migrated, WAL). `synchronous = NORMAL` as on
+ * the main connection: a commit survives a process crash without an fsync each.
+ */
+export const open = (filename: string): FileInserter => {
+  const db = new Database(filename, { timeout: 5_000 })
+  try {
+    db.pragma("journal_mode = WAL")
+    db.pragma("synchronous = NORMAL")
+    const table = (name: string, columns: ReadonlyArray<string>) => {
+      const width = columns.length
+      const one = db.prepare(insertText(name, columns, 1))
+      const many = db.prepare(insertText(name, columns, ROWS_PER_STATEMENT))
+      const chunk = width * ROWS_PER_STATEMENT
+      return (cells: Array<Cell>) => {
+        let at = 0
+        if (cells.length === chunk) return void many.run(cells)
+        for (; at + chunk <= cells.length; at += chunk) many.run(cells.slice(at, at + chunk))
+        for (; at < cells.length; at += width) one.run(cells.slice(at, at + width))
+      }
+    }
+    const events = table("events", columnNames)
+    const alerts = table("alerts", alertColumnNames)
+    const insert = db.transaction((batches: ReadonlyArray<Rows>) => {
+      for (const rows of batches) {
+        events(rows.events)
+        if (rows.alerts.length > 0) alerts(rows.alerts)
+      }
+    })
+    return { insert: (batches) => insert(batches), close: () => db.close() }
+  } catch (cause) {
+    db.close()
+    throw cause
+  }
+}

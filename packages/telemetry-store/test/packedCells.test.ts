@@ -1,0 +1,34 @@
+import { assert, describe, it } from "@effect/vitest"
+import type { Cell } from "../src/internal/columns.js"
+import { pack, transferables, unpack } from "../src/internal/packedCells.js"
+
+describe("packed cells (rows crossing to the write thread)", () => {
+  it("come back exactly: nulls, empty strings, numbers, and text outside ASCII", () => {
+    const cells: Array<Cell> = [
+      1_764_489_600_123,
+      "tool.end",
+      null,
+      "",
+      0,
+      -2.5,
+      "{\"content\":\"naïve café ☕ 𝄞 — 日本語\"}",
+      null,
+      "x".repeat(70_000),
+      Number.MAX_SAFE_INTEGER
+    ]
+    assert.deepStrictEqual(unpack(pack(cells)), cells)
+  })
+
+  it("survive a structured clone with their buffers moved", () => {
+    const cells: Array<Cell> = ["a", 1, null, "bcd"]
+    const packed = pack(cells)
+    const moved = transferables(packed)
+    const cloned = structuredClone(packed, { transfer: moved })
+    assert.strictEqual(packed.kinds.byteLength, 0, "the buffer left this side")
+    assert.deepStrictEqual(unpack(cloned), cells)
+  })
+
+  it("hold an empty batch", () => {
+    assert.deepStrictEqual(unpack(pack([])), [])
+  })
+})
