@@ -22,6 +22,19 @@ export interface FileInserter {
   readonly close: () => void
 }
 
+/**
+ * Checkpoint the WAL into the database every 10 000 pages (~40 MB) instead of
+ * SQLite's 1 000: a page that many commits touch (an index's leaf) is copied
+ * back once per checkpoint rather than once per 1 000 pages, and the fsync that
+ * ends each checkpoint comes a tenth as often. Measured on the sink benchmark
+ * (3 runs each): 0.78-0.81 of the plain insert loop at 1 000 pages, 0.82-0.92
+ * at 4 000, 0.89-0.93 at 10 000. The cost: the `-wal` file holds up to ~40 MB
+ * more on disk, and readers look through a longer WAL.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000
+/** After a checkpoint, a `-wal` file larger than this (64 MB) is truncated back to it. */
+const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
 /** Rows per multi-row statement; 500 × 17 columns stays far below SQLite's 32 766 parameters. */
 const ROWS_PER_STATEMENT = 500
 
@@ -33,12 +46,15 @@ const insertText = (table: string, columns: ReadonlyArray<string>, rows: number)
 /**
  * Opens the store's file (already migrated, WAL). `synchronous = NORMAL` as on
  * the main connection: a commit survives a process crash without an fsync each.
+ * Checkpoints: see `WAL_AUTOCHECKPOINT_PAGES`.
  */
 export const open = (filename: string): FileInserter => {
   const db = new Database(filename, { timeout: 5_000 })
   try {
     db.pragma("journal_mode = WAL")
     db.pragma("synchronous = NORMAL")
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
+    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
     const table = (name: string, columns: ReadonlyArray<string>) => {
       const width = columns.length
       const one = db.prepare(insertText(name, columns, 1))

@@ -246,7 +246,6 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
     }
 
     const stop = Effect.gen(function*() {
-      if (process.env["SCRATCH_ELU"]) for (const t of threads) console.log("ELU", t.name, JSON.stringify(t.worker.performance.eventLoopUtilization()))
       const wasRunning = phase === "running"
       if (phase !== "failed") phase = "stopping"
       const writeThread = threads[0]
