@@ -13,7 +13,8 @@
  * thread of their own, with their own connection to the file (WAL; the
  * `SqlClient` in context keeps migrations, queries and retention). The main
  * thread redacts each batch and builds its rows (about 2.5 µs per event), in
- * slices of 100 events with a turn of the event loop between them, and moves
+ * slices of 100 events with a turn of the event loop between them (no turns
+ * while the queue is half full or more: then draining comes first), and moves
  * them to the write thread packed (one string and two buffers). At most
  * `MAX_IN_FLIGHT` (8) batches are in flight; batches waiting together commit
  * in one transaction. `flush` and the final drain wait for the write thread
@@ -134,7 +135,13 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
     const filename = options.filename
     // Acquired before the writer fiber starts, so the threads stop only after the final drain.
     const writer = filename !== undefined && !inMemory(filename)
-      ? yield* Threads.make({ filename, redactor, tally, fallback: inline })
+      ? yield* Threads.make({
+        filename,
+        redactor,
+        tally,
+        fallback: inline,
+        behind: () => MutableQueue.length(queue) * 2 >= queueCapacity
+      })
       : inline
 
     const takeBatch = (): ReadonlyArray<TelemetryEvent> => {

@@ -25,16 +25,21 @@ export const describe = (cause: unknown): string =>
   cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
 
 /**
- * Redacts the events and builds their rows. An event that throws (a `BigInt`
- * or a cycle in its context: `JSON.stringify` refuses both) is left out and
- * counted; the rest of the batch goes on.
+ * Redacts the events (those from `from` up to `to`) and builds their rows. An
+ * event that throws (a `BigInt` or a cycle in its context: `JSON.stringify`
+ * refuses both) is left out and counted; the rest of the batch goes on.
  */
-export const prepare = (redactor: Redaction.Redactor, events: ReadonlyArray<TelemetryEvent>): Rows => {
+export const prepare = (
+  redactor: Redaction.Redactor,
+  events: ReadonlyArray<TelemetryEvent>,
+  from = 0,
+  to = events.length
+): Rows => {
   const rows: Array<Cell> = []
   const alerts: Array<Cell> = []
   let failed = 0
   let failure: string | undefined
-  for (let i = 0; i < events.length; i++) {
+  for (let i = from; i < to; i++) {
     try {
       const event = redactor.event(events[i]!)
       const payload = pushRow(rows, event)

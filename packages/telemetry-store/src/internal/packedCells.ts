@@ -22,26 +22,43 @@ const NULL = 0
 const NUMBER = 1
 const STRING = 2
 
-export const pack = (cells: ReadonlyArray<Cell>): PackedCells => {
-  const kinds = new Uint8Array(cells.length)
-  const values = new Float64Array(cells.length)
+/** Packs cells as they come, a slice at a time, without keeping them. */
+export interface Builder {
+  readonly append: (cells: ReadonlyArray<Cell>) => void
+  readonly build: () => PackedCells
+}
+
+export const builder = (): Builder => {
+  const kinds: Array<number> = []
+  const values: Array<number> = []
   const parts: Array<string> = []
   let end = 0
-  for (let i = 0; i < cells.length; i++) {
-    const cell = cells[i]
-    if (typeof cell === "number") {
-      kinds[i] = NUMBER
-      values[i] = cell
-    } else if (typeof cell === "string") {
-      kinds[i] = STRING
-      end += cell.length
-      values[i] = end
-      parts.push(cell)
-    } else {
-      kinds[i] = NULL
-    }
+  return {
+    append: (cells) => {
+      for (let i = 0; i < cells.length; i++) {
+        const cell = cells[i]
+        if (typeof cell === "number") {
+          kinds.push(NUMBER)
+          values.push(cell)
+        } else if (typeof cell === "string") {
+          end += cell.length
+          kinds.push(STRING)
+          values.push(end)
+          parts.push(cell)
+        } else {
+          kinds.push(NULL)
+          values.push(0)
+        }
+      }
+    },
+    build: () => ({ text: parts.join(""), kinds: Uint8Array.from(kinds), values: Float64Array.from(values) })
   }
-  return { text: parts.join(""), kinds, values }
+}
+
+export const pack = (cells: ReadonlyArray<Cell>): PackedCells => {
+  const packer = builder()
+  packer.append(cells)
+  return packer.build()
 }
 
 /** The buffers to move rather than copy when posting `packed`. */

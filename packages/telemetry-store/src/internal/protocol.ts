@@ -6,7 +6,8 @@
  *   main ──Rows/Stop──▶ write ──Ready/Done/Crashed──▶ main
  */
 import { Predicate } from "effect"
-import type { PackedCells } from "./packedCells.js"
+import type { Rows } from "./batch.js"
+import { type PackedCells, unpack } from "./packedCells.js"
 
 export interface Stop {
   readonly _tag: "Stop"
@@ -19,6 +20,9 @@ export interface PackedRows {
   readonly failed: number
   readonly failure: string | undefined
 }
+
+/** The rows as the main thread's writer takes them. */
+export const unpackRows = (rows: PackedRows): Rows => ({ ...rows, events: unpack(rows.events), alerts: unpack(rows.alerts) })
 
 export interface PreparedBatch {
   readonly _tag: "Rows"

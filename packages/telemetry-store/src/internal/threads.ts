@@ -19,10 +19,9 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Worker } from "node:worker_threads"
-import { describe, prepare, type Rows } from "./batch.js"
-import type { Cell } from "./columns.js"
-import { pack, transferables } from "./packedCells.js"
-import type { PreparedBatch, Stop, ToMain, WriteData } from "./protocol.js"
+import { describe, prepare } from "./batch.js"
+import { builder, transferables } from "./packedCells.js"
+import { type PackedRows, type PreparedBatch, type Stop, type ToMain, unpackRows, type WriteData } from "./protocol.js"
 import type { Inline, Tally, Writer } from "./writer.js"
 
 /**
@@ -87,6 +86,12 @@ export interface Options {
   readonly tally: Tally
   /** Takes over when the thread fails to start or dies. */
   readonly fallback: Inline
+  /**
+   * True while the sink is falling behind (its queue half full): batches are
+   * then built without giving the event loop a turn between slices, since
+   * those turns, on a loop saturated with work, are what starves the writer.
+   */
+  readonly behind: () => boolean
 }
 
 /**
@@ -203,45 +208,38 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
     /**
      * Redacts the batch and builds its rows, `SLICE` events at a time with a
      * turn of the event loop in between, so a 500-event batch never holds up
-     * the agents for more than a fraction of a millisecond at once.
+     * the agents for more than a fraction of a millisecond at once (unless
+     * the sink is falling behind: see `behind`).
      */
     const rowsOf = (events: ReadonlyArray<TelemetryEvent>) =>
       Effect.gen(function*() {
-        const rows: { events: Array<Cell>; alerts: Array<Cell>; failed: number; failure: string | undefined } = {
-          events: [],
-          alerts: [],
-          failed: 0,
-          failure: undefined
-        }
+        const packedEvents = builder()
+        const packedAlerts = builder()
+        let failed = 0
+        let failure: string | undefined
         let ms = 0
         for (let at = 0; at < events.length; at += SLICE) {
-          if (at > 0) yield* turn
+          if (at > 0 && !options.behind()) yield* turn
           const t0 = performance.now()
-          const slice = prepare(options.redactor, at === 0 && events.length <= SLICE ? events : events.slice(at, at + SLICE))
-          for (const cell of slice.events) rows.events.push(cell)
-          for (const cell of slice.alerts) rows.alerts.push(cell)
-          rows.failed += slice.failed
-          rows.failure ??= slice.failure
+          const slice = prepare(options.redactor, events, at, Math.min(events.length, at + SLICE))
+          packedEvents.append(slice.events)
+          packedAlerts.append(slice.alerts)
+          failed += slice.failed
+          failure ??= slice.failure
           ms += performance.now() - t0
         }
-        return { rows: rows satisfies Rows, ms }
+        const t0 = performance.now()
+        const rows: PackedRows = { events: packedEvents.build(), alerts: packedAlerts.build(), failed, failure }
+        return { rows, ms: ms + performance.now() - t0 }
       })
 
-    /** Posts the rows packed: one string and two moved buffers per table. */
-    const handOver = (thread: Worker, count: number, rows: Rows, prepareMs: number) => {
+    /** Posts the packed rows: one string and two moved buffers per table. */
+    const handOver = (thread: Worker, count: number, rows: PackedRows, prepareMs: number) => {
       const id = nextId++
-      const events = pack(rows.events)
-      const alerts = pack(rows.alerts)
       pending.set(id, count)
       thread.postMessage(
-        {
-          _tag: "Rows",
-          id,
-          count,
-          rows: { events, alerts, failed: rows.failed, failure: rows.failure },
-          prepareMs
-        } satisfies PreparedBatch,
-        [...transferables(events), ...transferables(alerts)]
+        { _tag: "Rows", id, count, rows, prepareMs } satisfies PreparedBatch,
+        [...transferables(rows.events), ...transferables(rows.alerts)]
       )
     }
 
@@ -297,7 +295,7 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
           const ready = yield* room
           const writeThread = threads[0]?.worker
           // The thread died meanwhile: the rows are built, so they are written here.
-          if (!ready || writeThread === undefined) return yield* fallback.writeRows(events.length, rows)
+          if (!ready || writeThread === undefined) return yield* fallback.writeRows(events.length, unpackRows(rows))
           handOver(writeThread, events.length, rows, ms)
         }),
       settle: Effect.suspend(() => {

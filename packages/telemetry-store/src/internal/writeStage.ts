@@ -10,8 +10,7 @@ import { Cause, Data, Effect, Queue } from "effect"
 import type { MessagePort } from "node:worker_threads"
 import { describe } from "./batch.js"
 import * as FileInserter from "./fileInserter.js"
-import { unpack } from "./packedCells.js"
-import type { Crashed, Done, PreparedBatch, Ready, ToWrite, WriteData } from "./protocol.js"
+import { type Crashed, type Done, type PreparedBatch, type Ready, type ToWrite, unpackRows, type WriteData } from "./protocol.js"
 
 /** The answer for a batch none of whose events were written. */
 const failedBatch = (id: number, count: number, failure: string): Done => ({
@@ -96,7 +95,7 @@ const writeGroup = (
     const started = performance.now()
     return Effect.try({
       try: () =>
-        inserter.insert(batches.map(({ rows }) => ({ ...rows, events: unpack(rows.events), alerts: unpack(rows.alerts) }))),
+        inserter.insert(batches.map(({ rows }) => unpackRows(rows))),
       catch: (cause) => new WriteError({ message: describe(cause) })
     }).pipe(
       Effect.matchEffect({
