@@ -41,7 +41,7 @@ const feed = Layer.scopedDiscard(
 /**
  * Monitoring and the telemetry store, on the SqlClient in context, which has
  * `filename` open (default: the config file's `database.path`). With a file,
- * the sink redacts and writes on threads of its own, off the agents' loop.
+ * the sink's inserts run on a thread of its own, off the agents' loop.
  */
 export const layer = (file: ConfigFile, filename: string = file.database.path) =>
   feed.pipe(

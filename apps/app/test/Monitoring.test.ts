@@ -19,7 +19,7 @@ describe("monitoring in the running service", () => {
       assert.match(metrics, /patinox_validator_decisions_total\{.*validator="jailbreak"/)
       assert.match(metrics, /patinox_tool_duration_seconds_bucket\{.*tool="calculator"/)
 
-      // the sink flushes at least once a second, once its threads have started (about 1-2 s)
+      // the sink flushes at least once a second, once its write thread has started (about 0.5-1 s)
       const storedRuns = request(`${base}/telemetry/runs`).pipe(
         Effect.map((response) => response.body as unknown as ReadonlyArray<{ runId: string; status: string }>)
       )

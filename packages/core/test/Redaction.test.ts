@@ -90,6 +90,33 @@ describe("Redaction.text", () => {
       "see [REDACTED:ticket] about [REDACTED:codename]"
     )
   })
+  it("catches each kind of secret standing alone, with no word around it to hint at it", () => {
+    // Such strings reach the detectors only through the one-scan prefilter of every trigger.
+    const alone: ReadonlyArray<readonly [string, string]> = [
+      ["openai_key", secrets.openai],
+      ["aws_access_key", secrets.aws],
+      ["github_token", secrets.github],
+      ["github_token", secrets.githubPat],
+      ["slack_token", secrets.slack],
+      ["jwt", secrets.jwt],
+      ["email", secrets.email],
+      ["credit_card", secrets.card],
+      ["phone", secrets.phoneIntl],
+      ["phone", secrets.phoneUs],
+      ["private_key", privateKey],
+      ["authorization", `AUTHORIZATION: ${secrets.bearer}`],
+      ["bearer", `BEARER ${secrets.bearer}`],
+      ["secret", "PASSWORD=Tr0ub4dor&3x"]
+    ]
+    for (const [name, input] of alone) {
+      const out = redactor.text(input)
+      assert.isTrue(out.includes(Redaction.marker(name)), `${name}: no marker in "${out}"`)
+    }
+  })
+  it("returns text without any trigger unchanged, as the same string", () => {
+    const prose = "Summarise the open incidents for the payments team and suggest next steps."
+    assert.strictEqual(redactor.text(prose), prose)
+  })
   it("truncates huge strings before scanning, and stays fast on them", () => {
     const huge = `${"a".repeat(200_000)}@${"b".repeat(200_000)}`
     const started = performance.now()

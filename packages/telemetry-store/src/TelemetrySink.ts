@@ -111,7 +111,7 @@ const inMemory = (filename: string) => filename === "" || filename === ":memory:
 
 /**
  * Starts the writer in the current scope; the scope's close writes the rest,
- * then stops the writer threads if there are any.
+ * then stops the write thread if there is one.
  *
  * @since 0.1.0 @category constructors
  */

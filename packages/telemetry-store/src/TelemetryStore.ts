@@ -56,9 +56,8 @@ export type Config = typeof Config.Type
 export const defaults: Config = Schema.decodeUnknownSync(Config)({})
 
 /**
- * The configured redaction as serialisable options (the sink rebuilds the
- * redactor in its own thread); an invalid custom pattern fails here, at
- * start-up.
+ * The configured redaction as options; an invalid custom pattern fails here,
+ * at start-up.
  *
  * @since 0.1.0 @category constructors
  */
@@ -86,8 +85,8 @@ export const redactorOf = (config: Config): Effect.Effect<Redaction.Redactor, Te
 export interface LayerOptions {
   /**
    * The SQLite file the provided `SqlClient` has open. Given a file, the sink
-   * redacts and writes on threads of its own (see `TelemetrySink`); without
-   * one, on the main thread.
+   * inserts on a thread of its own (see `TelemetrySink`); without one, on the
+   * main thread.
    */
   readonly filename?: string | undefined
 }
@@ -98,8 +97,8 @@ export type Services = TelemetrySink.TelemetrySink | TelemetryQueries.TelemetryQ
 /**
  * Migrates the database, then provides the sink (its writer and retention's
  * pruner live as long as the layer), the queries and retention. Pass the
- * `filename` of the provided `SqlClient`'s file to move the sink's redaction
- * and inserts off the main thread.
+ * `filename` of the provided `SqlClient`'s file to move the sink's inserts
+ * off the main thread.
  *
  * @since 0.1.0 @category layers
  */
@@ -124,7 +123,7 @@ export const layer = (
 
 /**
  * `layer` over a SQLite file (WAL), also providing the `SqlClient` for other
- * readers of the same store. The sink writes on its own threads and
+ * readers of the same store. The sink writes on its own thread and
  * connection.
  *
  * @since 0.1.0 @category layers

@@ -1,5 +1,5 @@
 /**
- * Rows as they cross from the prepare thread to the write thread: every
+ * Rows as they cross from the main thread to the write thread: every
  * string of the batch in one string, and two typed arrays that say, cell by
  * cell, what it is (null, number, or the end of its text). Structured clone
  * then copies one string and moves two buffers, instead of creating some
