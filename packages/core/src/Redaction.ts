@@ -230,27 +230,45 @@ export const make = (options: Options = {}): Redactor => {
     return s
   }
 
+  // Keys come from a small vocabulary (`tool`, `model`, `step`, …): test each once.
+  const secretKeys = new Map<string, boolean>()
+  const isSecretKey = (key: string): boolean => {
+    let known = secretKeys.get(key)
+    if (known === undefined) {
+      known = secretKey.test(key)
+      if (secretKeys.size < 4_096) secretKeys.set(key, known)
+    }
+    return known
+  }
+
+  // Allocates only when something changes: most events carry nothing to redact.
   const value = (u: unknown, key?: string): unknown => {
-    if (key !== undefined && u !== null && u !== undefined && secretKey.test(key)) return marker("secret")
+    if (key !== undefined && u !== null && u !== undefined && isSecretKey(key)) return marker("secret")
     if (typeof u === "string") return text(u)
     if (typeof u !== "object" || u === null) return u
     if (Array.isArray(u)) {
-      let changed = false
-      const out = u.map((item) => {
+      let out: Array<unknown> | undefined
+      for (let i = 0; i < u.length; i++) {
+        const item: unknown = u[i]
         const next = value(item)
-        if (next !== item) changed = true
-        return next
-      })
-      return changed ? out : u
+        if (out === undefined && next !== item) out = u.slice(0, i)
+        if (out !== undefined) out.push(next)
+      }
+      return out ?? u
     }
-    let changed = false
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(u)) {
+    const keys = Object.keys(u)
+    let out: Record<string, unknown> | undefined
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!
+      const v: unknown = Reflect.get(u, k)
       const next = value(v, k)
-      if (next !== v) changed = true
-      out[k] = next
+      if (out === undefined && next !== v) {
+        out = {}
+        for (let j = 0; j < i; j++) out[keys[j]!] = Reflect.get(u, keys[j]!)
+      }
+      if (out !== undefined) out[k] = next
     }
-    return changed ? out : u
+    return out ?? u
   }
 
   const toolCall = (call: Message.ToolCall): Message.ToolCall => {
