@@ -32,7 +32,7 @@ const feed = Layer.scopedDiscard(
     const bus = yield* EventBus.EventBus
     const sink = yield* TelemetrySink.TelemetrySink
     yield* bus.consume(
-      (events) => Effect.forEach(events, sink.offer, { discard: true }),
+      (events) => sink.offerAll(events),
       { name: "telemetry-sink", batchSize: 1024 }
     )
   })

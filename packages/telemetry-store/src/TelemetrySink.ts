@@ -69,6 +69,8 @@ export interface Stats {
 export interface Service {
   /** Queues the event; never waits, never fails. */
   readonly offer: (event: TelemetryEvent) => Effect.Effect<void>
+  /** Queues the events, in order, as `offer` does each: one effect for a whole batch from a bus consumer. */
+  readonly offerAll: (events: ReadonlyArray<TelemetryEvent>) => Effect.Effect<void>
   /** Writes everything queued now, and waits for it. */
   readonly flush: Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
@@ -169,16 +171,21 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
     // Registered after the fork, so it runs before the loop is interrupted.
     yield* Effect.addFinalizer(() => Effect.zipRight(drain, writer.settle))
 
+    const enqueue = (event: TelemetryEvent) => {
+      if (MutableQueue.offer(queue, event)) {
+        if (MutableQueue.length(queue) >= batchSize) batchReady.unsafeOpen()
+      } else {
+        dropped++
+      }
+    }
+
     const service: Service = {
       // Not an `Effect.fn`: this runs for every event on every agent's hot
       // path, where a span per call would cost more than the call itself.
-      offer: (event) =>
+      offer: (event) => Effect.sync(() => enqueue(event)),
+      offerAll: (events) =>
         Effect.sync(() => {
-          if (MutableQueue.offer(queue, event)) {
-            if (MutableQueue.length(queue) >= batchSize) batchReady.unsafeOpen()
-          } else {
-            dropped++
-          }
+          for (let i = 0; i < events.length; i++) enqueue(events[i]!)
         }),
       flush: Effect.withSpan(Effect.zipRight(drain, writer.settle), "TelemetrySink.flush"),
       stats: Effect.sync(() => ({

@@ -37,6 +37,23 @@ describe("TelemetrySink", () => {
       }).pipe(Effect.provide(context))
     }))
 
+  it.scoped("takes a bus consumer's whole batch at once, in order, and counts what does not fit", () =>
+    Effect.gen(function*() {
+      const { context } = yield* setup({ batchSize: 500, flushIntervalMs: 60_000, queueCapacity: 20 })
+      yield* Effect.gen(function*() {
+        const sink = yield* TelemetrySink.TelemetrySink
+        const events = Array.from({ length: 25 }, (_, i) => event({ timestamp: 1_000 + i }))
+        yield* sink.offerAll(events)
+        const queued = yield* sink.stats
+        assert.strictEqual(queued.queued, 20)
+        assert.strictEqual(queued.dropped, 5, "the 5 that did not fit")
+        yield* sink.flush
+        const sql = yield* SqlClient.SqlClient
+        const stored = yield* sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY id")
+        assert.deepStrictEqual(stored.map((r) => r.ts), events.slice(0, 20).map((e) => e.timestamp))
+      }).pipe(Effect.provide(context))
+    }))
+
   it.scoped("writes a partial batch when flushInterval passes", () =>
     Effect.gen(function*() {
       const { context } = yield* setup({ batchSize: 500, flushIntervalMs: 1_000 })
