@@ -6,6 +6,7 @@
  *   main ──Rows/Stop──▶ write ──Ready/Done/Crashed──▶ main
  */
 import { Predicate } from "effect"
+import type { MessagePort } from "node:worker_threads"
 import type { Rows } from "./batch.js"
 import { type PackedCells, unpack } from "./packedCells.js"
 
@@ -68,7 +69,17 @@ export interface WriteData {
   readonly filename: string
   /** Most batches the sink has in flight at once, so the inbox never holds more. */
   readonly maxInFlight: number
+  /** Where the thread's answers go (ready, done, crashed). */
+  readonly acks: MessagePort
 }
 
+/** What the main thread accepts from the write thread (anything else is ignored). */
+export const isToMain = (u: unknown): u is ToMain =>
+  Predicate.isRecord(u) && (u["_tag"] === "Ready" || u["_tag"] === "Done" || u["_tag"] === "Crashed")
+
+const isPort = (u: unknown): u is MessagePort =>
+  Predicate.isRecord(u) && typeof u["postMessage"] === "function" && typeof u["close"] === "function"
+
 export const isWriteData = (u: unknown): u is WriteData =>
-  Predicate.isRecord(u) && typeof u["filename"] === "string" && typeof u["maxInFlight"] === "number"
+  Predicate.isRecord(u) && typeof u["filename"] === "string" && typeof u["maxInFlight"] === "number" &&
+  isPort(u["acks"])

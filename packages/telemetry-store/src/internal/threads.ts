@@ -18,10 +18,10 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Worker } from "node:worker_threads"
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { describe, prepare } from "./batch.js"
 import { builder, transferables } from "./packedCells.js"
-import { type PackedRows, type PreparedBatch, type Stop, type ToMain, unpackRows, type WriteData } from "./protocol.js"
+import { isToMain, type PackedRows, type PreparedBatch, type Stop, unpackRows, type WriteData } from "./protocol.js"
 import type { Inline, Tally, Writer } from "./writer.js"
 
 /**
@@ -32,6 +32,8 @@ import type { Inline, Tally, Writer } from "./writer.js"
 export const MAX_IN_FLIGHT = 8
 /** Events redacted and turned into rows between two turns of the event loop (about 0.25 ms of work). */
 const SLICE = 100
+/** How often (ms) a writer waiting for an acknowledgement reads the answers' channel itself. */
+const ACK_POLL_MS = 1
 /** Module loading takes about a second; a thread not ready after this is given up (the sink writes inline). */
 const START_TIMEOUT = Duration.seconds(30)
 /** After the stop: the write thread closes its connection, the threads exit. */
@@ -67,10 +69,23 @@ const entry = Effect.try({
   catch: (cause) => `cannot locate the write thread's entry: ${describe(cause)}`
 })
 
-/** Gives the event loop a turn (I/O callbacks, timers) before going on; Effect's own yield stays in microtasks. */
+/**
+ * Gives the event loop a turn (I/O callbacks, timers) before going on;
+ * Effect's own yield stays in microtasks. The 1 ms timer is for a loop that
+ * timers keep from ever reaching its check phase, where `setImmediate` runs.
+ */
 const turn: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
+  const done = () => {
+    clearImmediate(immediate)
+    clearTimeout(timer)
+    resume(Effect.void)
+  }
+  const immediate = setImmediate(done)
+  const timer = setTimeout(done, 1)
+  return Effect.sync(() => {
+    clearImmediate(immediate)
+    clearTimeout(timer)
+  })
 })
 
 interface Thread {
@@ -105,10 +120,12 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
     const { fallback, tally } = options
     const runFork = yield* FiberSet.makeRuntime<never>()
     const started = yield* Deferred.make<boolean>()
-    const slot = yield* Effect.makeLatch(true)
+    /** Whoever waits for progress: resumed by every acknowledgement (and by a failure). */
+    const ackWaiters = new Set<() => void>()
     /** Events per batch handed over and not acknowledged, by id (ids rise, so the first key is the oldest). */
     const pending = new Map<number, number>()
-    const waiters: Array<{ readonly upTo: number; readonly done: Deferred.Deferred<void> }> = []
+    // The thread's answers come on a channel of their own, so they can also be read synchronously (`pollAcks`).
+    const { port1: acks, port2: threadAcks } = new MessageChannel()
     let phase: "starting" | "running" | "failed" | "stopping" = "starting"
     let nextId = 0
     let ready = 0
@@ -119,14 +136,7 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       return true
     }
     const wake = () => {
-      slot.unsafeOpen()
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        const waiter = waiters[i]!
-        if (phase === "failed" || settledUpTo(waiter.upTo)) {
-          waiters.splice(i, 1)
-          Deferred.unsafeDone(waiter.done, Exit.void)
-        }
-      }
+      for (const resume of ackWaiters) resume()
     }
 
     const threads: Array<Thread> = []
@@ -151,7 +161,8 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       ))
     }
 
-    const onMessage = (name: string) => (message: ToMain) => {
+    const onMessage = (name: string) => (message: unknown) => {
+      if (!isToMain(message)) return
       switch (message._tag) {
         case "Ready": {
           if (phase !== "starting" || ++ready < threads.length) return
@@ -190,11 +201,14 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       Effect.gen(function*() {
         const exited = yield* Deferred.make<void>()
         const worker = yield* Effect.try({
-          try: () => new Worker(bootstrap, { eval: true, workerData: data }),
+          try: () => new Worker(bootstrap, { eval: true, workerData: data, transferList: [data.acks] }),
           catch: (cause) => `cannot start the ${name} thread: ${describe(cause)}`
         })
         threads.push({ name, worker, exited })
-        worker.on("message", onMessage(name))
+        // The answers' channel, and the worker's own port for a thread that could not read its settings.
+        const handle = onMessage(name)
+        acks.on("message", handle)
+        worker.on("message", handle)
         worker.on("error", (error) => {
           reasons.push(`${name}: ${describe(error)}`)
         })
@@ -243,6 +257,43 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       )
     }
 
+    /**
+     * Reads the answers already sent, without waiting for the event loop to
+     * deliver them: a loop kept busy by timers (a publisher in a tight
+     * `setTimeout(0)` loop) may not reach its I/O phase for as long as that
+     * lasts, and the sink would stop writing with its batches acknowledged
+     * but unread.
+     */
+    const pollAcks = () => {
+      const handle = onMessage("write")
+      for (let received = receiveMessageOnPort(acks); received !== undefined; received = receiveMessageOnPort(acks)) {
+        handle(received.message)
+      }
+    }
+    /**
+     * The next acknowledgement, or 1 ms on the real clock (timers run even on
+     * a saturated loop), then a poll. Plain callbacks rather than a race of
+     * fibers: the writer waits inside an uninterruptible region, where a race's
+     * loser cannot be interrupted and would hold the winner back.
+     */
+    const nextAck: Effect.Effect<void> = Effect.async<void>((resume) => {
+      let resumed = false
+      const go = () => {
+        if (resumed) return
+        resumed = true
+        clearTimeout(timer)
+        ackWaiters.delete(go)
+        resume(Effect.sync(pollAcks))
+      }
+      const timer = setTimeout(go, ACK_POLL_MS)
+      ackWaiters.add(go)
+      return Effect.sync(() => {
+        resumed = true
+        clearTimeout(timer)
+        ackWaiters.delete(go)
+      })
+    })
+
     const stop = Effect.gen(function*() {
       const wasRunning = phase === "running"
       if (phase !== "failed") phase = "stopping"
@@ -264,10 +315,12 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
           Effect.flatten
         )
       }
+      pollAcks()
+      acks.close()
     })
 
     const launch = Effect.gen(function*() {
-      yield* spawn("write", { ...(yield* entry), filename: options.filename, maxInFlight: MAX_IN_FLIGHT })
+      yield* spawn("write", { ...(yield* entry), filename: options.filename, maxInFlight: MAX_IN_FLIGHT, acks: threadAcks })
     })
     yield* Effect.acquireRelease(
       Effect.catchAll(launch, (why) => Effect.sync(() => fail(why))),
@@ -279,12 +332,12 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       Effect.forkScoped
     )
 
-    /** Waits for room: at most `MAX_IN_FLIGHT` batches out. False when the threads are gone. */
+    /** Waits for room: at most `MAX_IN_FLIGHT` batches out. False when the thread is gone. */
     const room: Effect.Effect<boolean> = Effect.suspend(() => {
+      if (pending.size >= MAX_IN_FLIGHT) pollAcks()
       if (phase !== "running") return Effect.succeed(false)
       if (pending.size < MAX_IN_FLIGHT) return Effect.succeed(true)
-      slot.unsafeClose()
-      return Effect.zipRight(slot.await, room)
+      return Effect.zipRight(nextAck, room)
     })
 
     const writer: Writer = {
@@ -300,13 +353,12 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
         }),
       settle: Effect.suspend(() => {
         const upTo = nextId - 1
-        if (settledUpTo(upTo)) return Effect.void
-        return Effect.flatMap(Deferred.make<void>(), (done) =>
-          Effect.suspend(() => {
-            if (settledUpTo(upTo)) return Effect.void
-            waiters.push({ upTo, done })
-            return Deferred.await(done)
-          }))
+        const check: Effect.Effect<void> = Effect.suspend(() => {
+          if (!settledUpTo(upTo)) pollAcks()
+          if (phase === "failed" || settledUpTo(upTo)) return Effect.void
+          return Effect.zipRight(nextAck, check)
+        })
+        return check
       })
     }
     return writer

@@ -24,7 +24,7 @@ const failedBatch = (id: number, count: number, failure: string): Done => ({
 })
 
 /** The main thread's messages as a queue; the listeners live as long as the scope (the entry closes the port). */
-const inbox = (parent: MessagePort, capacity: number) =>
+const inbox = (parent: MessagePort, acks: MessagePort, capacity: number) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       // The sink never has more than `maxInFlight` batches out, plus the stop.
@@ -32,11 +32,11 @@ const inbox = (parent: MessagePort, capacity: number) =>
       const onMessage = (message: ToWrite) => {
         if (Queue.unsafeOffer(queue, message)) return
         // Only a broken protocol gets here; the batch is refused, and counted, rather than lost.
-        if (message._tag === "Rows") parent.postMessage(failedBatch(message.id, message.count, "write thread inbox full"))
+        if (message._tag === "Rows") acks.postMessage(failedBatch(message.id, message.count, "write thread inbox full"))
       }
       // A batch that cannot be read would never be acknowledged: stop, so the sink counts it and writes inline.
       const onError = (error: Error) => {
-        parent.postMessage({ _tag: "Crashed", reason: `unreadable batch: ${describe(error)}` } satisfies Crashed)
+        acks.postMessage({ _tag: "Crashed", reason: `unreadable batch: ${describe(error)}` } satisfies Crashed)
         process.exit(1)
       }
       parent.on("message", onMessage)
@@ -63,9 +63,9 @@ const connect = (filename: string) =>
   )
 
 /** The batch's Done, posted once its fate is known. */
-const answer = (parent: MessagePort, batch: PreparedBatch, started: number, failure?: string) => {
+const answer = (acks: MessagePort, batch: PreparedBatch, started: number, failure?: string) => {
   const { rows } = batch
-  parent.postMessage(
+  acks.postMessage(
     failure === undefined
       ? {
         _tag: "Done",
@@ -88,7 +88,7 @@ const answer = (parent: MessagePort, batch: PreparedBatch, started: number, fail
  */
 const writeGroup = (
   inserter: FileInserter.FileInserter,
-  parent: MessagePort,
+  acks: MessagePort,
   batches: ReadonlyArray<PreparedBatch>
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
@@ -99,29 +99,34 @@ const writeGroup = (
       catch: (cause) => new WriteError({ message: describe(cause) })
     }).pipe(
       Effect.matchEffect({
-        onSuccess: () => Effect.sync(() => batches.forEach((batch) => answer(parent, batch, started))),
+        onSuccess: () => Effect.sync(() => batches.forEach((batch) => answer(acks, batch, started))),
         onFailure: (error) =>
           batches.length === 1
-            ? Effect.sync(() => answer(parent, batches[0]!, started, error.message))
-            : Effect.forEach(batches, (batch) => writeGroup(inserter, parent, [batch]), { discard: true })
+            ? Effect.sync(() => answer(acks, batches[0]!, started, error.message))
+            : Effect.forEach(batches, (batch) => writeGroup(inserter, acks, [batch]), { discard: true })
       }),
       Effect.catchAllDefect((defect) =>
-        Effect.sync(() => batches.forEach((batch) => answer(parent, batch, started, Cause.pretty(Cause.die(defect)))))
+        Effect.sync(() => batches.forEach((batch) => answer(acks, batch, started, Cause.pretty(Cause.die(defect)))))
       )
     )
   })
 
-/** Runs until the sink's stop, then closes the connection. */
+/**
+ * Runs until the sink's stop, then closes the connection. Batches come in on
+ * `parent`; everything going back (ready, done, crashed) goes on `data.acks`,
+ * which the main thread can read without waiting for its event loop.
+ */
 export const run = (data: WriteData, parent: MessagePort) =>
   Effect.gen(function*() {
     const inserter = yield* connect(data.filename)
-    const queue = yield* inbox(parent, data.maxInFlight)
-    parent.postMessage({ _tag: "Ready" } satisfies Ready)
+    const acks = data.acks
+    const queue = yield* inbox(parent, acks, data.maxInFlight)
+    acks.postMessage({ _tag: "Ready" } satisfies Ready)
     while (true) {
       const first = yield* Queue.take(queue)
       const waiting = [first, ...(yield* Queue.takeAll(queue))]
       const batches = waiting.filter((message): message is PreparedBatch => message._tag === "Rows")
-      if (batches.length > 0) yield* writeGroup(inserter, parent, batches)
+      if (batches.length > 0) yield* writeGroup(inserter, acks, batches)
       // The stop comes after every batch of the sink's.
       if (batches.length < waiting.length) return
     }

@@ -11,11 +11,13 @@ import * as WriteStage from "./writeStage.js"
 if (parentPort !== null) {
   const parent = parentPort
   if (isWriteData(workerData)) {
+    const acks = workerData.acks
     Effect.runFork(WriteStage.run(workerData, parent)).addObserver((exit) => {
       if (Exit.isFailure(exit)) {
-        parent.postMessage({ _tag: "Crashed", reason: Cause.pretty(exit.cause) } satisfies Crashed)
+        acks.postMessage({ _tag: "Crashed", reason: Cause.pretty(exit.cause) } satisfies Crashed)
         process.exitCode = 1
       }
+      acks.close()
       parent.close()
     })
   } else {
