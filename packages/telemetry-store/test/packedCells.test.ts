@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Cell } from "../src/internal/columns.js"
-import { pack, transferables, unpack } from "../src/internal/packedCells.js"
+import { builder, pack, transferables, unpack } from "../src/internal/packedCells.js"
 
 describe("packed cells (rows crossing to the write thread)", () => {
   it("come back exactly: nulls, empty strings, numbers, and text outside ASCII", () => {
@@ -26,6 +26,17 @@ describe("packed cells (rows crossing to the write thread)", () => {
     const cloned = structuredClone(packed, { transfer: moved })
     assert.strictEqual(packed.kinds.byteLength, 0, "the buffer left this side")
     assert.deepStrictEqual(unpack(cloned), cells)
+  })
+
+  it("come back in order when slices outgrow the room foreseen, short and long strings mixed", () => {
+    const packer = builder(4)
+    const all: Array<Cell> = []
+    for (let slice = 0; slice < 5; slice++) {
+      const cells: Array<Cell> = [slice, `short-${slice}`, null, `long-${slice}-${"y".repeat(100)}`, ""]
+      packer.append(cells)
+      all.push(...cells)
+    }
+    assert.deepStrictEqual(unpack(packer.build()), all)
   })
 
   it("hold an empty batch", () => {

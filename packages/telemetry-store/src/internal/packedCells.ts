@@ -1,26 +1,31 @@
 /**
- * Rows as they cross from the main thread to the write thread: every
- * string of the batch in one string, and two typed arrays that say, cell by
- * cell, what it is (null, number, or the end of its text). Structured clone
- * then copies one string and moves two buffers, instead of creating some
- * 8 500 strings (a 500-event batch × 17 columns) on the write thread, which
- * measured about 5 µs per event: most of what the write thread did besides
- * inserting.
+ * Rows as they cross from the main thread to the write thread: the short
+ * strings of the batch in one string, the long ones (payloads) as a list, and
+ * two typed arrays that say, cell by cell, what it is (null, number, short or
+ * long string). Structured clone then copies one string, one string per
+ * event, and moves two buffers, instead of creating some 8 500 strings (a
+ * 500-event batch × 17 columns) on the write thread, which measured about
+ * 5 µs per event: most of what the write thread did besides inserting.
  */
 import type { Cell } from "./columns.js"
 
 export interface PackedCells {
-  /** The strings of the cells, in cell order, concatenated. */
+  /** The short strings of the cells, in cell order, concatenated. */
   readonly text: string
-  /** Per cell: 0 null, 1 number, 2 string. */
+  /** The long strings (payloads), in cell order, each as it is: copied once by the clone, not joined first. */
+  readonly long: ReadonlyArray<string>
+  /** Per cell: 0 null, 1 number, 2 short string, 3 long string. */
   readonly kinds: Uint8Array
-  /** Per cell: the number, or the end offset of the string in `text`. */
+  /** Per cell: the number, or the end offset of the short string in `text`. */
   readonly values: Float64Array
 }
 
 const NULL = 0
 const NUMBER = 1
 const STRING = 2
+const LONG = 3
+/** Longer strings travel on their own: joining them would copy them once more on the sending thread. */
+const LONG_STRING = 64
 
 /** Packs cells as they come, a slice at a time, without keeping them. */
 export interface Builder {
@@ -28,35 +33,55 @@ export interface Builder {
   readonly build: () => PackedCells
 }
 
-export const builder = (): Builder => {
-  const kinds: Array<number> = []
-  const values: Array<number> = []
+/**
+ * A builder for at most `capacity` cells (more grow it): the typed arrays are
+ * allocated once, outside the JS heap, and filled in place.
+ */
+export const builder = (capacity: number): Builder => {
+  let kinds = new Uint8Array(Math.max(1, capacity))
+  let values = new Float64Array(Math.max(1, capacity))
+  let length = 0
   const parts: Array<string> = []
+  const long: Array<string> = []
   let end = 0
+  const grow = (needed: number) => {
+    const size = Math.max(needed, kinds.length * 2)
+    const nextKinds = new Uint8Array(size)
+    nextKinds.set(kinds)
+    kinds = nextKinds
+    const nextValues = new Float64Array(size)
+    nextValues.set(values)
+    values = nextValues
+  }
   return {
     append: (cells) => {
-      for (let i = 0; i < cells.length; i++) {
+      if (length + cells.length > kinds.length) grow(length + cells.length)
+      for (let i = 0; i < cells.length; i++, length++) {
         const cell = cells[i]
         if (typeof cell === "number") {
-          kinds.push(NUMBER)
-          values.push(cell)
+          kinds[length] = NUMBER
+          values[length] = cell
         } else if (typeof cell === "string") {
-          end += cell.length
-          kinds.push(STRING)
-          values.push(end)
-          parts.push(cell)
+          if (cell.length > LONG_STRING) {
+            kinds[length] = LONG
+            long.push(cell)
+          } else {
+            end += cell.length
+            kinds[length] = STRING
+            values[length] = end
+            parts.push(cell)
+          }
         } else {
-          kinds.push(NULL)
-          values.push(0)
+          kinds[length] = NULL
         }
       }
     },
-    build: () => ({ text: parts.join(""), kinds: Uint8Array.from(kinds), values: Float64Array.from(values) })
+    build: () => ({ text: parts.join(""), long, kinds: kinds.subarray(0, length), values: values.subarray(0, length) })
   }
 }
 
 export const pack = (cells: ReadonlyArray<Cell>): PackedCells => {
-  const packer = builder()
+  const packer = builder(cells.length)
   packer.append(cells)
   return packer.build()
 }
@@ -71,9 +96,10 @@ export const transferables = (packed: PackedCells): Array<ArrayBuffer> => {
 }
 
 export const unpack = (packed: PackedCells): Array<Cell> => {
-  const { kinds, text, values } = packed
+  const { kinds, long, text, values } = packed
   const cells = new Array<Cell>(kinds.length)
   let start = 0
+  let next = 0
   for (let i = 0; i < kinds.length; i++) {
     switch (kinds[i]) {
       case NUMBER: {
@@ -84,6 +110,10 @@ export const unpack = (packed: PackedCells): Array<Cell> => {
         const end = values[i]!
         cells[i] = text.slice(start, end)
         start = end
+        break
+      }
+      case LONG: {
+        cells[i] = long[next++]!
         break
       }
       default:

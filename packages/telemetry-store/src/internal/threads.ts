@@ -20,6 +20,7 @@ import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { describe, prepare } from "./batch.js"
+import { columnNames } from "./columns.js"
 import { builder, transferables } from "./packedCells.js"
 import { isToMain, type PackedRows, type PreparedBatch, type Stop, unpackRows, type WriteData } from "./protocol.js"
 import type { Inline, Tally, Writer } from "./writer.js"
@@ -227,8 +228,8 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
      */
     const rowsOf = (events: ReadonlyArray<TelemetryEvent>) =>
       Effect.gen(function*() {
-        const packedEvents = builder()
-        const packedAlerts = builder()
+        const packedEvents = builder(events.length * columnNames.length)
+        const packedAlerts = builder(0)
         let failed = 0
         let failure: string | undefined
         let ms = 0
