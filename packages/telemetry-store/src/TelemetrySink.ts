@@ -18,7 +18,10 @@
  * them to the write thread packed (one string and two buffers). At most
  * `MAX_IN_FLIGHT` (8) batches are in flight; batches waiting together commit
  * in one transaction. `flush` and the final drain wait for the write thread
- * to acknowledge them, and the stats follow those acknowledgements. The
+ * to acknowledge them, and the stats follow those acknowledgements; a sink
+ * that waits reads the acknowledgements from their channel itself, so an
+ * event loop kept busy by timers (which then seldom reaches its I/O phase)
+ * does not stall it. The
  * thread takes about a second to start; offers queue meanwhile. The store
  * must be migrated before (the store's layer does it first).
  * Without a filename (or for `:memory:`), everything runs on the main thread,
