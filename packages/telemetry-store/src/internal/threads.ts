@@ -108,6 +108,8 @@ export interface Options {
    * those turns, on a loop saturated with work, are what starves the writer.
    */
   readonly behind: () => boolean
+  /** Given the thread once it is created (tests use it to stop the thread under the sink). */
+  readonly onThread?: ((worker: Worker) => void) | undefined
 }
 
 /**
@@ -206,6 +208,7 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
           catch: (cause) => `cannot start the ${name} thread: ${describe(cause)}`
         })
         threads.push({ name, worker, exited })
+        options.onThread?.(worker)
         // The answers' channel, and the worker's own port for a thread that could not read its settings.
         const handle = onMessage(name)
         acks.on("message", handle)
