@@ -3,7 +3,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Effect } from "effect"
-import { alertColumnNames, type Cell, columnNames, isAlert, pushAlert, pushRow } from "./columns.js"
+import { alertColumnNames, type Cell, columnNames, insertText, isAlert, pushAlert, pushRow } from "./columns.js"
 
 /**
  * A batch ready to insert: redacted, its rows flat arrays of primitives (cheap
@@ -60,20 +60,19 @@ export const prepare = (
 // statement and skip `sql.insert`'s per-row compile.
 const ROWS_PER_INSERT = 500
 
-const insertText = (table: string, columns: ReadonlyArray<string>) => {
-  const tuple = `(${columns.map(() => "?").join(",")})`
+const insertTexts = (table: string, columns: ReadonlyArray<string>) => {
   const texts = new Map<number, string>()
   return (rows: number): string => {
     let text = texts.get(rows)
     if (text === undefined) {
-      text = `INSERT INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`
+      text = insertText(table, columns, rows)
       texts.set(rows, text)
     }
     return text
   }
 }
-const eventsInsert = insertText("events", columnNames)
-const alertsInsert = insertText("alerts", alertColumnNames)
+const eventsInsert = insertTexts("events", columnNames)
+const alertsInsert = insertTexts("alerts", alertColumnNames)
 
 const insertAll = (
   sql: SqlClient.SqlClient,

@@ -26,6 +26,12 @@ export const columnNames = [
 const str = (u: unknown): string | null => typeof u === "string" && u !== "" ? u : null
 const num = (u: unknown): number | null => typeof u === "number" && Number.isFinite(u) ? u : null
 
+/** `INSERT` of `rows` rows into `table`, one `?` per cell. */
+export const insertText = (table: string, columns: ReadonlyArray<string>, rows: number): string => {
+  const tuple = `(${columns.map(() => "?").join(",")})`
+  return `INSERT INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`
+}
+
 /** The `alerts` columns, in the order `pushAlert` writes them. */
 export const alertColumnNames = ["ts", "rule", "severity", "state", "value", "agent_id", "payload"] as const
 

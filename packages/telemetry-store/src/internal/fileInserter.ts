@@ -14,7 +14,7 @@
  */
 import Database from "better-sqlite3"
 import type { Rows } from "./batch.js"
-import { alertColumnNames, type Cell, columnNames } from "./columns.js"
+import { alertColumnNames, type Cell, columnNames, insertText } from "./columns.js"
 
 export interface FileInserter {
   /** Inserts the batches' rows, one transaction. Throws what SQLite throws; the transaction is then rolled back. */
@@ -37,11 +37,6 @@ const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 /** Rows per multi-row statement; 500 × 17 columns stays far below SQLite's 32 766 parameters. */
 const ROWS_PER_STATEMENT = 500
-
-const insertText = (table: string, columns: ReadonlyArray<string>, rows: number) => {
-  const tuple = `(${columns.map(() => "?").join(",")})`
-  return `INSERT INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`
-}
 
 /**
  * Opens the store's file (already migrated, WAL). `synchronous = NORMAL` as on

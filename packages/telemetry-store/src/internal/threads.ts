@@ -37,7 +37,7 @@ const SLICE = 100
 const ACK_POLL_MS = 1
 /** Module loading takes about a second; a thread not ready after this is given up (the sink writes inline). */
 const START_TIMEOUT = Duration.seconds(30)
-/** After the stop: the write thread closes its connection, the threads exit. */
+/** After the stop: the write thread closes its connection and exits. */
 const STOP_TIMEOUT = Duration.seconds(10)
 
 // Plain `eval` code, so it runs the same under Node, tsx and vitest: loads
@@ -89,13 +89,6 @@ const turn: Effect.Effect<void> = Effect.async<void>((resume) => {
   })
 })
 
-interface Thread {
-  readonly name: string
-  readonly worker: Worker
-  /** Completed by its `exit` event. */
-  readonly exited: Deferred.Deferred<void>
-}
-
 export interface Options {
   readonly filename: string
   readonly redactor: Redaction.Redactor
@@ -131,7 +124,9 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
     const { port1: acks, port2: threadAcks } = new MessageChannel()
     let phase: "starting" | "running" | "failed" | "stopping" = "starting"
     let nextId = 0
-    let ready = 0
+    let thread: Worker | undefined
+    /** Completed by the thread's `exit` event. */
+    const exited = yield* Deferred.make<void>()
     const launchedAt = performance.now()
 
     const settledUpTo = (id: number) => {
@@ -142,7 +137,6 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       for (const resume of ackWaiters) resume()
     }
 
-    const threads: Array<Thread> = []
     const reasons: Array<string> = []
     const fail = (why: string) => {
       if (phase === "failed" || phase === "stopping") return
@@ -152,7 +146,7 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       for (const count of pending.values()) lost += count
       pending.clear()
       tally.failed += lost
-      for (const thread of threads) void thread.worker.terminate()
+      void thread?.terminate()
       wake()
       Deferred.unsafeDone(started, Exit.succeed(false))
       const detail = reasons.length === 0 ? "" : `\n${reasons.join("\n")}`
@@ -164,11 +158,11 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       ))
     }
 
-    const onMessage = (name: string) => (message: unknown) => {
+    const onMessage = (message: unknown) => {
       if (!isToMain(message)) return
       switch (message._tag) {
         case "Ready": {
-          if (phase !== "starting" || ++ready < threads.length) return
+          if (phase !== "starting") return
           phase = "running"
           Deferred.unsafeDone(started, Exit.succeed(true))
           const ms = Math.round(performance.now() - launchedAt)
@@ -176,7 +170,7 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
           return
         }
         case "Crashed": {
-          reasons.push(`${name}: ${message.reason}`)
+          reasons.push(message.reason)
           return
         }
         case "Done": {
@@ -200,27 +194,24 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       }
     }
 
-    const spawn = (name: string, data: WriteData) =>
+    const spawn = (data: WriteData) =>
       Effect.gen(function*() {
-        const exited = yield* Deferred.make<void>()
         const worker = yield* Effect.try({
           try: () => new Worker(bootstrap, { eval: true, workerData: data, transferList: [data.acks] }),
-          catch: (cause) => `cannot start the ${name} thread: ${describe(cause)}`
+          catch: (cause) => `cannot start the write thread: ${describe(cause)}`
         })
-        threads.push({ name, worker, exited })
+        thread = worker
         options.onThread?.(worker)
         // The answers' channel, and the worker's own port for a thread that could not read its settings.
-        const handle = onMessage(name)
-        acks.on("message", handle)
-        worker.on("message", handle)
+        acks.on("message", onMessage)
+        worker.on("message", onMessage)
         worker.on("error", (error) => {
-          reasons.push(`${name}: ${describe(error)}`)
+          reasons.push(describe(error))
         })
         worker.on("exit", (code) => {
           Deferred.unsafeDone(exited, Exit.void)
-          fail(`the ${name} thread exited with code ${code}`)
+          fail(`it exited with code ${code}`)
         })
-        return worker
       })
 
     /**
@@ -252,10 +243,10 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       })
 
     /** Posts the packed rows: one string and two moved buffers per table. */
-    const handOver = (thread: Worker, count: number, rows: PackedRows, prepareMs: number) => {
+    const handOver = (worker: Worker, count: number, rows: PackedRows, prepareMs: number) => {
       const id = nextId++
       pending.set(id, count)
-      thread.postMessage(
+      worker.postMessage(
         { _tag: "Rows", id, count, rows, prepareMs } satisfies PreparedBatch,
         [...transferables(rows.events), ...transferables(rows.alerts)]
       )
@@ -269,16 +260,15 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
      * but unread.
      */
     const pollAcks = () => {
-      const handle = onMessage("write")
       for (let received = receiveMessageOnPort(acks); received !== undefined; received = receiveMessageOnPort(acks)) {
-        handle(received.message)
+        onMessage(received.message)
       }
     }
     /**
      * The next acknowledgement, or 1 ms on the real clock (timers run even on
-     * a saturated loop), then a poll. Plain callbacks rather than a race of
-     * fibers: the writer waits inside an uninterruptible region, where a race's
-     * loser cannot be interrupted and would hold the winner back.
+     * a saturated loop). Plain callbacks rather than a race of fibers: the
+     * writer waits inside an uninterruptible region, where a race's loser
+     * cannot be interrupted and would hold the winner back.
      */
     const nextAck: Effect.Effect<void> = Effect.async<void>((resume) => {
       let resumed = false
@@ -287,7 +277,7 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
         resumed = true
         clearTimeout(timer)
         ackWaiters.delete(go)
-        resume(Effect.sync(pollAcks))
+        resume(Effect.void)
       }
       const timer = setTimeout(go, ACK_POLL_MS)
       ackWaiters.add(go)
@@ -298,21 +288,29 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       })
     })
 
+    /** Polls the answers until `done` holds, waiting for the next one in between. */
+    const until = (done: () => boolean): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (done()) return Effect.void
+        pollAcks()
+        return done() ? Effect.void : Effect.zipRight(nextAck, until(done))
+      })
+
     const stop = Effect.gen(function*() {
       const wasRunning = phase === "running"
       if (phase !== "failed") phase = "stopping"
-      const writeThread = threads[0]
-      // The write thread stops once it has written every batch before the stop.
-      if (wasRunning && writeThread !== undefined) writeThread.worker.postMessage({ _tag: "Stop" } satisfies Stop)
-      else for (const thread of threads) void thread.worker.terminate()
-      for (const thread of threads) {
-        yield* Deferred.await(thread.exited).pipe(
+      const worker = thread
+      if (worker !== undefined) {
+        // The write thread stops once it has written every batch before the stop.
+        if (wasRunning) worker.postMessage({ _tag: "Stop" } satisfies Stop)
+        else void worker.terminate()
+        yield* Deferred.await(exited).pipe(
           Effect.timeoutTo({
             duration: STOP_TIMEOUT,
             onTimeout: () =>
               Effect.zipRight(
-                Effect.logWarning(`TelemetrySink: the ${thread.name} thread did not stop; terminating it`),
-                Effect.ignore(Effect.tryPromise(() => thread.worker.terminate()))
+                Effect.logWarning("TelemetrySink: the write thread did not stop; terminating it"),
+                Effect.ignore(Effect.tryPromise(() => worker.terminate()))
               ),
             onSuccess: () => Effect.void
           }),
@@ -323,9 +321,10 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       acks.close()
     })
 
-    const launch = Effect.gen(function*() {
-      yield* spawn("write", { ...(yield* entry), filename: options.filename, maxInFlight: MAX_IN_FLIGHT, acks: threadAcks })
-    })
+    const launch = Effect.flatMap(
+      entry,
+      (paths) => spawn({ ...paths, filename: options.filename, maxInFlight: MAX_IN_FLIGHT, acks: threadAcks })
+    )
     yield* Effect.acquireRelease(
       Effect.catchAll(launch, (why) => Effect.sync(() => fail(why))),
       () => stop
@@ -337,12 +336,9 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
     )
 
     /** Waits for room: at most `MAX_IN_FLIGHT` batches out. False when the thread is gone. */
-    const room: Effect.Effect<boolean> = Effect.suspend(() => {
-      if (pending.size >= MAX_IN_FLIGHT) pollAcks()
-      if (phase !== "running") return Effect.succeed(false)
-      if (pending.size < MAX_IN_FLIGHT) return Effect.succeed(true)
-      return Effect.zipRight(nextAck, room)
-    })
+    const room: Effect.Effect<boolean> = until(() => phase !== "running" || pending.size < MAX_IN_FLIGHT).pipe(
+      Effect.map(() => phase === "running")
+    )
 
     const writer: Writer = {
       write: (events) =>
@@ -350,19 +346,13 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
           if (!(yield* Deferred.await(started))) return yield* fallback.write(events)
           const { ms, rows } = yield* rowsOf(events)
           const ready = yield* room
-          const writeThread = threads[0]?.worker
           // The thread died meanwhile: the rows are built, so they are written here.
-          if (!ready || writeThread === undefined) return yield* fallback.writeRows(events.length, unpackRows(rows))
-          handOver(writeThread, events.length, rows, ms)
+          if (!ready || thread === undefined) return yield* fallback.writeRows(events.length, unpackRows(rows))
+          handOver(thread, events.length, rows, ms)
         }),
       settle: Effect.suspend(() => {
         const upTo = nextId - 1
-        const check: Effect.Effect<void> = Effect.suspend(() => {
-          if (!settledUpTo(upTo)) pollAcks()
-          if (phase === "failed" || settledUpTo(upTo)) return Effect.void
-          return Effect.zipRight(nextAck, check)
-        })
-        return check
+        return until(() => phase === "failed" || settledUpTo(upTo))
       })
     }
     return writer
