@@ -418,15 +418,31 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, Err
         : Math.max(1, Math.min(timeoutMs, Math.round(Duration.toMillis(request.options.timeout))))
       const context = { ...contextFor(params.model), timeoutMs: callTimeoutMs }
       return Effect.suspend(() => {
-        // The SDK's own timeout stops at the response headers; a deadline signal on the
-        // fetch also bounds reading the body, without racing a second fiber per call.
-        const deadline = AbortSignal.timeout(callTimeoutMs)
+        // The SDK's own timeout stops at the response headers; a deadline on the fetch's
+        // signal also bounds reading the body, without racing a second fiber per call.
+        // A timer of our own, cleared when the call settles: `AbortSignal.timeout` with
+        // `AbortSignal.any` kept each call's signals, listeners and the SDK's controller
+        // alive until the deadline passed (about 3 KB per call, for minutes: under load,
+        // hundreds of MB, and long garbage-collection pauses).
+        let timedOut = false
         return Effect.tryPromise({
           // Fiber interruption or the deadline, whichever comes first, aborts the HTTP request.
-          try: (signal) =>
-            client.chat.completions.create(params, { signal: AbortSignal.any([signal, deadline]), timeout: callTimeoutMs }),
+          try: (interrupted) => {
+            const controller = new AbortController()
+            const onInterrupt = () => controller.abort(interrupted.reason)
+            interrupted.addEventListener("abort", onInterrupt, { once: true })
+            const timer = setTimeout(() => {
+              timedOut = true
+              controller.abort()
+            }, callTimeoutMs)
+            return client.chat.completions.create(params, { signal: controller.signal, timeout: callTimeoutMs })
+              .finally(() => {
+                clearTimeout(timer)
+                interrupted.removeEventListener("abort", onInterrupt)
+              })
+          },
           catch: (error) =>
-            deadline.aborted
+            timedOut
               ? new Errors.ModelTimeout({ model: params.model, timeoutMs: callTimeoutMs })
               : fromSdkError(context, error)
         })

@@ -2,6 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Errors, Ids, LanguageModel, Message, type Recovery } from "@patinox/core"
 import { FakeOpenAi } from "@patinox/testing"
 import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Redacted, Stream } from "effect"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { OpenAiLanguageModel } from "../src/index.js"
 
 const fastRetries: Recovery.RetryPolicy = { maxRetries: 2, baseDelay: "10 millis", maxDelay: "1 second" }
@@ -263,6 +265,33 @@ describe("OpenAiLanguageModel", () => {
       assert.instanceOf(error, Errors.ModelTimeout)
       if (error instanceof Errors.ModelTimeout) assert.strictEqual(error.timeoutMs, 100)
     }))
+
+  it.scopedLive("keeps nothing of a finished call alive until its deadline", () =>
+    Effect.gen(function*() {
+      // A deadline of minutes used to hold each call's signals and listeners (about 3 KB) until it passed.
+      const server = yield* FakeOpenAi.make({ record: false, responder: () => FakeOpenAi.text("ok") })
+      const model = yield* OpenAiLanguageModel.make({
+        apiKey: Redacted.make("sk-test-secret"),
+        baseURL: server.url,
+        model: "gpt-test",
+        retryPolicy: noRetries,
+        timeout: "10 minutes"
+      })
+      setFlagsFromString("--expose-gc")
+      const gc = runInNewContext("gc") as () => void
+      const retained = () => {
+        gc()
+        gc()
+        return process.memoryUsage().heapUsed
+      }
+      const calls = Effect.repeatN(model.chat(hello), 1_999)
+      yield* calls // warm-up: code, connection pool
+      const before = retained()
+      yield* calls
+      const grown = retained() - before
+      // 2,000 calls: the old leak retained 5.9 MB here.
+      assert.isBelow(grown, 1_000_000, `heap grew ${grown} bytes over 2,000 finished calls`)
+    }), 60_000)
 
   it.scopedLive("fails with ModelResponseMalformed on invalid JSON and on a missing choice", () =>
     Effect.gen(function*() {
