@@ -134,24 +134,30 @@ export interface Service {
 export class Metrics extends Context.Tag("@patinox/monitoring/Metrics")<Metrics, Service>() {}
 
 /**
- * Tagged metrics by their labels, built once: tagging a metric and finding
- * its hook on every event cost more than the update itself. Label sets are
- * bounded by what the agents use; the cache is cleared if it ever grows past
- * `max` (the metrics stay registered; only the shortcut is rebuilt).
+ * Updates of a metric by their labels, built once: tagging a metric and
+ * finding its hook on every event cost more than the update itself. The
+ * labels array is kept and passed as is, so Effect's per-metric hook cache
+ * (keyed by the array) finds the hook on every later update; a metric tagged
+ * with `taggedWithLabels` would merge its labels into a new array each time,
+ * and build and hash a new metric key per update. Label sets are bounded by
+ * what the agents use; the cache is cleared if it ever grows past `max` (the
+ * metrics stay registered; only the shortcut is rebuilt).
  */
-class TaggedCache<M extends Metric.Metric<any, any, any>> {
-  private readonly entries = new Map<string, M>()
-  constructor(private readonly base: M, private readonly max: number) {}
-  get(labels: ReadonlyArray<readonly [string, string]>): M {
+class TaggedCache {
+  private readonly entries = new Map<string, (input: number) => void>()
+  constructor(private readonly base: Metric.Metric<any, number, any>, private readonly max: number) {}
+  get(labels: ReadonlyArray<readonly [string, string]>): (input: number) => void {
     let key = ""
     for (const [name, value] of labels) key += `${name}\u0000${value}\u0001`
-    let metric = this.entries.get(key)
-    if (metric === undefined) {
+    let update = this.entries.get(key)
+    if (update === undefined) {
       if (this.entries.size >= this.max) this.entries.clear()
-      metric = Metric.taggedWithLabels(this.base, labels.map(([name, value]) => MetricLabel.make(name, value))) as M
-      this.entries.set(key, metric)
+      const base = this.base
+      const tags = labels.map(([name, value]) => MetricLabel.make(name, value))
+      update = (input) => base.unsafeUpdate(input, tags)
+      this.entries.set(key, update)
     }
-    return metric
+    return update
   }
 }
 
@@ -182,7 +188,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         case "alert.resolved":
           break
         default:
-          actions.get([["type", event.type], ["agent", event.agentId]]).unsafeUpdate(1, [])
+          actions.get([["type", event.type], ["agent", event.agentId]])(1)
       }
       switch (event.type) {
         case "model.request": {
@@ -208,14 +214,14 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           const latencyMs = event.metrics.latencyMs
           if (latencyMs !== undefined && latencyMs >= 0) {
             const labels = event.type === "model.error" ? [...common, ["error.type", errorTagOf(event)] as const] : common
-            durations.get(labels).unsafeUpdate(latencyMs / 1000, [])
+            durations.get(labels)(latencyMs / 1000)
           }
           if (event.type === "model.response") {
             if (event.metrics.tokensIn !== undefined) {
-              tokens.get([...common, ["gen_ai.token.type", "input"]]).unsafeUpdate(event.metrics.tokensIn, [])
+              tokens.get([...common, ["gen_ai.token.type", "input"]])(event.metrics.tokensIn)
             }
             if (event.metrics.tokensOut !== undefined) {
-              tokens.get([...common, ["gen_ai.token.type", "output"]]).unsafeUpdate(event.metrics.tokensOut, [])
+              tokens.get([...common, ["gen_ai.token.type", "output"]])(event.metrics.tokensOut)
             }
           }
           break
@@ -226,14 +232,13 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           if (latencyMs !== undefined && latencyMs >= 0) {
             const tool = ["tool", contextString(event, "tool") ?? "unknown"] as const
             const labels = event.type === "tool.error" ? [tool, ["error.type", errorTagOf(event)] as const] : [tool]
-            tools.get(labels).unsafeUpdate(latencyMs / 1000, [])
+            tools.get(labels)(latencyMs / 1000)
           }
           break
         }
         case "validation.decision": {
           for (const record of event.metrics.decisions ?? []) {
-            decisions.get([["validator", record.validator], ["decision", record.decision], ["stage", record.stage]])
-              .unsafeUpdate(1, [])
+            decisions.get([["validator", record.validator], ["decision", record.decision], ["stage", record.stage]])(1)
           }
           break
         }
@@ -242,7 +247,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           const to = contextString(event, "to")
           const value = to === undefined ? undefined : circuitStateValue(to)
           if (dependency !== undefined && value !== undefined) {
-            breakers.get([["dependency", dependency]]).unsafeUpdate(value, [])
+            breakers.get([["dependency", dependency]])(value)
           }
           break
         }

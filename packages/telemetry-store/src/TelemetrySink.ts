@@ -43,7 +43,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Monitor from "@patinox/core/Monitor"
 import * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
-import { Context, Effect, Layer, MutableQueue, type Scope } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
+import * as BoundedQueue from "./internal/boundedQueue.js"
 import * as Threads from "./internal/threads.js"
 import * as Writer from "./internal/writer.js"
 
@@ -130,7 +131,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
     const redactor = options.redactor ??
       (options.redaction === undefined ? Redaction.defaultRedactor : yield* Effect.sync(() => Redaction.make(options.redaction)))
 
-    const queue = MutableQueue.bounded<TelemetryEvent>(queueCapacity)
+    const queue = BoundedQueue.make<TelemetryEvent>(queueCapacity)
     const batchReady = yield* Effect.makeLatch(false)
     const writing = yield* Effect.makeSemaphore(1)
     const tally: Writer.Tally = { written: 0, failed: 0, batches: 0, lastFlushMs: 0, lastFlushAt: 0 }
@@ -145,18 +146,15 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
         redactor,
         tally,
         fallback: inline,
-        behind: () => MutableQueue.length(queue) * 2 >= queueCapacity
+        behind: () => queue.length() * 2 >= queueCapacity
       })
       : inline
 
-    const takeBatch = (): ReadonlyArray<TelemetryEvent> => {
-      const chunk = MutableQueue.pollUpTo(queue, batchSize)
-      return Array.from(chunk)
-    }
+    const takeBatch = (): ReadonlyArray<TelemetryEvent> => queue.takeUpTo(batchSize)
 
     /** Hands over batches until the queue is empty; one writer at a time. */
     const drain = writing.withPermits(1)(Effect.gen(function*() {
-      while (MutableQueue.length(queue) > 0) {
+      while (queue.length() > 0) {
         // A batch taken off the queue is handed over whole, even during shutdown.
         yield* Effect.uninterruptible(Effect.suspend(() => writer.write(takeBatch())))
       }
@@ -175,8 +173,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
     yield* Effect.addFinalizer(() => Effect.zipRight(drain, writer.settle))
 
     const enqueue = (event: TelemetryEvent) => {
-      if (MutableQueue.offer(queue, event)) {
-        if (MutableQueue.length(queue) >= batchSize) batchReady.unsafeOpen()
+      if (queue.offer(event)) {
+        if (queue.length() >= batchSize) batchReady.unsafeOpen()
       } else {
         dropped++
       }
@@ -196,7 +194,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
         dropped,
         failed: tally.failed,
         batches: tally.batches,
-        queued: MutableQueue.length(queue),
+        queued: queue.length(),
         lastFlushMs: tally.lastFlushMs,
         lastFlushAt: tally.lastFlushAt
       }))

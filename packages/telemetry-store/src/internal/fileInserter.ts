@@ -52,14 +52,27 @@ export const open = (filename: string): FileInserter => {
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
     const table = (name: string, columns: ReadonlyArray<string>) => {
       const width = columns.length
-      const one = db.prepare(insertText(name, columns, 1))
-      const many = db.prepare(insertText(name, columns, ROWS_PER_STATEMENT))
-      const chunk = width * ROWS_PER_STATEMENT
+      // One statement per size, prepared on first use: any row count is a sum of at most
+      // ten of them (500, then powers of two), rather than a statement per row.
+      const statements = new Map<number, Database.Statement>()
+      const statement = (rows: number) => {
+        let prepared = statements.get(rows)
+        if (prepared === undefined) {
+          prepared = db.prepare(insertText(name, columns, rows))
+          statements.set(rows, prepared)
+        }
+        return prepared
+      }
       return (cells: Array<Cell>) => {
+        const total = cells.length / width
+        if (total === ROWS_PER_STATEMENT) return void statement(total).run(cells)
         let at = 0
-        if (cells.length === chunk) return void many.run(cells)
-        for (; at + chunk <= cells.length; at += chunk) many.run(cells.slice(at, at + chunk))
-        for (; at < cells.length; at += width) one.run(cells.slice(at, at + width))
+        for (let left = total; left > 0;) {
+          const rows = left >= ROWS_PER_STATEMENT ? ROWS_PER_STATEMENT : 2 ** Math.floor(Math.log2(left))
+          statement(rows).run(rows === total ? cells : cells.slice(at, at + rows * width))
+          at += rows * width
+          left -= rows
+        }
       }
     }
     const events = table("events", columnNames)

@@ -4,11 +4,29 @@
  * thread, which logs it and writes on its own connection instead.
  */
 import { Cause, Effect, Exit } from "effect"
+import { setPriority } from "node:os"
 import { parentPort, workerData } from "node:worker_threads"
 import { type Crashed, isWriteData } from "./protocol.js"
 import * as WriteStage from "./writeStage.js"
 
+/**
+ * The thread asks for the lowest priority (nice 19; on Linux it applies to
+ * this thread alone): when every core is busy, the agents' thread and its
+ * garbage collector's helpers run first, and telemetry waits in the sink's
+ * queue (full, it drops and counts). On the monitoring-overhead bench (2
+ * cores) the p99 ratio was 1.12-1.21 with it against 1.17-1.35 without.
+ * Where the system refuses, the thread keeps the normal priority.
+ */
+const lowerPriority = () => {
+  try {
+    setPriority(0, 19)
+  } catch {
+    // not permitted here: normal priority
+  }
+}
+
 if (parentPort !== null) {
+  lowerPriority()
   const parent = parentPort
   if (isWriteData(workerData)) {
     const acks = workerData.acks
