@@ -139,9 +139,14 @@ export const make = (
       waiters: Array<Deferred.Deferred<void>>
     }
     const consumers = new Set<Consumer>()
-    // The linger is a batching delay, not domain time: on the real clock even
-    // where a TestClock is installed, so consumers keep up in users' tests.
-    const nextWake = Effect.raceFirst(wake.await, Effect.withClock(Effect.sleep(lingerMs), Clock.make()))
+    // One timer wakes every consumer each `lingerMs`, rather than a race of
+    // the latch and a sleep per consumer per round (two fibers, an
+    // interruption and a cause each time, for every consumer). The linger is
+    // a batching delay, not domain time: on the real clock even where a
+    // TestClock is installed, so consumers keep up in users' tests.
+    const linger = Effect.withClock(Effect.sleep(lingerMs), Clock.make())
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(linger, Effect.sync(() => wake.unsafeOpen()))))
+    const nextWake = wake.await
 
     const consume: Service["consume"] = (handle, options) =>
       Effect.gen(function*() {
