@@ -4,9 +4,12 @@
  * 1. Agent-run latency with the service's whole monitoring stack (event bus,
  *    performance / error / usage / metrics / alert monitors, SQLite sink on a
  *    temp file) versus monitoring off (a Monitor that discards), same fake
- *    model at zero latency, in alternating blocks of 100 runs: the ratio at
- *    p50 and p99 over all runs, and the spread of the per-block p50 ratios
- *    (on a noisy host a single figure can move by 10 %).
+ *    model, in alternating blocks of runs: the ratio at p50 and p99 over all
+ *    runs, and the spread of the per-block p50 ratios (on a noisy host a
+ *    single figure can move by 10 %). Twice: with the model answering at once
+ *    (60 rounds of 100 runs each: every run CPU-bound, the worst case, where
+ *    monitoring's deferred work has no idle time to go into), and with a
+ *    fast model answering in 5 ms (30 rounds of 40).
  * 2. A burst of 10x what the sink writes, for PATINOX_BENCH_BURST_S seconds
  *    (default 30): memory stays bounded, reporting never waits, drops counted.
  */
@@ -26,9 +29,13 @@ import { add } from "./fixtures.js"
 import type { Benchmark, BenchRow } from "./harness.js"
 import { heapAfterGc, percentile, round } from "./harness.js"
 
-const ROUNDS = 24
+const ROUNDS = 60
 const PER_ROUND = 100
 const WARMUP = 200
+/** The second comparison: a fast model (5 ms per call; real ones take hundreds), so runs have idle time. */
+const SLOW_MODEL_MS = 5
+const SLOW_ROUNDS = 30
+const SLOW_PER_ROUND = 40
 
 const agent = Agent.make("bench").model("gpt-bench").instructions("Add with the add tool.").tools(add).build()
 
@@ -39,78 +46,119 @@ const benchmark: Benchmark = {
     const scope = Effect.runSync(Scope.make())
     const dir = mkdtempSync(join(tmpdir(), "patinox-bench-monitoring-"))
     try {
-      const fake = await Effect.runPromise(
-        Scope.extend(FakeOpenAi.make({ record: false, responder: FakeOpenAi.toolThenAnswer("add", { a: 17, b: 25 }, "42") }), scope)
-      )
-      const model = OpenAiLanguageModel.layer({
-        apiKey: Redacted.make("sk-bench"),
-        baseURL: fake.url,
-        model: "gpt-bench",
-        retryPolicy: { maxRetries: 0, baseDelay: "1 millis", maxDelay: "1 millis" }
-      })
       const file = await Effect.runPromise(ConfigFile.parse("{}", "defaults"))
-      const monitored = ManagedRuntime.make(
-        Layer.mergeAll(model, ValidationPipeline.passThrough).pipe(
-          Layer.provideMerge(Telemetry.layer(file, join(dir, "monitored.db"))),
-          Layer.provide(Telemetry.databaseLayer(join(dir, "monitored.db")))
+      /** The monitored and the unmonitored runtime on one fake model, answering after `latencyMs`. */
+      const runtimes = async (latencyMs: number, db: string) => {
+        const fake = await Effect.runPromise(
+          Scope.extend(
+            FakeOpenAi.make({
+              record: false,
+              responder: FakeOpenAi.toolThenAnswer("add", { a: 17, b: 25 }, "42", { latencyMs })
+            }),
+            scope
+          )
         )
-      )
-      const off = ManagedRuntime.make(
-        Layer.mergeAll(model, ValidationPipeline.passThrough, Layer.succeed(Monitor.Monitor, { record: () => Effect.void }))
-      )
-      const runs = { monitored: () => monitored.runPromise(Agent.run(agent, "17 + 25?")), off: () => off.runPromise(Agent.run(agent, "17 + 25?")) }
+        const model = OpenAiLanguageModel.layer({
+          apiKey: Redacted.make("sk-bench"),
+          baseURL: fake.url,
+          model: "gpt-bench",
+          retryPolicy: { maxRetries: 0, baseDelay: "1 millis", maxDelay: "1 millis" }
+        })
+        const monitored = ManagedRuntime.make(
+          Layer.mergeAll(model, ValidationPipeline.passThrough).pipe(
+            Layer.provideMerge(Telemetry.layer(file, join(dir, db))),
+            Layer.provide(Telemetry.databaseLayer(join(dir, db)))
+          )
+        )
+        const off = ManagedRuntime.make(
+          Layer.mergeAll(model, ValidationPipeline.passThrough, Layer.succeed(Monitor.Monitor, { record: () => Effect.void }))
+        )
+        return { monitored, off }
+      }
+      const { monitored, off } = await runtimes(0, "monitored.db")
+      const slow = await runtimes(SLOW_MODEL_MS, "monitored-slow.db")
 
-      progress(`warming up (${WARMUP} runs each)`)
-      for (let i = 0; i < WARMUP; i++) {
-        await runs.monitored()
-        await runs.off()
-      }
-      const samples = { monitored: [] as Array<number>, off: [] as Array<number> }
-      // p50 of each monitored block over the p50 of the off block beside it: the spread shows the host's noise
-      const roundRatios: Array<number> = []
-      for (let r = 0; r < ROUNDS; r++) {
-        const medians = { monitored: 0, off: 0 }
-        // alternate which goes first, so a drift in the host's speed hits both alike
-        for (const name of r % 2 === 0 ? (["monitored", "off"] as const) : (["off", "monitored"] as const)) {
-          const block: Array<number> = []
-          for (let i = 0; i < PER_ROUND; i++) {
-            const t0 = performance.now()
-            await runs[name]()
-            block.push(performance.now() - t0)
+      /** Alternating blocks of runs of the two runtimes: per-run latencies, and the per-round p50 ratios. */
+      const compare = async (
+        pair: { readonly monitored: typeof monitored; readonly off: typeof off },
+        rounds: number,
+        perRound: number,
+        label: string
+      ) => {
+        const runs = {
+          monitored: () => pair.monitored.runPromise(Agent.run(agent, "17 + 25?")),
+          off: () => pair.off.runPromise(Agent.run(agent, "17 + 25?"))
+        }
+        const warmup = Math.min(WARMUP, perRound * 2)
+        progress(`${label}: warming up (${warmup} runs each)`)
+        for (let i = 0; i < warmup; i++) {
+          await runs.monitored()
+          await runs.off()
+        }
+        const samples = { monitored: [] as Array<number>, off: [] as Array<number> }
+        // p50 of each monitored block over the p50 of the off block beside it: the spread shows the host's noise
+        const roundRatios: Array<number> = []
+        for (let r = 0; r < rounds; r++) {
+          const medians = { monitored: 0, off: 0 }
+          // alternate which goes first, so a drift in the host's speed hits both alike
+          for (const name of r % 2 === 0 ? (["monitored", "off"] as const) : (["off", "monitored"] as const)) {
+            const block: Array<number> = []
+            for (let i = 0; i < perRound; i++) {
+              const t0 = performance.now()
+              await runs[name]()
+              block.push(performance.now() - t0)
+            }
+            samples[name].push(...block)
+            medians[name] = percentile(block, 50)
           }
-          samples[name].push(...block)
-          medians[name] = percentile(block, 50)
+          roundRatios.push(medians.monitored / medians.off)
+          if ((r + 1) % Math.ceil(rounds / 4) === 0) progress(`${label}: round ${r + 1}/${rounds}`)
         }
-        roundRatios.push(medians.monitored / medians.off)
-        if ((r + 1) % 6 === 0) progress(`round ${r + 1}/${ROUNDS}`)
+        return { samples, roundRatios }
       }
-      const p = (name: "monitored" | "off", q: number) => percentile(samples[name], q)
-      const rows: Array<BenchRow> = [
-        { name: "monitoring-overhead/run-monitoring-off", metric: "p50", value: round(p("off", 50)), unit: "ms" },
-        { name: "monitoring-overhead/run-monitoring-off", metric: "p99", value: round(p("off", 99)), unit: "ms" },
-        {
-          name: "monitoring-overhead/run-monitored",
-          metric: "p50",
-          value: round(p("monitored", 50)),
-          unit: "ms",
-          baseline: round(p("off", 50)),
-          ratio: round(p("monitored", 50) / p("off", 50))
-        },
-        {
-          name: "monitoring-overhead/run-monitored",
-          metric: "p99",
-          value: round(p("monitored", 99)),
-          unit: "ms",
-          baseline: round(p("off", 99)),
-          ratio: round(p("monitored", 99) / p("off", 99))
-        }
-      ]
-      rows.push(
-        { name: "monitoring-overhead/round-p50-ratio", metric: "median", value: round(percentile(roundRatios, 50)), unit: "ratio" },
-        { name: "monitoring-overhead/round-p50-ratio", metric: "p25", value: round(percentile(roundRatios, 25)), unit: "ratio" },
-        { name: "monitoring-overhead/round-p50-ratio", metric: "p75", value: round(percentile(roundRatios, 75)), unit: "ratio" }
+
+      const rows: Array<BenchRow> = []
+      const report = (prefix: string, result: Awaited<ReturnType<typeof compare>>) => {
+        const { roundRatios, samples } = result
+        const p = (name: "monitored" | "off", q: number) => percentile(samples[name], q)
+        rows.push(
+          { name: `${prefix}-monitoring-off`, metric: "p50", value: round(p("off", 50)), unit: "ms" },
+          { name: `${prefix}-monitoring-off`, metric: "p99", value: round(p("off", 99)), unit: "ms" },
+          {
+            name: `${prefix}-monitored`,
+            metric: "p50",
+            value: round(p("monitored", 50)),
+            unit: "ms",
+            baseline: round(p("off", 50)),
+            ratio: round(p("monitored", 50) / p("off", 50))
+          },
+          {
+            name: `${prefix}-monitored`,
+            metric: "p99",
+            value: round(p("monitored", 99)),
+            unit: "ms",
+            baseline: round(p("off", 99)),
+            ratio: round(p("monitored", 99) / p("off", 99))
+          },
+          { name: `${prefix}-round-p50-ratio`, metric: "median", value: round(percentile(roundRatios, 50)), unit: "ratio" },
+          { name: `${prefix}-round-p50-ratio`, metric: "p25", value: round(percentile(roundRatios, 25)), unit: "ratio" },
+          { name: `${prefix}-round-p50-ratio`, metric: "p75", value: round(percentile(roundRatios, 75)), unit: "ratio" }
+        )
+        progress(
+          `${prefix}: ratio monitored/off p50 ${round(p("monitored", 50) / p("off", 50))}, ` +
+            `p99 ${round(p("monitored", 99) / p("off", 99))} (target <= 1.05)`
+        )
+      }
+      // The worst case first: a model answering at once, so every run is CPU-bound and
+      // monitoring's deferred work has no idle time to go into.
+      report("monitoring-overhead/run", await compare({ monitored, off }, ROUNDS, PER_ROUND, "model at 0 ms"))
+      report(
+        `monitoring-overhead/run-model-${SLOW_MODEL_MS}ms`,
+        await compare(slow, SLOW_ROUNDS, SLOW_PER_ROUND, `model at ${SLOW_MODEL_MS} ms`)
       )
-      progress(`p50 ratio monitored/off = ${round(p("monitored", 50) / p("off", 50))} (target <= 1.05)`)
+      await slow.monitored.dispose()
+      await slow.off.dispose()
+
 
       // -- burst ---------------------------------------------------------------
       const seconds = Number(process.env["PATINOX_BENCH_BURST_S"] ?? 30)

@@ -227,18 +227,20 @@ export type Responder = (request: ChatCompletionRequest) => Reply
 
 /**
  * The responder benchmarks use: when the last message is a tool result it
- * answers `answer`, otherwise it calls `toolName` with `args`.
+ * answers `answer`, otherwise it calls `toolName` with `args`; each reply
+ * after `latencyMs` (default none).
  *
  * @since 0.1.0 @category responders
  */
 export const toolThenAnswer = (
   toolName: string,
   args: string | Readonly<Record<string, unknown>>,
-  answer: string
+  answer: string,
+  options?: { readonly latencyMs?: number | undefined }
 ): Responder =>
 (request) => {
   const last = request.messages[request.messages.length - 1]
-  return last?.role === "tool" ? text(answer) : toolCall(toolName, args)
+  return last?.role === "tool" ? text(answer, options) : toolCall(toolName, args, options)
 }
 
 // ---------------------------------------------------------------------------
