@@ -266,6 +266,16 @@ describe("OpenAiLanguageModel", () => {
       if (error instanceof Errors.ModelTimeout) assert.strictEqual(error.timeoutMs, 100)
     }))
 
+  it.scopedLive("fails with ModelTimeout when the body stalls after the headers", () =>
+    Effect.gen(function*() {
+      // The SDK's own timeout ends at the headers; the call's deadline also covers the body.
+      const { model } = yield* setup([FakeOpenAi.stallStream()], { timeout: "200 millis", retryPolicy: noRetries })
+      const started = Date.now()
+      const error = yield* Effect.flip(model.chat(hello))
+      assert.instanceOf(error, Errors.ModelTimeout)
+      assert.isBelow(Date.now() - started, 5_000)
+    }))
+
   it.scopedLive("keeps nothing of a finished call alive until its deadline", () =>
     Effect.gen(function*() {
       // A deadline of minutes used to hold each call's signals and listeners (about 3 KB) until it passed.
