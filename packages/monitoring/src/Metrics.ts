@@ -145,7 +145,25 @@ export class Metrics extends Context.Tag("@patinox/monitoring/Metrics")<Metrics,
  */
 class TaggedCache {
   private readonly entries = new Map<string, (input: number) => void>()
+  /** `get2`'s shortcut: by the first label's value, then the second's (no key to build per event). */
+  private readonly pairs = new Map<string, Map<string, (input: number) => void>>()
   constructor(private readonly base: Metric.Metric<any, number, any>, private readonly max: number) {}
+  /** `get` for two labels, named `names`, with the values `a` and `b`: allocates nothing once seen. */
+  get2(names: readonly [string, string], a: string, b: string): (input: number) => void {
+    let inner = this.pairs.get(a)
+    if (inner === undefined) {
+      if (this.pairs.size >= this.max) this.pairs.clear()
+      inner = new Map()
+      this.pairs.set(a, inner)
+    }
+    let update = inner.get(b)
+    if (update === undefined) {
+      if (inner.size >= this.max) inner.clear()
+      update = this.get([[names[0], a], [names[1], b]])
+      inner.set(b, update)
+    }
+    return update
+  }
   get(labels: ReadonlyArray<readonly [string, string]>): (input: number) => void {
     let key = ""
     for (const [name, value] of labels) key += `${name}\u0000${value}\u0001`
@@ -160,6 +178,8 @@ class TaggedCache {
     return update
   }
 }
+
+const actionLabels = ["type", "agent"] as const
 
 /**
  * Builds the monitor updating the metrics above; `layer` starts it on the bus.
@@ -188,7 +208,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         case "alert.resolved":
           break
         default:
-          actions.get([["type", event.type], ["agent", event.agentId]])(1)
+          actions.get2(actionLabels, event.type, event.agentId)(1)
       }
       switch (event.type) {
         case "model.request": {
