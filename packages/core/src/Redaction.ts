@@ -256,15 +256,18 @@ export const make = (options: Options = {}): Redactor => {
       }
       return out ?? u
     }
-    const keys = Object.keys(u)
+    // `for...in` over own keys: no array of keys per object (objects here are plain records).
     let out: Record<string, unknown> | undefined
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!
+    for (const k in u) {
+      if (!Object.hasOwn(u, k)) continue
       const v: unknown = Reflect.get(u, k)
       const next = value(v, k)
       if (out === undefined && next !== v) {
         out = {}
-        for (let j = 0; j < i; j++) out[keys[j]!] = Reflect.get(u, keys[j]!)
+        for (const j in u) {
+          if (j === k) break
+          if (Object.hasOwn(u, j)) out[j] = Reflect.get(u, j)
+        }
       }
       if (out !== undefined) out[k] = next
     }
@@ -292,8 +295,8 @@ export const make = (options: Options = {}): Redactor => {
       }
       case "assistant": {
         const content = m.content === null ? null : text(m.content)
-        const toolCalls = m.toolCalls.map(toolCall)
-        return content === m.content && toolCalls.every((c, i) => c === m.toolCalls[i])
+        const toolCalls = mapChanged(m.toolCalls, toolCall)
+        return content === m.content && toolCalls === m.toolCalls
           ? m
           : new Message.AssistantMessage({ content, toolCalls }, true)
       }
@@ -307,8 +310,8 @@ export const make = (options: Options = {}): Redactor => {
         return input === a.input ? a : new AgentAction.UserInput({ input }, true)
       }
       case "ModelCall": {
-        const messages = a.messages.map(message)
-        return messages.every((m, i) => m === a.messages[i])
+        const messages = mapChanged(a.messages, message)
+        return messages === a.messages
           ? a
           : new AgentAction.ModelCall({ step: a.step, messages, tools: a.tools }, true)
       }
@@ -356,9 +359,8 @@ export const make = (options: Options = {}): Redactor => {
     const nextAction = e.action === undefined ? undefined : action(e.action)
     const nextResult = e.result === undefined ? undefined : result(e.result)
     const decisions = e.metrics.decisions
-    const nextDecisions = decisions === undefined ? undefined : decisions.map(decision)
-    const decisionsChanged = nextDecisions !== undefined && decisions !== undefined &&
-      nextDecisions.some((d, i) => d !== decisions[i])
+    const nextDecisions = decisions === undefined ? undefined : mapChanged(decisions, decision)
+    const decisionsChanged = nextDecisions !== decisions
     const nextContext = value(e.context)
     const contextChanged = nextContext !== e.context
     if (nextAction === e.action && nextResult === e.result && !decisionsChanged && !contextChanged) return e
@@ -371,6 +373,18 @@ export const make = (options: Options = {}): Redactor => {
   }
 
   return { text, event, value: (u) => value(u) }
+}
+
+/** `items.map(f)`, or `items` itself (nothing allocated) when `f` changed no item. */
+const mapChanged = <A>(items: ReadonlyArray<A>, f: (a: A) => A): ReadonlyArray<A> => {
+  let out: Array<A> | undefined
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!
+    const next = f(item)
+    if (out === undefined && next !== item) out = items.slice(0, i)
+    if (out !== undefined) out.push(next)
+  }
+  return out ?? items
 }
 
 const contextOf = (u: unknown, fallback: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> => {
