@@ -121,25 +121,19 @@ const benchmark: Benchmark = {
       const report = (prefix: string, result: Awaited<ReturnType<typeof compare>>) => {
         const { roundRatios, samples } = result
         const p = (name: "monitored" | "off", q: number) => percentile(samples[name], q)
+        const monitoredAt = (q: number): BenchRow => ({
+          name: `${prefix}-monitored`,
+          metric: `p${q}`,
+          value: round(p("monitored", q)),
+          unit: "ms",
+          baseline: round(p("off", q)),
+          ratio: round(p("monitored", q) / p("off", q))
+        })
         rows.push(
           { name: `${prefix}-monitoring-off`, metric: "p50", value: round(p("off", 50)), unit: "ms" },
           { name: `${prefix}-monitoring-off`, metric: "p99", value: round(p("off", 99)), unit: "ms" },
-          {
-            name: `${prefix}-monitored`,
-            metric: "p50",
-            value: round(p("monitored", 50)),
-            unit: "ms",
-            baseline: round(p("off", 50)),
-            ratio: round(p("monitored", 50) / p("off", 50))
-          },
-          {
-            name: `${prefix}-monitored`,
-            metric: "p99",
-            value: round(p("monitored", 99)),
-            unit: "ms",
-            baseline: round(p("off", 99)),
-            ratio: round(p("monitored", 99) / p("off", 99))
-          },
+          monitoredAt(50),
+          monitoredAt(99),
           { name: `${prefix}-round-p50-ratio`, metric: "median", value: round(percentile(roundRatios, 50)), unit: "ratio" },
           { name: `${prefix}-round-p50-ratio`, metric: "p25", value: round(percentile(roundRatios, 25)), unit: "ratio" },
           { name: `${prefix}-round-p50-ratio`, metric: "p75", value: round(percentile(roundRatios, 75)), unit: "ratio" }
