@@ -10,7 +10,7 @@
  * writes whatever is left.
  *
  * Where the work happens: given the store's `filename`, the inserts run on a
- * thread of their own, with their own connection to the file (WAL; the
+ * thread of their own, at the lowest OS priority (nice 19), with their own connection to the file (WAL; the
  * `SqlClient` in context keeps migrations, queries and retention). The main
  * thread redacts each batch and builds its rows (about 2.5 µs per event), in
  * slices of 100 events with a turn of the event loop between them (no turns
