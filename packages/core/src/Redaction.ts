@@ -246,16 +246,7 @@ export const make = (options: Options = {}): Redactor => {
     if (key !== undefined && u !== null && u !== undefined && isSecretKey(key)) return marker("secret")
     if (typeof u === "string") return text(u)
     if (typeof u !== "object" || u === null) return u
-    if (Array.isArray(u)) {
-      let out: Array<unknown> | undefined
-      for (let i = 0; i < u.length; i++) {
-        const item: unknown = u[i]
-        const next = value(item)
-        if (out === undefined && next !== item) out = u.slice(0, i)
-        if (out !== undefined) out.push(next)
-      }
-      return out ?? u
-    }
+    if (Array.isArray(u)) return mapChanged<unknown>(u, (item) => value(item))
     // `for...in` over own keys: no array of keys per object (objects here are plain records).
     let out: Record<string, unknown> | undefined
     for (const k in u) {

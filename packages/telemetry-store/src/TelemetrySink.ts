@@ -10,18 +10,18 @@
  * writes whatever is left.
  *
  * Where the work happens: given the store's `filename`, the inserts run on a
- * thread of their own, at the lowest OS priority (nice 19), with their own connection to the file (WAL; the
- * `SqlClient` in context keeps migrations, queries and retention). The main
- * thread redacts each batch and builds its rows (about 2.5 µs per event), in
- * slices of 100 events with a turn of the event loop between them (no turns
- * while the queue is half full or more: then draining comes first), and moves
- * them to the write thread packed (one string and two buffers). At most
- * `MAX_IN_FLIGHT` (8) batches are in flight; batches waiting together commit
- * in one transaction. `flush` and the final drain wait for the write thread
- * to acknowledge them, and the stats follow those acknowledgements; a sink
- * that waits reads the acknowledgements from their channel itself, so an
- * event loop kept busy by timers (which then seldom reaches its I/O phase)
- * does not stall it. The
+ * thread of their own, at the lowest OS priority (nice 19), with their own
+ * connection to the file (WAL; the `SqlClient` in context keeps migrations,
+ * queries and retention). The main thread redacts each batch and builds its
+ * rows (about 2.5 µs per event), in slices of 100 events with a turn of the
+ * event loop between them (no turns while the queue is half full or more:
+ * then draining comes first), and moves them to the write thread packed (one
+ * string and two buffers). At most `MAX_IN_FLIGHT` (8) batches are in
+ * flight; batches waiting together commit in one transaction. `flush` and
+ * the final drain wait for the write thread to acknowledge them, and the
+ * stats follow those acknowledgements; a sink that waits reads the
+ * acknowledgements from their channel itself, so an event loop kept busy by
+ * timers (which then seldom reaches its I/O phase) does not stall it. The
  * thread takes about a second to start; offers queue meanwhile. The store
  * must be migrated before (the store's layer does it first).
  * Without a filename (or for `:memory:`), everything runs on the main thread,
@@ -150,13 +150,11 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       })
       : inline
 
-    const takeBatch = (): ReadonlyArray<TelemetryEvent> => queue.takeUpTo(batchSize)
-
     /** Hands over batches until the queue is empty; one writer at a time. */
     const drain = writing.withPermits(1)(Effect.gen(function*() {
       while (queue.length() > 0) {
         // A batch taken off the queue is handed over whole, even during shutdown.
-        yield* Effect.uninterruptible(Effect.suspend(() => writer.write(takeBatch())))
+        yield* Effect.uninterruptible(Effect.suspend(() => writer.write(queue.takeUpTo(batchSize))))
       }
     }))
 

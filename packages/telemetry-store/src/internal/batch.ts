@@ -3,7 +3,17 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Effect } from "effect"
-import { alertColumnNames, type Cell, columnNames, insertText, isAlert, pushAlert, pushRow } from "./columns.js"
+import {
+  alertColumnNames,
+  type Cell,
+  columnNames,
+  forEachStatement,
+  insertText,
+  isAlert,
+  perRowCount,
+  pushAlert,
+  pushRow
+} from "./columns.js"
 
 /**
  * A batch ready to insert: redacted, its rows flat arrays of primitives (cheap
@@ -52,27 +62,11 @@ export const prepare = (
   return { events: rows, alerts, failed, failure }
 }
 
-// One multi-row insert per default batch (500 rows × 17 columns = 8 500 of
-// SQLite's 32 766 parameters). Measured on 200k events: 500 rows per statement
-// wrote ~45k events/s, 100 rows ~31k/s; a statement per row through the
-// client costs a span and a compile each and is slower still. The statement
-// text is built once per row count, so full batches reuse one prepared
-// statement and skip `sql.insert`'s per-row compile.
-const ROWS_PER_INSERT = 500
-
-const insertTexts = (table: string, columns: ReadonlyArray<string>) => {
-  const texts = new Map<number, string>()
-  return (rows: number): string => {
-    let text = texts.get(rows)
-    if (text === undefined) {
-      text = insertText(table, columns, rows)
-      texts.set(rows, text)
-    }
-    return text
-  }
-}
-const eventsInsert = insertTexts("events", columnNames)
-const alertsInsert = insertTexts("alerts", alertColumnNames)
+// Statement texts are built once per row count (see `forEachStatement`), so
+// the client's statement cache sees at most ten per table, and full batches
+// skip `sql.insert`'s per-row compile.
+const eventsInsert = perRowCount((rows) => insertText("events", columnNames, rows))
+const alertsInsert = perRowCount((rows) => insertText("alerts", alertColumnNames, rows))
 
 const insertAll = (
   sql: SqlClient.SqlClient,
@@ -81,12 +75,8 @@ const insertAll = (
   cells: ReadonlyArray<Cell>
 ): Effect.Effect<void, SqlError> =>
   Effect.suspend(() => {
-    const chunk = ROWS_PER_INSERT * width
     const statements: Array<Effect.Effect<unknown, SqlError>> = []
-    for (let at = 0; at < cells.length; at += chunk) {
-      const part = cells.length <= chunk ? cells : cells.slice(at, at + chunk)
-      statements.push(sql.unsafe(text(part.length / width), part))
-    }
+    forEachStatement(cells, width, (rows, part) => statements.push(sql.unsafe(text(rows), part)))
     return Effect.forEach(statements, (s) => s, { discard: true })
   })
 

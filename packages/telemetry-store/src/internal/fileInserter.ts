@@ -14,7 +14,7 @@
  */
 import Database from "better-sqlite3"
 import type { Rows } from "./batch.js"
-import { alertColumnNames, type Cell, columnNames, insertText } from "./columns.js"
+import { alertColumnNames, type Cell, columnNames, forEachStatement, insertText, perRowCount } from "./columns.js"
 
 export interface FileInserter {
   /** Inserts the batches' rows, one transaction. Throws what SQLite throws; the transaction is then rolled back. */
@@ -35,9 +35,6 @@ const WAL_AUTOCHECKPOINT_PAGES = 10_000
 /** After a checkpoint, a `-wal` file larger than this (64 MB) is truncated back to it. */
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
-/** Rows per multi-row statement; 500 × 17 columns stays far below SQLite's 32 766 parameters. */
-const ROWS_PER_STATEMENT = 500
-
 /**
  * Opens the store's file (already migrated, WAL). `synchronous = NORMAL` as on
  * the main connection: a commit survives a process crash without an fsync each.
@@ -51,29 +48,9 @@ export const open = (filename: string): FileInserter => {
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
     const table = (name: string, columns: ReadonlyArray<string>) => {
-      const width = columns.length
-      // One statement per size, prepared on first use: any row count is a sum of at most
-      // ten of them (500, then powers of two), rather than a statement per row.
-      const statements = new Map<number, Database.Statement>()
-      const statement = (rows: number) => {
-        let prepared = statements.get(rows)
-        if (prepared === undefined) {
-          prepared = db.prepare(insertText(name, columns, rows))
-          statements.set(rows, prepared)
-        }
-        return prepared
-      }
-      return (cells: Array<Cell>) => {
-        const total = cells.length / width
-        if (total === ROWS_PER_STATEMENT) return void statement(total).run(cells)
-        let at = 0
-        for (let left = total; left > 0;) {
-          const rows = left >= ROWS_PER_STATEMENT ? ROWS_PER_STATEMENT : 2 ** Math.floor(Math.log2(left))
-          statement(rows).run(rows === total ? cells : cells.slice(at, at + rows * width))
-          at += rows * width
-          left -= rows
-        }
-      }
+      const statement = perRowCount((rows) => db.prepare(insertText(name, columns, rows)))
+      return (cells: Array<Cell>) =>
+        forEachStatement(cells, columns.length, (rows, part) => void statement(rows).run(part))
     }
     const events = table("events", columnNames)
     const alerts = table("alerts", alertColumnNames)
