@@ -85,6 +85,27 @@ const typedColumns = statements(
 )
 
 /**
+ * 3: events by trace through the runs. An index over every event's random
+ * trace id put each insert at a random leaf, the most expensive part of a
+ * write: on 80k stored events it wrote 1.5 KB to the WAL per event, of 4.8.
+ * Now `run_traces` holds one row per (trace, run) pair, which the writers add
+ * once per batch (`INSERT OR IGNORE`), and only events outside any run keep a
+ * trace index; the run index, over time-ordered run ids, grows at its end.
+ */
+const runTraces = statements(
+  `CREATE TABLE run_traces (
+    trace_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    PRIMARY KEY (trace_id, run_id)
+  ) WITHOUT ROWID`,
+  `INSERT OR IGNORE INTO run_traces (trace_id, run_id, ts)
+    SELECT trace_id, run_id, min(ts) FROM events WHERE run_id IS NOT NULL GROUP BY trace_id, run_id`,
+  `CREATE INDEX idx_events_trace_unrun ON events (trace_id) WHERE run_id IS NULL`,
+  `DROP INDEX idx_events_trace`
+)
+
+/**
  * Every migration, by `<id>_<name>`. Append only: a released migration is
  * never edited, a change is a new one.
  *
@@ -92,11 +113,12 @@ const typedColumns = statements(
  */
 export const migrations = {
   "0001_create_events": createEvents,
-  "0002_typed_columns_indexes_alerts": typedColumns
+  "0002_typed_columns_indexes_alerts": typedColumns,
+  "0003_run_traces": runTraces
 } as const
 
 /** @since 0.1.0 @category migrations */
-export const latest = 2
+export const latest = 3
 
 /**
  * Migrations up to and including `upTo` (all by default): older versions of

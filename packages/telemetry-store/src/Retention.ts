@@ -1,7 +1,8 @@
 /**
  * Keeps the store bounded in age and in size. A scoped fiber prunes on a
  * schedule: first events older than `maxAgeDays`, then, while the data in the
- * file is over `maxSizeMb`, the oldest events in chunks. Freed pages go back
+ * file is over `maxSizeMb`, the oldest events in chunks; then the trace → run
+ * pairs of runs with no event left. Freed pages go back
  * to the file system with `PRAGMA incremental_vacuum` when the file was
  * created with incremental auto-vacuum (every file the store creates is);
  * otherwise they are reused by later writes and `prune` reports it.
@@ -29,6 +30,8 @@ export interface PruneResult {
   readonly deletedByAge: number
   readonly deletedBySize: number
   readonly alertsDeleted: number
+  /** `run_traces` rows (trace → run) whose run has no event left. */
+  readonly runTracesDeleted: number
   /** Bytes in use by data after pruning: (pages − free pages) × page size. */
   readonly usedBytes: number
   /** Size of the database file after pruning (without the WAL). */
@@ -106,12 +109,25 @@ export const make = (options: Options): Effect.Effect<Service, never, SqlClient.
       return deleted
     })
 
+    /**
+     * A (trace, run) pair goes with its run's last event. Only pairs first
+     * seen before the oldest event left are looked at (one probe of the run
+     * index each): later ones still have events, or soon will be looked at.
+     */
+    const pruneRunTraces = Effect.map(
+      sql`DELETE FROM run_traces
+        WHERE ts < coalesce((SELECT ts FROM events ORDER BY id LIMIT 1), ${Number.MAX_SAFE_INTEGER})
+        AND NOT EXISTS (SELECT 1 FROM events WHERE events.run_id = run_traces.run_id)`.raw,
+      changesOf
+    )
+
     const prune = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const cutoff = now - options.maxAgeDays * DAY_MS
       const deletedByAge = yield* pruneByAge(cutoff)
       const alertsDeleted = changesOf(yield* sql`DELETE FROM alerts WHERE ts < ${cutoff}`.raw)
       const deletedBySize = yield* pruneBySize
+      const runTracesDeleted = deletedByAge + deletedBySize > 0 ? yield* pruneRunTraces : 0
       const autoVacuum = yield* pragma("auto_vacuum")
       const vacuumed = autoVacuum === 2 && (deletedByAge + deletedBySize + alertsDeleted > 0)
       if (vacuumed) {
@@ -126,7 +142,7 @@ export const make = (options: Options): Effect.Effect<Service, never, SqlClient.
         )
       }
       const after = yield* usage
-      return { deletedByAge, deletedBySize, alertsDeleted, vacuumed, ...after } satisfies PruneResult
+      return { deletedByAge, deletedBySize, alertsDeleted, runTracesDeleted, vacuumed, ...after } satisfies PruneResult
     }).pipe(Effect.mapError(fromCause("prune")), Effect.withSpan("Retention.prune"))
 
     return {

@@ -10,6 +10,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { RunId, TraceId } from "@patinox/core/Ids"
 import { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Context, Effect, Layer, Schema } from "effect"
+import { eventsByTraceSql } from "./internal/traceSql.js"
 import { fromCause, type TelemetryStoreError } from "./TelemetryStoreError.js"
 
 /** `[since, until)` in epoch milliseconds; `until` defaults to "no end". @since 0.1.0 @category models */
@@ -132,8 +133,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
   }, Effect.mapError(fromCause("eventsByRun")))
 
   const eventsByTrace = Effect.fn("TelemetryQueries.eventsByTrace")(function*(traceId: TraceId) {
-    const rows = yield* sql<{ payload: unknown }>`
-      SELECT payload FROM events WHERE trace_id = ${traceId} ORDER BY ts, id`.withoutTransform
+    const rows = yield* sql.unsafe<{ payload: unknown }>(eventsByTraceSql, [traceId, traceId, traceId]).withoutTransform
     return yield* payloads(rows)
   }, Effect.mapError(fromCause("eventsByTrace")))
 

@@ -1,6 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Migrations, Retention, TelemetrySink } from "@patinox/telemetry-store"
+import { Ids } from "@patinox/core"
+import { Migrations, Retention, TelemetryQueries, TelemetrySink } from "@patinox/telemetry-store"
 import { Effect, Layer, TestClock } from "effect"
 import { countRows, event, eventually, sqlite, tempFile } from "./fixtures.js"
 
@@ -41,6 +42,28 @@ describe("Retention", () => {
         assert.strictEqual(result.deletedBySize, 0)
         assert.strictEqual(yield* countRows(), 6)
         assert.strictEqual(yield* countRows("alerts"), 1)
+      }).pipe(Effect.provide(context))
+    }))
+
+  it.scoped("forgets a trace's run once the run's last event is gone, and only then", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const context = yield* store(Layer.effect(Retention.Retention, Retention.make({ maxAgeDays: 7, maxSizeMb: 512 })))
+      yield* Effect.gen(function*() {
+        const traceId = Ids.TraceId.make("f".repeat(32))
+        const inRun = (runId: string, timestamp: number) => event({ timestamp, traceId, runId: Ids.RunId.make(runId) })
+        // run-old ends before the cutoff; run-across started before it and goes on after
+        yield* offerAll([inRun("run-old", NOW - 9 * DAY), inRun("run-across", NOW - 8 * DAY), inRun("run-across", NOW - DAY), inRun("run-new", NOW - DAY)])
+        const result = yield* Effect.flatMap(Retention.Retention, (r) => r.prune)
+        assert.strictEqual(result.deletedByAge, 2)
+        assert.strictEqual(result.runTracesDeleted, 1)
+        const sql = yield* SqlClient.SqlClient
+        const runs = yield* sql<{ run_id: string }>`SELECT run_id FROM run_traces ORDER BY run_id`.withoutTransform
+        assert.deepStrictEqual(runs.map((r) => r.run_id), ["run-across", "run-new"])
+        const byTrace = yield* Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.eventsByTrace(traceId)).pipe(
+          Effect.provide(TelemetryQueries.layer)
+        )
+        assert.deepStrictEqual(byTrace.map((e): [string | undefined, number] => [e.runId, e.timestamp]), [["run-across", NOW - DAY], ["run-new", NOW - DAY]])
       }).pipe(Effect.provide(context))
     }))
 

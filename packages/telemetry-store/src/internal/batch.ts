@@ -12,7 +12,9 @@ import {
   isAlert,
   perRowCount,
   pushAlert,
-  pushRow
+  pushRow,
+  runTraceColumnNames,
+  runTraceRows
 } from "./columns.js"
 
 /**
@@ -67,6 +69,7 @@ export const prepare = (
 // skip `sql.insert`'s per-row compile.
 const eventsInsert = perRowCount((rows) => insertText("events", columnNames, rows))
 const alertsInsert = perRowCount((rows) => insertText("alerts", alertColumnNames, rows))
+const runTracesInsert = perRowCount((rows) => insertText("run_traces", runTraceColumnNames, rows, "INSERT OR IGNORE"))
 
 const insertAll = (
   sql: SqlClient.SqlClient,
@@ -85,6 +88,9 @@ export const insert = (sql: SqlClient.SqlClient, rows: Rows): Effect.Effect<void
   sql.withTransaction(
     Effect.zipRight(
       insertAll(sql, eventsInsert, columnNames.length, rows.events),
-      insertAll(sql, alertsInsert, alertColumnNames.length, rows.alerts)
+      Effect.zipRight(
+        insertAll(sql, runTracesInsert, runTraceColumnNames.length, runTraceRows(rows.events)),
+        insertAll(sql, alertsInsert, alertColumnNames.length, rows.alerts)
+      )
     )
   )

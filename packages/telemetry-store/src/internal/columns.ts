@@ -26,10 +26,46 @@ export const columnNames = [
 const str = (u: unknown): string | null => typeof u === "string" && u !== "" ? u : null
 const num = (u: unknown): number | null => typeof u === "number" && Number.isFinite(u) ? u : null
 
-/** `INSERT` of `rows` rows into `table`, one `?` per cell. */
-export const insertText = (table: string, columns: ReadonlyArray<string>, rows: number): string => {
+/** `INSERT` (or `verb`) of `rows` rows into `table`, one `?` per cell. */
+export const insertText = (
+  table: string,
+  columns: ReadonlyArray<string>,
+  rows: number,
+  verb: "INSERT" | "INSERT OR IGNORE" = "INSERT"
+): string => {
   const tuple = `(${columns.map(() => "?").join(",")})`
-  return `INSERT INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`
+  return `${verb} INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`
+}
+
+/** The `run_traces` columns, in the order `runTraceRows` writes them (see migration 3). */
+export const runTraceColumnNames = ["trace_id", "run_id", "ts"] as const
+
+const TS = columnNames.indexOf("ts")
+const RUN_ID = columnNames.indexOf("run_id")
+const TRACE_ID = columnNames.indexOf("trace_id")
+
+/**
+ * The `run_traces` rows of a batch's `events` rows: each (trace, run) pair
+ * once, with the time of its first event. A run's events mostly come one
+ * after another, so most rows are skipped by comparing with the row before.
+ */
+export const runTraceRows = (events: ReadonlyArray<Cell>): Array<Cell> => {
+  const out: Array<Cell> = []
+  const seen = new Set<string>()
+  let lastRun: Cell | undefined
+  let lastTrace: Cell | undefined
+  for (let at = 0; at < events.length; at += columnNames.length) {
+    const run = events[at + RUN_ID]
+    const trace = events[at + TRACE_ID]
+    if (run === null || run === undefined || (run === lastRun && trace === lastTrace)) continue
+    lastRun = run
+    lastTrace = trace
+    const key = `${trace}\u0000${run}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push(trace ?? null, run, events[at + TS] ?? null)
+  }
+  return out
 }
 
 /**

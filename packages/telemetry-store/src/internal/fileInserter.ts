@@ -14,7 +14,16 @@
  */
 import Database from "better-sqlite3"
 import type { Rows } from "./batch.js"
-import { alertColumnNames, type Cell, columnNames, forEachStatement, insertText, perRowCount } from "./columns.js"
+import {
+  alertColumnNames,
+  type Cell,
+  columnNames,
+  forEachStatement,
+  insertText,
+  perRowCount,
+  runTraceColumnNames,
+  runTraceRows
+} from "./columns.js"
 
 export interface FileInserter {
   /** Inserts the batches' rows, one transaction. Throws what SQLite throws; the transaction is then rolled back. */
@@ -47,16 +56,19 @@ export const open = (filename: string): FileInserter => {
     db.pragma("synchronous = NORMAL")
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
-    const table = (name: string, columns: ReadonlyArray<string>) => {
-      const statement = perRowCount((rows) => db.prepare(insertText(name, columns, rows)))
+    const table = (name: string, columns: ReadonlyArray<string>, verb?: "INSERT OR IGNORE") => {
+      const statement = perRowCount((rows) => db.prepare(insertText(name, columns, rows, verb)))
       return (cells: Array<Cell>) =>
         forEachStatement(cells, columns.length, (rows, part) => void statement(rows).run(part))
     }
     const events = table("events", columnNames)
     const alerts = table("alerts", alertColumnNames)
+    const runTraces = table("run_traces", runTraceColumnNames, "INSERT OR IGNORE")
     const insert = db.transaction((batches: ReadonlyArray<Rows>) => {
       for (const rows of batches) {
         events(rows.events)
+        const pairs = runTraceRows(rows.events)
+        if (pairs.length > 0) runTraces(pairs)
         if (rows.alerts.length > 0) alerts(rows.alerts)
       }
     })
