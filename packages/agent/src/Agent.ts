@@ -40,6 +40,7 @@ import {
 import { unsafeCoerce } from "effect/Function"
 import * as Actor from "./internal/actor.js"
 import { type LoopAgent, runLoop, type RunTool } from "./internal/loop.js"
+import * as RunContext from "./internal/runContext.js"
 import type { RunResult, Step } from "./RunResult.js"
 
 /** @since 0.1.0 @category type ids */
@@ -340,7 +341,8 @@ interface Prepared {
  */
 const prepare = <Tools extends Tool.Any, E, R, O extends Overflow>(agent: Agent<Tools, E, R, O>): Effect.Effect<Prepared, E, R | Scope.Scope> => {
   const program = Effect.gen(function*() {
-    const context = yield* Effect.context<never>()
+    // Without the caller's span: a tool's own spans belong under its `execute_tool` span.
+    const context = Context.omit(Tracer.ParentSpan)(yield* Effect.context<never>())
     const model = agent.modelSpec._tag === "Named"
       ? yield* LanguageModel.LanguageModel
       : Context.get(yield* Layer.build(agent.modelSpec.layer), LanguageModel.LanguageModel)
@@ -383,7 +385,11 @@ export const run = <Tools extends Tool.Any, E, R, O extends Overflow>(
     Effect.gen(function*() {
       const prepared = yield* prepare(agent)
       const runId = yield* Ids.makeRunId
-      return yield* withinRun(runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId), agent.id, runId)
+      return yield* withinRun(
+        RunContext.within(runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId)),
+        agent.id,
+        runId
+      )
     })
   )
 
@@ -426,7 +432,7 @@ export const stream = <Tools extends Tool.Any, E, R, O extends Overflow>(
         streaming: true,
         onStep: (step) => Effect.asVoid(mailbox.offer(RunEvent.Step({ step })))
       }).pipe(
-        (loop) => withinRun(loop, agent.id, runId),
+        (loop) => withinRun(RunContext.within(loop), agent.id, runId),
         Effect.flatMap((result) =>
           Effect.gen(function*() {
             for (let at = 0; at < result.answer.length; at += chunkSize) {
@@ -534,7 +540,7 @@ export const makeActor = <Tools extends Tool.Any, E, R, O extends Overflow>(
 ): Effect.Effect<Actor.Actor, E, R | ValidationPipeline.ValidationPipeline | Monitor.Monitor | Scope.Scope> =>
   Effect.gen(function*() {
     const prepared = yield* prepare(agent)
-    const services = yield* Effect.context<ValidationPipeline.ValidationPipeline | Monitor.Monitor>()
+    const services = RunContext.services(yield* Effect.context<RunContext.Services>())
     const looped = loopAgent(agent)
     return yield* Actor.make({
       name: agent.name,
@@ -545,8 +551,8 @@ export const makeActor = <Tools extends Tool.Any, E, R, O extends Overflow>(
       maxConversations: agent.options.maxConversations,
       maxHistory: agent.options.maxHistory,
       run: (input, runId, hooks) =>
-        Effect.provide(runLoop(looped, prepared.model, prepared.runTool, input, runId, hooks), services),
-      report: (event) => Effect.provide(Monitor.report(event), services),
+        RunContext.withCaptured(runLoop(looped, prepared.model, prepared.runTool, input, runId, hooks), services),
+      report: (event) => RunContext.withCaptured(Monitor.report(event), services),
       restart: supervision.restart,
       resetAfter: supervision.resetAfter,
       supervisor: supervision.supervisor,

@@ -274,7 +274,8 @@ export const makeRoot = (
     const core: Core = {
       registry: new Map(),
       tracker: new Actor.Tracker(),
-      monitor: yield* Effect.context<Monitor.Monitor>(),
+      // The monitor alone: a context taken whole would also pin the span current now on every report.
+      monitor: Context.pick(Monitor.Monitor)(yield* Effect.context<Monitor.Monitor>()),
       escalated: yield* Deferred.make<never, Errors.AgentEscalated>(),
       provide: Context.empty()
     }
