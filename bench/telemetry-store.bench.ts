@@ -7,8 +7,10 @@
  * extraction, JSON, batched inserts, a transaction per batch of 500 (or per
  * group of batches waiting together). The baseline gets rows that are
  * already extracted and serialised (its loop is only `stmt.run` inside a
- * transaction per 500 rows), so the ratio is the sink's total cost against
- * the bare cost of the inserts. The headline is the sink given the file (its
+ * transaction per 500 rows, for the events and for their (trace, run) pairs
+ * in `run_traces`, as the sink writes both), so the ratio is the sink's total
+ * cost against the bare cost of the inserts. Ids are shaped like
+ * production's: random-looking trace ids, time-ordered (UUIDv7) run ids. The headline is the sink given the file (its
  * write thread) under sustained load, in REPS repetitions alternating with
  * the baseline, each repetition's ratio against the baseline run just
  * before it; the median is reported with the spread, since one run on a
@@ -62,10 +64,38 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, "0")
 /** Skewed latencies: most calls fast, a long tail. */
 const latency = (base: number) => round(base * (0.5 + random()) * (random() < 0.05 ? 8 : 1), 1)
 
+/** 32 bits that look random, the same for the same `n` and `salt` (murmur3's finaliser). */
+const mix32 = (n: number, salt: number): number => {
+  let h = (n ^ Math.imul(salt, 0x9e3779b9)) >>> 0
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+const mixHex = (n: number, salt: number, chars: number) => {
+  let out = ""
+  for (let k = 0; out.length < chars; k++) out += hex(mix32(n, salt + k), 8)
+  return out.slice(0, chars)
+}
+
+/**
+ * Run `i`'s ids, shaped like production's: a W3C trace id that looks random
+ * (as OpenTelemetry's are) and a UUIDv7 run id, its first 48 bits the run's
+ * start time (as `Ids.makeRunId` makes them).
+ */
+export const runIds = (i: number, start: number) => {
+  const tail = mixHex(i, 7, 20)
+  const time = hex(start, 12)
+  return {
+    traceId: Ids.TraceId.make(mixHex(i, 1, 32)),
+    runId: Ids.RunId.make(
+      `${time.slice(0, 8)}-${time.slice(8)}-7${tail.slice(0, 3)}-${"89ab"[mix32(i, 11) % 4]}${tail.slice(3, 6)}-${tail.slice(6, 18)}`
+    )
+  }
+}
+
 /** One agent run as the loop reports it: about a dozen events. */
 const runEvents = (i: number, start: number): Array<TelemetryEvent> => {
-  const traceId = Ids.TraceId.make(hex(i + 1, 32))
-  const runId = Ids.RunId.make(`run-${i}`)
+  const { runId, traceId } = runIds(i, start)
   const agentId = Ids.AgentId.make(pick(AGENTS))
   const model = pick(MODELS)
   const tool = pick(TOOLS)
@@ -100,13 +130,13 @@ const runEvents = (i: number, start: number): Array<TelemetryEvent> => {
       type: "model.request",
       action: new AgentAction.ModelCall({ step: 1, messages, tools: [tool] }, true),
       metrics: {},
-      context: { model, provider: "openai", step: 1, requestId: `run-${i}:1` }
+      context: { model, provider: "openai", step: 1, requestId: `${runId}:1` }
     }),
     event({
       type: "model.response",
       result: new ActionResult.ModelResult({ model, finishReason: "tool_calls", toolCalls: 1, usage }, true),
       metrics: { latencyMs: latency(800), tokensIn: usage.inputTokens, tokensOut: usage.outputTokens },
-      context: { model, provider: "openai", step: 1, requestId: `run-${i}:1` }
+      context: { model, provider: "openai", step: 1, requestId: `${runId}:1` }
     }),
     event({ type: "tool.start", metrics: {}, context: { tool, toolCallId: `call-${i}`, step: 1 } }),
     toolFailed
@@ -126,7 +156,7 @@ const runEvents = (i: number, start: number): Array<TelemetryEvent> => {
       type: "model.response",
       result: new ActionResult.ModelResult({ model, finishReason: "stop", toolCalls: 0, usage }, true),
       metrics: { latencyMs: latency(600), tokensIn: usage.inputTokens, tokensOut: usage.outputTokens },
-      context: { model, provider: "openai", step: 2, requestId: `run-${i}:2` }
+      context: { model, provider: "openai", step: 2, requestId: `${runId}:2` }
     }),
     event({ type: "state.change", metrics: {}, context: { state: "done" } }),
     event({
@@ -192,6 +222,16 @@ export const rowOf = (e: TelemetryEvent): Row => {
     JSON.stringify(e)
   ]
 }
+/** A batch's `run_traces` rows, as the sink writes them beside the events: each (trace, run) once, first time seen. */
+const pairsOf = (rows: ReadonlyArray<Row>): Array<readonly [string, string, number]> => {
+  const seen = new Map<string, readonly [string, string, number]>()
+  for (const row of rows) {
+    const runId = row[3]
+    if (runId !== null && !seen.has(`${row[4]} ${runId}`)) seen.set(`${row[4]} ${runId}`, [row[4], runId, row[0]])
+  }
+  return [...seen.values()]
+}
+
 export const INSERT = `INSERT INTO events (ts, type, agent_id, run_id, trace_id, span_id, parent_span_id, tool, model,
   latency_ms, tokens_in, tokens_out, memory_bytes, error_tag, validator, decision, payload)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -264,17 +304,35 @@ const sinkThroughput = async (dir: string, events: ReadonlyArray<TelemetryEvent>
  * `serialise: false`: rows extracted and serialised before the clock starts (the
  * bare inserts). `serialise: true`: the loop also builds each row (columns and
  * JSON) from the event, as any writer must; the sink additionally redacts.
+ * `pairs: false` leaves out the `run_traces` rows (reported once, to show
+ * what they cost).
  */
-const baselineThroughput = async (dir: string, events: ReadonlyArray<TelemetryEvent>, serialise: boolean) => {
-  const filename = join(dir, serialise ? "baseline-serialise.db" : "baseline.db")
+const baselineThroughput = async (
+  dir: string,
+  events: ReadonlyArray<TelemetryEvent>,
+  serialise: boolean,
+  pairs = true
+) => {
+  const filename = join(dir, serialise ? "baseline-serialise.db" : pairs ? "baseline.db" : "baseline-events-only.db")
   await migrate(filename)
   const prepared = serialise ? [] : events.map(rowOf)
+  const preparedPairs = serialise || !pairs ? [] : Array.from({ length: Math.ceil(events.length / 500) }, (_, b) =>
+    pairsOf(prepared.slice(b * 500, (b + 1) * 500)))
   const db = new Database(filename)
   db.pragma("journal_mode = WAL")
   db.pragma("synchronous = NORMAL")
   const insert = db.prepare(INSERT)
+  const insertPair = db.prepare("INSERT OR IGNORE INTO run_traces (trace_id, run_id, ts) VALUES (?, ?, ?)")
   const batch = db.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i++) insert.run(...(serialise ? rowOf(events[i]!) : prepared[i]!))
+    if (serialise) {
+      const rows: Array<Row> = []
+      for (let i = from; i < to; i++) rows.push(rowOf(events[i]!))
+      for (const row of rows) insert.run(...row)
+      for (const pair of pairsOf(rows)) insertPair.run(...pair)
+    } else {
+      for (let i = from; i < to; i++) insert.run(...prepared[i]!)
+      for (const pair of preparedPairs[from / 500] ?? []) insertPair.run(...pair)
+    }
   })
   const started = performance.now()
   for (let i = 0; i < events.length; i += 500) batch(i, Math.min(events.length, i + 500))
@@ -296,22 +354,33 @@ const load = async (filename: string, count: number, now: number, progress: (m: 
   for (const index of indexes) db.exec(`DROP INDEX ${index.name}`)
   const insert = db.prepare(INSERT)
   const chunk = 50_000
+  let probe: { readonly runId: Ids.RunId; readonly traceId: Ids.TraceId } | undefined
   const t0 = performance.now()
   for (let done = 0; done < count; done += chunk) {
     const size = Math.min(chunk, count - done)
     // Spread over the last 24 hours, in time order, like a day of traffic.
     const from = now - SPAN + Math.floor((SPAN * done) / count)
     const to = now - SPAN + Math.floor((SPAN * (done + size)) / count)
-    const rows = makeEvents(size, from, to, Math.ceil(done / 11)).map(rowOf)
+    const events = makeEvents(size, from, to, Math.ceil(done / 11))
+    if (probe === undefined && done + size >= count / 2) {
+      const middle = events[Math.floor(events.length / 2)]!
+      if (middle.runId !== undefined) probe = { runId: middle.runId, traceId: middle.traceId }
+    }
+    const rows = events.map(rowOf)
     db.transaction(() => {
       for (const row of rows) insert.run(...row)
     })()
     if ((done + size) % 250_000 === 0) progress(`loaded ${done + size} events (${round((performance.now() - t0) / 1000, 1)} s)`)
   }
   for (const index of indexes) db.exec(index.sql)
+  // What the sink writes beside each batch: one row per (trace, run).
+  db.exec(`INSERT OR IGNORE INTO run_traces (trace_id, run_id, ts)
+    SELECT trace_id, run_id, min(ts) FROM events WHERE run_id IS NOT NULL GROUP BY trace_id, run_id`)
   db.exec("ANALYZE")
   progress(`indexes rebuilt (${round((performance.now() - t0) / 1000, 1)} s total)`)
   db.close()
+  if (probe === undefined) throw new Error("no run to look up among the loaded events")
+  return probe
 }
 
 const benchmark: Benchmark = {
@@ -356,6 +425,10 @@ const benchmark: Benchmark = {
       const serialisingRate = events.length / (serialisingMs / 1000)
       dropFile("baseline-serialise.db")
       progress(`baseline (rows built in the loop): ${round(serialisingRate, 0)} events/s`)
+      const eventsOnlyMs = await baselineThroughput(dir, events, false, false)
+      const eventsOnlyRate = events.length / (eventsOnlyMs / 1000)
+      dropFile("baseline-events-only.db")
+      progress(`baseline (events rows only, no run_traces rows): ${round(eventsOnlyRate, 0)} events/s`)
       const once = async (threads: boolean) => {
         const sink = await sinkThroughput(dir, events, threads, "slices")
         dropFile(`sink-${threads ? "threads" : "inline"}-slices.db`)
@@ -388,6 +461,14 @@ const benchmark: Benchmark = {
           ratio: round(medianRep.sink / serialisingRate, 3)
         },
         {
+          name: "telemetry-store/sink-throughput-vs-events-only-loop",
+          metric: "events/s",
+          value: round(medianRep.sink, 0),
+          unit: "events/s",
+          baseline: round(eventsOnlyRate, 0),
+          ratio: round(medianRep.sink / eventsOnlyRate, 3)
+        },
+        {
           name: "telemetry-store/sink-throughput-slices",
           metric: "events/s, flush every 5,000",
           value: round(slices, 0),
@@ -408,7 +489,7 @@ const benchmark: Benchmark = {
       )
 
       const filename = join(dir, "million.db")
-      await load(filename, QUERY_EVENTS, now, progress)
+      const probe = await load(filename, QUERY_EVENTS, now, progress)
       const runtime = ManagedRuntime.make(TelemetryQueries.layer.pipe(Layer.provide(SqliteClient.layer({ filename }))))
       const window = { since: now - SPAN, until: now + 1 }
       const lastHour = { since: now - HOUR, until: now + 1 }
@@ -422,15 +503,17 @@ const benchmark: Benchmark = {
         ["token-usage-by-agent-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.tokenUsage("agent", window))],
         ["decision-counts-24h", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.decisionCounts(window))],
         ["recent-runs-50", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.recentRuns(50))],
-        ["events-by-run", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.eventsByRun(Ids.RunId.make("run-1234")))],
-        ["events-by-trace", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.eventsByTrace(Ids.TraceId.make(hex(1235, 32))))]
+        ["events-by-run", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.eventsByRun(probe.runId))],
+        ["events-by-trace", Effect.flatMap(TelemetryQueries.TelemetryQueries, (q) => q.eventsByTrace(probe.traceId))]
       ]
       for (const [name, query] of queries) {
         let best = Number.POSITIVE_INFINITY
         for (let i = 0; i < 3; i++) {
           const t0 = performance.now()
-          await runtime.runPromise(query)
+          const result = await runtime.runPromise(query)
           best = Math.min(best, performance.now() - t0)
+          // A query that finds nothing would be fast for the wrong reason.
+          if (Array.isArray(result) && result.length === 0) throw new Error(`${name} found nothing in the loaded events`)
         }
         progress(`${name}: ${round(best, 1)} ms`)
         rows.push({ name: `telemetry-store/query/${name}`, metric: "best of 3 on 1M events", value: round(best, 1), unit: "ms" })
