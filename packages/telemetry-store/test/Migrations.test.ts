@@ -2,7 +2,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Migrations } from "@patinox/telemetry-store"
 import { Effect } from "effect"
-import { decision, event, modelResponse, sqlite, tempFile, toolEnd } from "./fixtures.js"
+import { decision, event, insertEnvelope, modelResponse, sqlite, tempFile, toolEnd } from "./fixtures.js"
 
 const columns = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   Effect.map(sql.unsafe<{ name: string }>("PRAGMA table_info(events)"), (rows) => rows.map((r) => r.name)))
@@ -56,20 +56,8 @@ describe("Migrations", () => {
       yield* Effect.gen(function*() {
         assert.deepStrictEqual((yield* Migrations.run(1)).map(([id]) => id), [1])
         assert.notInclude(yield* columns, "tool")
-        const sql = yield* SqlClient.SqlClient
         for (const e of old) {
-          yield* sql`INSERT INTO events ${
-            sql.insert({
-              ts: e.timestamp,
-              type: e.type,
-              agent_id: e.agentId,
-              run_id: null,
-              trace_id: e.traceId,
-              span_id: e.spanId,
-              parent_span_id: null,
-              payload: JSON.stringify(e)
-            })
-          }`
+          yield* insertEnvelope(e)
         }
       }).pipe(Effect.provide(sqlite(file)))
 

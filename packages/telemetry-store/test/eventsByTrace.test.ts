@@ -5,7 +5,7 @@ import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Migrations, TelemetryQueries, TelemetrySink } from "@patinox/telemetry-store"
 import { Effect, Layer } from "effect"
 import { eventsByTraceSql } from "../src/internal/traceSql.js"
-import { event, sqlite, tempFile } from "./fixtures.js"
+import { event, insertEnvelope, sqlite, tempFile } from "./fixtures.js"
 
 const traceA = Ids.TraceId.make("a".repeat(32))
 const traceB = Ids.TraceId.make("b".repeat(32))
@@ -90,20 +90,8 @@ describe("TelemetryQueries.eventsByTrace", () => {
       const written = scenario()
       yield* Effect.gen(function*() {
         yield* Migrations.run(2)
-        const sql = yield* SqlClient.SqlClient
         for (const e of written) {
-          yield* sql`INSERT INTO events ${
-            sql.insert({
-              ts: e.timestamp,
-              type: e.type,
-              agent_id: e.agentId,
-              run_id: e.runId ?? null,
-              trace_id: e.traceId,
-              span_id: e.spanId,
-              parent_span_id: null,
-              payload: JSON.stringify(e)
-            })
-          }`
+          yield* insertEnvelope(e)
         }
       }).pipe(Effect.provide(sqlite(file)))
       yield* Effect.gen(function*() {

@@ -102,3 +102,19 @@ export const decision = (validator: string, kind: Decision.DecisionKind, timesta
     },
     context: { validator, stage: "user_input", decision: kind }
   })
+
+/** Inserts the event with the envelope columns only, as a store before migration 2 wrote it. */
+export const insertEnvelope = (e: TelemetryEvent) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`INSERT INTO events ${
+      sql.insert({
+        ts: e.timestamp,
+        type: e.type,
+        agent_id: e.agentId,
+        run_id: e.runId ?? null,
+        trace_id: e.traceId,
+        span_id: e.spanId,
+        parent_span_id: null,
+        payload: JSON.stringify(e)
+      })
+    }`)
