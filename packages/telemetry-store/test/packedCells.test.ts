@@ -1,6 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Cell } from "../src/internal/columns.js"
-import { builder, pack, transferables, unpack } from "../src/internal/packedCells.js"
+import { builder, transferables, unpack } from "../src/internal/packedCells.js"
+
+const pack = (cells: ReadonlyArray<Cell>) => {
+  const packer = builder(cells.length)
+  packer.append(cells)
+  return packer.build()
+}
 
 describe("packed cells (rows crossing to the write thread)", () => {
   it("come back exactly: nulls, empty strings, numbers, and text outside ASCII", () => {

@@ -86,11 +86,9 @@ const insertAll = (
 /** Inserts the rows, one transaction for the batch. */
 export const insert = (sql: SqlClient.SqlClient, rows: Rows): Effect.Effect<void, SqlError> =>
   sql.withTransaction(
-    Effect.zipRight(
+    Effect.all([
       insertAll(sql, eventsInsert, columnNames.length, rows.events),
-      Effect.zipRight(
-        insertAll(sql, runTracesInsert, runTraceColumnNames.length, runTraceRows(rows.events)),
-        insertAll(sql, alertsInsert, alertColumnNames.length, rows.alerts)
-      )
-    )
+      insertAll(sql, runTracesInsert, runTraceColumnNames.length, runTraceRows(rows.events)),
+      insertAll(sql, alertsInsert, alertColumnNames.length, rows.alerts)
+    ], { discard: true })
   )

@@ -80,12 +80,6 @@ export const builder = (capacity: number): Builder => {
   }
 }
 
-export const pack = (cells: ReadonlyArray<Cell>): PackedCells => {
-  const packer = builder(cells.length)
-  packer.append(cells)
-  return packer.build()
-}
-
 /** The buffers to move rather than copy when posting `packed`. */
 export const transferables = (packed: PackedCells): Array<ArrayBuffer> => {
   const out: Array<ArrayBuffer> = []
