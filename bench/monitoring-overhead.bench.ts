@@ -41,6 +41,47 @@ const SLOW_MODEL_MS = 5
 const SLOW_ROUNDS = 30
 const SLOW_PER_ROUND = 40
 
+interface Pause {
+  readonly start: number
+  readonly end: number
+  readonly minor: boolean
+}
+
+/**
+ * What the garbage collector did to the runs whose start and end times are
+ * `spans` (flat pairs, in time order), given every pause (sorted by start).
+ */
+const pausesIn = (spans: ReadonlyArray<number>, pauses: ReadonlyArray<Pause>) => {
+  let hit = 0
+  const clean: Array<number> = []
+  let scavenges = 0
+  let scavengeMs = 0
+  let at = 0
+  for (let i = 0; i < spans.length; i += 2) {
+    const start = spans[i]!
+    const end = spans[i + 1]!
+    while (at < pauses.length && pauses[at]!.end < start) at++
+    let hitThis = false
+    for (let k = at; k < pauses.length && pauses[k]!.start <= end; k++) {
+      hitThis = true
+      if (pauses[k]!.minor) {
+        scavenges++
+        scavengeMs += pauses[k]!.end - pauses[k]!.start
+      }
+    }
+    if (hitThis) hit++
+    else clean.push(end - start)
+  }
+  const runs = spans.length / 2
+  return {
+    hitPercent: (100 * hit) / runs,
+    scavengesPer100: (100 * scavenges) / runs,
+    meanScavengeMs: scavenges === 0 ? 0 : scavengeMs / scavenges,
+    /** Latencies of the runs no pause fell in. */
+    clean
+  }
+}
+
 const agent = Agent.make("bench").model("gpt-bench").instructions("Add with the add tool.").tools(add).build()
 
 const benchmark: Benchmark = {
@@ -102,7 +143,7 @@ const benchmark: Benchmark = {
         const samples = { monitored: [] as Array<number>, off: [] as Array<number> }
         // Each run's start and end, and every garbage-collection pause, to tell which runs a pause fell in.
         const spans = { monitored: [] as Array<number>, off: [] as Array<number> }
-        const pauses: Array<{ readonly start: number; readonly end: number; readonly minor: boolean }> = []
+        const pauses: Array<Pause> = []
         const observer = new PerformanceObserver((list) => {
           for (const entry of list.getEntries()) {
             const detail: unknown = "detail" in entry ? entry.detail : undefined
@@ -137,39 +178,12 @@ const benchmark: Benchmark = {
         }
         await new Promise((resolve) => setTimeout(resolve, 50)) // the last entries are delivered
         observer.disconnect()
-        const gc = (name: "monitored" | "off") => {
-          const runSpans = spans[name]
-          let hit = 0
-          const clean: Array<number> = []
-          let scavenges = 0
-          let scavengeMs = 0
-          let at = 0
-          pauses.sort((a, b) => a.start - b.start)
-          for (let i = 0; i < runSpans.length; i += 2) {
-            const start = runSpans[i]!
-            const end = runSpans[i + 1]!
-            while (at < pauses.length && pauses[at]!.end < start) at++
-            let hitThis = false
-            for (let k = at; k < pauses.length && pauses[k]!.start <= end; k++) {
-              hitThis = true
-              if (pauses[k]!.minor) {
-                scavenges++
-                scavengeMs += pauses[k]!.end - pauses[k]!.start
-              }
-            }
-            if (hitThis) hit++
-            else clean.push(end - start)
-          }
-          const runsCount = runSpans.length / 2
-          return {
-            hitPercent: (100 * hit) / runsCount,
-            scavengesPer100: (100 * scavenges) / runsCount,
-            meanScavengeMs: scavenges === 0 ? 0 : scavengeMs / scavenges,
-            /** Latencies of the runs no pause fell in. */
-            clean
-          }
+        pauses.sort((a, b) => a.start - b.start)
+        return {
+          samples,
+          roundRatios,
+          gc: { monitored: pausesIn(spans.monitored, pauses), off: pausesIn(spans.off, pauses) }
         }
-        return { samples, roundRatios, gc: { monitored: gc("monitored"), off: gc("off") } }
       }
 
       const rows: Array<BenchRow> = []

@@ -37,13 +37,15 @@ export const ToolCallId = Schema.NonEmptyString.pipe(Schema.brand("@patinox/Tool
 /** @since 0.1.0 @category models */
 export type ToolCallId = typeof ToolCallId.Type
 
-const hex = (bytes: number): string => {
-  const buffer = new Uint8Array(bytes)
-  globalThis.crypto.getRandomValues(buffer)
+const randomBytes = (count: number): Uint8Array => globalThis.crypto.getRandomValues(new Uint8Array(count))
+
+const hexOf = (bytes: Uint8Array): string => {
   let out = ""
-  for (const byte of buffer) out += byte.toString(16).padStart(2, "0")
+  for (const byte of bytes) out += byte.toString(16).padStart(2, "0")
   return out
 }
+
+const hex = (bytes: number): string => hexOf(randomBytes(bytes))
 
 /**
  * A UUID version 7 (RFC 9562) at `epochMs`: the time in its first 48 bits,
@@ -52,8 +54,7 @@ const hex = (bytes: number): string => {
  * places; within one millisecond the order is random.
  */
 const uuidV7 = (epochMs: number): string => {
-  const bytes = new Uint8Array(16)
-  globalThis.crypto.getRandomValues(bytes)
+  const bytes = randomBytes(16)
   let time = Math.max(0, Math.floor(epochMs))
   for (let i = 5; i >= 0; i--) {
     bytes[i] = time % 256
@@ -61,8 +62,7 @@ const uuidV7 = (epochMs: number): string => {
   }
   bytes[6] = 0x70 | (bytes[6]! & 0x0f)
   bytes[8] = 0x80 | (bytes[8]! & 0x3f)
-  let hexText = ""
-  for (const byte of bytes) hexText += byte.toString(16).padStart(2, "0")
+  const hexText = hexOf(bytes)
   return `${hexText.slice(0, 8)}-${hexText.slice(8, 12)}-${hexText.slice(12, 16)}-${hexText.slice(16, 20)}-${hexText.slice(20)}`
 }
 

@@ -134,7 +134,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
     const queue = BoundedQueue.make<TelemetryEvent>(queueCapacity)
     const batchReady = yield* Effect.makeLatch(false)
     const writing = yield* Effect.makeSemaphore(1)
-    const tally: Writer.Tally = { written: 0, failed: 0, batches: 0, lastFlushMs: 0, lastFlushAt: 0 }
+    const tally = Writer.emptyTally()
     let dropped = 0
 
     const inline = Writer.inline(sql, redactor, tally)

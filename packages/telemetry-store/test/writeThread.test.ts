@@ -18,7 +18,7 @@ describe("the sink's write thread", () => {
       )
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        const tally: Writer.Tally = { written: 0, failed: 0, batches: 0, lastFlushMs: 0, lastFlushAt: 0 }
+        const tally = Writer.emptyTally()
         const redactor = Redaction.defaultRedactor
         let thread: Worker | undefined
         const writer = yield* Threads.make({

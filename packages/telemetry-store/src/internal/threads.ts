@@ -76,17 +76,17 @@ const entry = Effect.try({
  * timers keep from ever reaching its check phase, where `setImmediate` runs.
  */
 const turn: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const done = () => {
+  const cancel = () => {
     clearImmediate(immediate)
     clearTimeout(timer)
+  }
+  const done = () => {
+    cancel()
     resume(Effect.void)
   }
   const immediate = setImmediate(done)
   const timer = setTimeout(done, 1)
-  return Effect.sync(() => {
-    clearImmediate(immediate)
-    clearTimeout(timer)
-  })
+  return Effect.sync(cancel)
 })
 
 export interface Options {
@@ -272,20 +272,19 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
      */
     const nextAck: Effect.Effect<void> = Effect.async<void>((resume) => {
       let resumed = false
-      const go = () => {
-        if (resumed) return
+      const cancel = () => {
         resumed = true
         clearTimeout(timer)
         ackWaiters.delete(go)
+      }
+      const go = () => {
+        if (resumed) return
+        cancel()
         resume(Effect.void)
       }
       const timer = setTimeout(go, ACK_POLL_MS)
       ackWaiters.add(go)
-      return Effect.sync(() => {
-        resumed = true
-        clearTimeout(timer)
-        ackWaiters.delete(go)
-      })
+      return Effect.sync(cancel)
     })
 
     /** Polls the answers until `done` holds, waiting for the next one in between. */

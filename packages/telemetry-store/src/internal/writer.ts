@@ -13,6 +13,9 @@ export interface Tally {
   lastFlushAt: number
 }
 
+/** A tally of nothing yet. */
+export const emptyTally = (): Tally => ({ written: 0, failed: 0, batches: 0, lastFlushMs: 0, lastFlushAt: 0 })
+
 /** Where the sink's batches go. */
 export interface Writer {
   /** Takes a batch; waits at most for room (the worker writer bounds its batches in flight). */
