@@ -1,10 +1,13 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Redaction } from "@patinox/core"
+import { ActionResult, AgentAction, Decision, Ids, Redaction } from "@patinox/core"
+import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Migrations, TelemetryQueries, TelemetrySink } from "@patinox/telemetry-store"
-import { Deferred, Effect, Fiber, Layer, TestClock } from "effect"
+import { Deferred, Effect, Fiber, Layer, Option, TestClock } from "effect"
 import { join } from "node:path"
-import { countRows, event, eventually, logInto, sqlite, tempFile } from "./fixtures.js"
+import { prepare } from "../src/internal/batch.js"
+import { alertColumnNames, type Cell, columnNames } from "../src/internal/columns.js"
+import { countRows, decision, event, eventually, logInto, modelResponse, sqlite, tempFile, toolEnd } from "./fixtures.js"
 
 /** A migrated temp file and a sink on it, both closed with the test's scope. */
 const setup = (options: TelemetrySink.Options) =>
@@ -170,12 +173,46 @@ const payloads = Effect.flatMap(
 
 // One write thread for the block: each start loads the modules again (about a second).
 const threadLogs: Array<string> = []
+const tenantRedaction: Redaction.Options = { patterns: [{ name: "tenant", pattern: /tenant-secret-\d+/ }] }
 const shared = Layer.unwrapScoped(Effect.map(tempFile, (file) =>
-  onThreads(file, {
-    batchSize: 10,
-    flushIntervalMs: 60_000,
-    redaction: { patterns: [{ name: "tenant", pattern: /tenant-secret-\d+/ }] }
-  }, threadLogs)))
+  onThreads(file, { batchSize: 10, flushIntervalMs: 60_000, redaction: tenantRedaction }, threadLogs)))
+
+/** One of each kind of event the store files differently, with secrets and text outside ASCII. */
+const variedEvents = (): Array<TelemetryEvent> => [
+  event({
+    type: "run.start",
+    runId: Ids.RunId.make("run-varied"),
+    action: new AgentAction.UserInput({ input: "Résumé for jane.doe@example.com, ref tenant-secret-42 ✓" }),
+    context: {}
+  }),
+  modelResponse("gpt-4o-mini", 812.5, 1_700_000_000_100, { tokensIn: 120, tokensOut: 33 }),
+  toolEnd("search", 42.25, 1_700_000_000_200),
+  toolEnd("fetch_url", 3_001, 1_700_000_000_300, true),
+  decision("jailbreak", "rejected", 1_700_000_000_400),
+  event({
+    type: "run.error",
+    result: new ActionResult.Failure({ error: "ModelError", message: "401 for key sk-abcdEFGH1234ijklMNOP5678qrstUVWX" }),
+    context: { error: "ModelError", attempts: [1, 2, { backoffMs: 250, note: "quote \" and \\ kept" }], password: "hunter2-db" }
+  }),
+  event({
+    type: "validation.decision",
+    metrics: {
+      decisions: [
+        new Decision.DecisionRecord({ validator: "pii", stage: "tool_result", decision: "modified", reason: "mail ops@corp.example.com", latencyMs: 0.2 })
+      ]
+    },
+    context: { nested: { deeper: { list: ["a", null, true, 1.5] } }, missing: undefined }
+  }),
+  event({ type: "alert.firing", context: { rule: "error-rate", severity: "critical", value: 0.4 } })
+]
+
+/** The last `count` rows of `table`, as cells in `columns` order. */
+const lastRows = (table: string, columns: ReadonlyArray<string>, count: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(
+      sql.unsafe<Record<string, Cell>>(`SELECT ${columns.join(",")} FROM ${table} ORDER BY id DESC LIMIT ${count}`),
+      (rows) => [...rows].reverse().flatMap((row) => columns.map((column) => row[column] ?? null))
+    ))
 
 layer(shared)("TelemetrySink on its own thread", (it) => {
   it.effect("takes offers while its thread starts, and writes them once it is ready", () =>
@@ -210,7 +247,44 @@ layer(shared)("TelemetrySink on its own thread", (it) => {
       assert.strictEqual(yield* countRows(), after.written)
     }))
 
-  it.effect("redacts with the configured patterns before the rows leave the main thread", () =>
+  it.effect("prepares the events on its thread while it keeps up, and stores exactly what the main thread would", () =>
+    Effect.gen(function*() {
+      const sink = yield* TelemetrySink.TelemetrySink
+      const before = yield* sink.stats
+      const events = variedEvents()
+      yield* sink.offerAll(events)
+      yield* sink.flush
+      const after = yield* sink.stats
+      assert.strictEqual(after.written - before.written, events.length)
+      assert.strictEqual(after.preparedOnThread - before.preparedOnThread, events.length, "sent as offered")
+      // What the main thread builds from the same events, with the same redaction.
+      const expected = prepare(Redaction.make(tenantRedaction), events)
+      assert.strictEqual(expected.failed, 0)
+      assert.deepStrictEqual(yield* lastRows("events", columnNames, events.length), expected.events)
+      assert.deepStrictEqual(yield* lastRows("alerts", alertColumnNames, 1), expected.alerts)
+      const stored = (yield* lastRows("events", ["payload"], events.length)).join("\n")
+      for (const secret of ["jane.doe@example.com", "tenant-secret-42", "sk-abcdEFGH1234", "hunter2-db", "ops@corp.example.com"]) {
+        assert.notInclude(stored, secret)
+      }
+      assert.include(stored, "Résumé")
+    }))
+
+  it.effect("prepares a batch on the main thread when a context value would not come through a clone as it is", () =>
+    Effect.gen(function*() {
+      const sink = yield* TelemetrySink.TelemetrySink
+      const before = yield* sink.stats
+      // A clone drops the prototype, where Option's `toJSON` and `_tag` live.
+      yield* sink.offer(event({ context: { state: "calling_model", retry: Option.some(2) } }))
+      yield* sink.offer(event())
+      yield* sink.flush
+      const after = yield* sink.stats
+      assert.strictEqual(after.written - before.written, 2)
+      assert.strictEqual(after.preparedOnThread, before.preparedOnThread, "prepared here")
+      const payload = (yield* payloads).at(-2) ?? ""
+      assert.include(payload, `"retry":{"_id":"Option","_tag":"Some","value":2}`)
+    }))
+
+  it.effect("redacts with the configured patterns, whichever thread prepares the rows", () =>
     Effect.gen(function*() {
       const sink = yield* TelemetrySink.TelemetrySink
       yield* sink.offer(event({ context: { note: "ref tenant-secret-7781, mail jane.doe@example.com", password: "hunter2-db" } }))
@@ -280,12 +354,39 @@ describe("TelemetrySink on its own thread, starting and stopping", () => {
         const sink = yield* TelemetrySink.TelemetrySink
         yield* sink.offer(event({ context: { note: "visitor badge-4711 at the desk" } }))
         yield* sink.flush
-        assert.strictEqual((yield* sink.stats).written, 1)
+        const stats = yield* sink.stats
+        assert.strictEqual(stats.written, 1)
+        assert.strictEqual(stats.preparedOnThread, 0, "a ready-made redactor stays on the main thread, and so does the work")
         const stored = (yield* payloads)[0] ?? ""
         assert.include(stored, "[REDACTED:badge]")
         assert.notInclude(stored, "badge-4711")
       }).pipe(Effect.provide(onThreads(file, { batchSize: 10, flushIntervalMs: 60_000, redactor }, logs)))
       assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: write thread ready")), logs.join("\n"))
+    }))
+
+  it.scoped("prepares the rows on the main thread while batches queue up, and on its thread again once it keeps up", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      yield* Effect.gen(function*() {
+        const sink = yield* TelemetrySink.TelemetrySink
+        yield* sink.flush // the thread is ready
+        // 20 batches at once: inserting is the bottleneck, so the rows are built here.
+        yield* sink.offerAll(Array.from({ length: 2_000 }, (_, i) => event({ timestamp: 1_700_000_000_000 + i })))
+        yield* sink.flush
+        const queuedUp = yield* sink.stats
+        assert.strictEqual(queuedUp.written, 2_000)
+        assert.strictEqual(queuedUp.failed, 0)
+        assert.isAtMost(queuedUp.preparedOnThread, 100, "at most the last batch, with nothing behind it")
+        // Less than a batch, nothing in flight: the thread prepares it.
+        yield* sink.offerAll(Array.from({ length: 50 }, (_, i) => event({ timestamp: 1_700_000_002_000 + i })))
+        yield* sink.flush
+        const keptUp = yield* sink.stats
+        assert.strictEqual(keptUp.written, 2_050)
+        assert.strictEqual(keptUp.preparedOnThread - queuedUp.preparedOnThread, 50)
+        const sql = yield* SqlClient.SqlClient
+        const stored = yield* sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY id")
+        assert.deepStrictEqual(stored.map((r) => r.ts), Array.from({ length: 2_050 }, (_, i) => 1_700_000_000_000 + i), "in order")
+      }).pipe(Effect.provide(onThreads(file, { batchSize: 100, flushIntervalMs: 60_000 })))
     }))
 
   it.scoped("writes on the main thread when its thread cannot start, and says so", () =>

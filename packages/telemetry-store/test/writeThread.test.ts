@@ -24,9 +24,11 @@ describe("the sink's write thread", () => {
         const writer = yield* Threads.make({
           filename: file,
           redactor,
+          redaction: {},
           tally,
           fallback: Writer.inline(sql, redactor, tally),
           behind: () => false,
+          backlog: () => false,
           onThread: (worker) => {
             thread = worker
           }

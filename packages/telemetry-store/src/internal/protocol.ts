@@ -3,8 +3,10 @@
  * batch gets an id on the main thread and exactly one `Done` from the write
  * thread, in order.
  *
- *   main ──Rows/Stop──▶ write ──Ready/Done/Crashed──▶ main
+ *   main ──Rows/Events/Stop──▶ write ──Ready/Done/Crashed──▶ main
  */
+import type * as Redaction from "@patinox/core/Redaction"
+import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Predicate } from "effect"
 import type { MessagePort } from "node:worker_threads"
 import type { Rows } from "./batch.js"
@@ -35,6 +37,18 @@ export interface PreparedBatch {
   readonly prepareMs: number
 }
 
+/**
+ * A batch as it was offered, for the write thread to redact and turn into
+ * rows itself: sent while that thread has room to spare (see `threads.ts`).
+ * Only events whose every value survives a structured clone as JSON would
+ * see it (`portable.ts`) travel this way.
+ */
+export interface EventsBatch {
+  readonly _tag: "Events"
+  readonly id: number
+  readonly events: ReadonlyArray<TelemetryEvent>
+}
+
 export interface Ready {
   readonly _tag: "Ready"
 }
@@ -57,7 +71,7 @@ export interface Crashed {
   readonly reason: string
 }
 
-export type ToWrite = PreparedBatch | Stop
+export type ToWrite = PreparedBatch | EventsBatch | Stop
 export type ToMain = Ready | Done | Crashed
 
 /** `workerData` of the write thread: how to load its entry, and its settings. */
@@ -71,6 +85,12 @@ export interface WriteData {
   readonly maxInFlight: number
   /** Where the thread's answers go (ready, done, crashed). */
   readonly acks: MessagePort
+  /**
+   * The sink's redaction, for the batches sent as `Events`. Absent when the
+   * sink was given a ready-made redactor (functions do not cross threads):
+   * every batch then comes as `Rows`.
+   */
+  readonly redaction: Redaction.Options | undefined
 }
 
 /** What the main thread accepts from the write thread (anything else is ignored). */

@@ -1,15 +1,27 @@
 /**
- * The main thread's side of the worker writer: redacts each batch and builds
- * its rows here, in slices that give the event loop back in between, hands
- * them to the write thread (at most `MAX_IN_FLIGHT` batches at a time),
- * tallies its acknowledgements, and stops it when the scope closes.
+ * The main thread's side of the worker writer: hands each batch to the write
+ * thread (at most `MAX_IN_FLIGHT` batches at a time), tallies its
+ * acknowledgements, and stops it when the scope closes.
  *
- * Why the rows are built on this thread rather than a second worker: a
- * prepare thread (tried) needs the events serialised to reach it, which costs
- * this thread about as much as building the rows (~1.9 against ~2.5 µs per
- * event), and on two cores its CPU competed with the write thread's inserts:
- * the sustained rate measured 0.56 to 0.76 of the plain better-sqlite3 loop
- * with three threads, 0.83 to 0.91 with two.
+ * Where a batch is redacted and turned into rows depends on who has time:
+ * - While the write thread keeps up (fewer than `SPARE` batches in flight,
+ *   no other full batch waiting in the queue), the events go as they are,
+ *   in structured clones of `SLICE` events, and the thread prepares them: agents' own thread then
+ *   spends about 0.6 µs per event on telemetry's storage instead of about
+ *   2 µs (measured on the events of a tool-using agent run: 8 against 24 µs
+ *   per run of 13 events, in a micro-benchmark).
+ * - Once it falls behind, or batches queue up, inserting is the bottleneck, and the rows are
+ *   built here, in slices that give the event loop back in between, so the
+ *   write thread only inserts: that keeps the sustained rate at the plain
+ *   insert loop's.
+ * - An event the clone would store differently (see `portable.ts`) makes
+ *   its batch prepared here, as does a sink given a ready-made redactor
+ *   (functions do not cross threads).
+ *
+ * Why not a second worker for preparing: the events must be serialised to
+ * reach it anyway, and on two cores its CPU competed with the write
+ * thread's inserts: the sustained rate measured 0.56 to 0.76 of the plain
+ * better-sqlite3 loop with three threads, 0.83 to 0.91 with two.
  */
 import type * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
@@ -22,7 +34,16 @@ import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_thread
 import { describe, prepare } from "./batch.js"
 import { columnNames } from "./columns.js"
 import { builder, transferables } from "./packedCells.js"
-import { isToMain, type PackedRows, type PreparedBatch, type Stop, unpackRows, type WriteData } from "./protocol.js"
+import { allPortable } from "./portable.js"
+import {
+  type EventsBatch,
+  isToMain,
+  type PackedRows,
+  type PreparedBatch,
+  type Stop,
+  unpackRows,
+  type WriteData
+} from "./protocol.js"
 import type { Inline, Tally, Writer } from "./writer.js"
 
 /**
@@ -31,6 +52,8 @@ import type { Inline, Tally, Writer } from "./writer.js"
  * the memory the thread holds, and what a crash can lose beyond the queue.
  */
 export const MAX_IN_FLIGHT = 8
+/** Batches in flight below which the write thread has room to prepare the next one itself. */
+const SPARE = 2
 /** Events redacted and turned into rows between two turns of the event loop (about 0.25 ms of work). */
 const SLICE = 100
 /** How often (ms) a writer waiting for an acknowledgement reads the answers' channel itself. */
@@ -92,6 +115,12 @@ const turn: Effect.Effect<void> = Effect.async<void>((resume) => {
 export interface Options {
   readonly filename: string
   readonly redactor: Redaction.Redactor
+  /**
+   * The same redaction as `redactor`, as options the write thread can build
+   * it from; absent for a ready-made redactor (every batch is then prepared
+   * on this thread).
+   */
+  readonly redaction: Redaction.Options | undefined
   readonly tally: Tally
   /** Takes over when the thread fails to start or dies. */
   readonly fallback: Inline
@@ -101,6 +130,12 @@ export interface Options {
    * those turns, on a loop saturated with work, are what starves the writer.
    */
   readonly behind: () => boolean
+  /**
+   * True while another full batch waits in the queue behind the one being
+   * handed over: throughput then matters, and the rows are built here so
+   * the write thread only inserts.
+   */
+  readonly backlog: () => boolean
   /** Given the thread once it is created (tests use it to stop the thread under the sink). */
   readonly onThread?: ((worker: Worker) => void) | undefined
 }
@@ -242,6 +277,27 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
         return { rows, ms: ms + performance.now() - t0 }
       })
 
+    /**
+     * Posts the events as they are, for the write thread to prepare; false
+     * (nothing sent) if the clone refuses one of them.
+     */
+    const handOverEvents = (worker: Worker, events: ReadonlyArray<TelemetryEvent>): boolean => {
+      const id = nextId++
+      pending.set(id, events.length)
+      try {
+        worker.postMessage({ _tag: "Events", id, events } satisfies EventsBatch)
+      } catch {
+        pending.delete(id)
+        return false
+      }
+      tally.preparedOnThread += events.length
+      return true
+    }
+    /** The write thread has room to prepare this batch itself, and would store it as this thread would. */
+    const sendsEvents = (events: ReadonlyArray<TelemetryEvent>) =>
+      phase === "running" && options.redaction !== undefined && pending.size < SPARE && !options.backlog() &&
+      !options.behind() && allPortable(events)
+
     /** Posts the packed rows: one string and two moved buffers per table. */
     const handOver = (worker: Worker, count: number, rows: PackedRows, prepareMs: number) => {
       const id = nextId++
@@ -322,7 +378,14 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
 
     const launch = Effect.flatMap(
       entry,
-      (paths) => spawn({ ...paths, filename: options.filename, maxInFlight: MAX_IN_FLIGHT, acks: threadAcks })
+      (paths) =>
+        spawn({
+          ...paths,
+          filename: options.filename,
+          maxInFlight: MAX_IN_FLIGHT,
+          acks: threadAcks,
+          redaction: options.redaction
+        })
     )
     yield* Effect.acquireRelease(
       Effect.catchAll(launch, (why) => Effect.sync(() => fail(why))),
@@ -339,15 +402,30 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       Effect.map(() => phase === "running")
     )
 
+    /** Builds the rows here, then hands them over (or writes them here if the thread died meanwhile). */
+    const prepareHere = (events: ReadonlyArray<TelemetryEvent>) =>
+      Effect.gen(function*() {
+        const { ms, rows } = yield* rowsOf(events)
+        const ready = yield* room
+        if (!ready || thread === undefined) return yield* fallback.writeRows(events.length, unpackRows(rows))
+        handOver(thread, events.length, rows, ms)
+      })
+
     const writer: Writer = {
       write: (events) =>
         Effect.gen(function*() {
           if (!(yield* Deferred.await(started))) return yield* fallback.write(events)
-          const { ms, rows } = yield* rowsOf(events)
-          const ready = yield* room
-          // The thread died meanwhile: the rows are built, so they are written here.
-          if (!ready || thread === undefined) return yield* fallback.writeRows(events.length, unpackRows(rows))
-          handOver(thread, events.length, rows, ms)
+          if (sendsEvents(events)) {
+            // `SLICE` events per message, a turn of the event loop between two: each clone is a short pause.
+            for (let at = 0; at < events.length; at += SLICE) {
+              if (at > 0) yield* turn
+              const rest = at === 0 ? events : events.slice(at)
+              if (!(yield* room) || thread === undefined) return yield* fallback.write(rest)
+              if (!handOverEvents(thread, events.slice(at, at + SLICE))) return yield* prepareHere(rest)
+            }
+            return
+          }
+          return yield* prepareHere(events)
         }),
       settle: Effect.suspend(() => {
         const upTo = nextId - 1

@@ -2,15 +2,27 @@
  * The sink's write thread: its own connection to the store's file (see
  * `fileInserter.ts` for why not the `SqlClient`), one transaction per batch
  * (or per group of batches waiting together), a `Done` to the main thread
- * for each. The main connection keeps
+ * for each. Batches come as rows the main thread built, or as the events
+ * themselves, which this thread redacts and turns into rows first (with the
+ * sink's redaction). The main connection keeps
  * migrations, queries and retention; WAL lets both work on the file, and a
  * busy file is waited for (a 5 s busy timeout).
  */
+import * as Redaction from "@patinox/core/Redaction"
 import { Cause, Data, Effect, Queue } from "effect"
 import type { MessagePort } from "node:worker_threads"
-import { describe } from "./batch.js"
+import { describe, prepare, type Rows } from "./batch.js"
 import * as FileInserter from "./fileInserter.js"
-import { type Crashed, type Done, type PreparedBatch, type Ready, type ToWrite, unpackRows, type WriteData } from "./protocol.js"
+import {
+  type Crashed,
+  type Done,
+  type EventsBatch,
+  type PreparedBatch,
+  type Ready,
+  type ToWrite,
+  unpackRows,
+  type WriteData
+} from "./protocol.js"
 
 /** The answer for a batch none of whose events were written. */
 const failedBatch = (id: number, count: number, failure: string): Done => ({
@@ -23,6 +35,35 @@ const failedBatch = (id: number, count: number, failure: string): Done => ({
   at: Date.now()
 })
 
+const countOf = (batch: PreparedBatch | EventsBatch): number =>
+  batch._tag === "Rows" ? batch.count : batch.events.length
+
+/** A batch with its rows, whichever thread built them. */
+interface Readied {
+  readonly id: number
+  /** Events in the batch as offered, `rows.failed` included. */
+  readonly count: number
+  readonly rows: Rows
+  /** Redaction and row building, in milliseconds (on the main thread for `Rows`, here for `Events`). */
+  readonly prepareMs: number
+}
+
+/** The batch's rows: unpacked, or built here with `redactor` (none: the sink never sent events to redact). */
+const ready = (redactor: Redaction.Redactor | undefined, batch: PreparedBatch | EventsBatch): Readied => {
+  if (batch._tag === "Rows") {
+    return { id: batch.id, count: batch.count, rows: unpackRows(batch.rows), prepareMs: batch.prepareMs }
+  }
+  const count = batch.events.length
+  if (redactor === undefined) {
+    // Refused whole rather than written with a redaction other than the sink's.
+    const failure = "events sent to a write thread without the sink's redaction"
+    return { id: batch.id, count, rows: { events: [], alerts: [], failed: count, failure }, prepareMs: 0 }
+  }
+  const started = performance.now()
+  const rows = prepare(redactor, batch.events)
+  return { id: batch.id, count, rows, prepareMs: performance.now() - started }
+}
+
 /** The main thread's messages as a queue; the listeners live as long as the scope (the entry closes the port). */
 const inbox = (parent: MessagePort, acks: MessagePort, capacity: number) =>
   Effect.acquireRelease(
@@ -32,7 +73,7 @@ const inbox = (parent: MessagePort, acks: MessagePort, capacity: number) =>
       const onMessage = (message: ToWrite) => {
         if (Queue.unsafeOffer(queue, message)) return
         // Only a broken protocol gets here; the batch is refused, and counted, rather than lost.
-        if (message._tag === "Rows") acks.postMessage(failedBatch(message.id, message.count, "write thread inbox full"))
+        if (message._tag !== "Stop") acks.postMessage(failedBatch(message.id, countOf(message), "write thread inbox full"))
       }
       // A batch that cannot be read would never be acknowledged: stop, so the sink counts it and writes inline.
       const onError = (error: Error) => {
@@ -63,7 +104,7 @@ const connect = (filename: string) =>
   )
 
 /** The batch's Done, posted once its fate is known. */
-const answer = (acks: MessagePort, batch: PreparedBatch, started: number, failure?: string) => {
+const answer = (acks: MessagePort, batch: Readied, started: number, failure?: string) => {
   const { rows } = batch
   acks.postMessage(
     failure === undefined
@@ -89,13 +130,13 @@ const answer = (acks: MessagePort, batch: PreparedBatch, started: number, failur
 const writeGroup = (
   inserter: FileInserter.FileInserter,
   acks: MessagePort,
-  batches: ReadonlyArray<PreparedBatch>
+  batches: ReadonlyArray<Readied>
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
     const started = performance.now()
     return Effect.try({
       try: () =>
-        inserter.insert(batches.map(({ rows }) => unpackRows(rows))),
+        inserter.insert(batches.map(({ rows }) => rows)),
       catch: (cause) => new WriteError({ message: describe(cause) })
     }).pipe(
       Effect.matchEffect({
@@ -120,12 +161,18 @@ export const run = (data: WriteData, parent: MessagePort) =>
   Effect.gen(function*() {
     const inserter = yield* connect(data.filename)
     const acks = data.acks
+    const redaction = data.redaction
+    const redactor = redaction === undefined ? undefined : yield* Effect.try({
+      try: () => Redaction.make(redaction),
+      catch: (cause) => new WriteError({ message: `cannot build the sink's redaction: ${describe(cause)}` })
+    })
     const queue = yield* inbox(parent, acks, data.maxInFlight)
     acks.postMessage({ _tag: "Ready" } satisfies Ready)
     while (true) {
       const first = yield* Queue.take(queue)
       const waiting = [first, ...(yield* Queue.takeAll(queue))]
-      const batches = waiting.filter((message): message is PreparedBatch => message._tag === "Rows")
+      const batches: Array<Readied> = []
+      for (const message of waiting) if (message._tag !== "Stop") batches.push(ready(redactor, message))
       if (batches.length > 0) yield* writeGroup(inserter, acks, batches)
       // The stop comes after every batch of the sink's.
       if (batches.length < waiting.length) return

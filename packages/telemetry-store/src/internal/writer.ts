@@ -11,10 +11,19 @@ export interface Tally {
   batches: number
   lastFlushMs: number
   lastFlushAt: number
+  /** Events sent to the write thread as they were offered, to be redacted and turned into rows there. */
+  preparedOnThread: number
 }
 
 /** A tally of nothing yet. */
-export const emptyTally = (): Tally => ({ written: 0, failed: 0, batches: 0, lastFlushMs: 0, lastFlushAt: 0 })
+export const emptyTally = (): Tally => ({
+  written: 0,
+  failed: 0,
+  batches: 0,
+  lastFlushMs: 0,
+  lastFlushAt: 0,
+  preparedOnThread: 0
+})
 
 /** Where the sink's batches go. */
 export interface Writer {
