@@ -113,21 +113,32 @@ export const make = (
       if (size._tag === "Some" && size.value >= wakeAt) wake.unsafeOpen()
     }
 
+    const accepted = Effect.succeed(true)
+    const refused = Effect.succeed(false)
+    /**
+     * Publishes at once where it can (no fiber wakes, nothing allocated
+     * beyond the slot): true when published, false when refused, "slide"
+     * when a full `sliding` bus must discard its oldest event first.
+     */
+    const offerNow = (event: TelemetryEvent.TelemetryEvent): boolean | "slide" => {
+      published++
+      if (!pubsub.isActive()) {
+        drop()
+        return false
+      }
+      if (pubsub.unsafeOffer(event)) {
+        fullEnough()
+        return true
+      }
+      drop()
+      // Full. `dropping` refuses the new event; `sliding` makes room by discarding the oldest.
+      return strategy === "dropping" ? false : "slide"
+    }
+
     const publish = (event: TelemetryEvent.TelemetryEvent): Effect.Effect<boolean> =>
       Effect.suspend(() => {
-        published++
-        if (!pubsub.isActive()) {
-          drop()
-          return Effect.succeed(false)
-        }
-        // Synchronous while there is room: no fiber wakes, nothing allocated beyond the slot.
-        if (pubsub.unsafeOffer(event)) {
-          fullEnough()
-          return Effect.succeed(true)
-        }
-        drop()
-        // Full. `dropping` refuses the new event; `sliding` makes room by discarding the oldest.
-        return strategy === "dropping" ? Effect.succeed(false) : PubSub.publish(pubsub, event)
+        const offered = offerNow(event)
+        return offered === "slide" ? PubSub.publish(pubsub, event) : offered ? accepted : refused
       })
 
     const subscribe = Effect.acquireRelease(
@@ -224,7 +235,11 @@ export const make = (
       }),
       dropped: Effect.sync(() => dropped)
     }
-    const monitor: Monitor.Service = { record: (event) => Effect.asVoid(publish(event)) }
+    // One suspension per event, and no result to map away on the usual path.
+    const monitor: Monitor.Service = {
+      record: (event) =>
+        Effect.suspend(() => offerNow(event) === "slide" ? Effect.asVoid(PubSub.publish(pubsub, event)) : Effect.void)
+    }
     return { bus, monitor }
   })
 

@@ -133,53 +133,75 @@ export interface Service {
 /** @since 0.1.0 @category tags */
 export class Metrics extends Context.Tag("@patinox/monitoring/Metrics")<Metrics, Service>() {}
 
+/** One level of a `TaggedCache` trie: the next label's values, or (at the end) the update. */
+interface Level {
+  readonly next: Map<string, Level>
+  update: ((input: number) => void) | undefined
+}
+const level = (): Level => ({ next: new Map(), update: undefined })
+
+/** A set of label names, in order, with the updates by their values under it. */
+interface Shape {
+  readonly names: ReadonlyArray<string>
+  root: Level
+  size: number
+}
+const shape = (...names: ReadonlyArray<string>): Shape => ({ names, root: level(), size: 0 })
+
 /**
  * Updates of a metric by their labels, built once: tagging a metric and
  * finding its hook on every event cost more than the update itself. The
  * labels array is kept and passed as is, so Effect's per-metric hook cache
  * (keyed by the array) finds the hook on every later update; a metric tagged
  * with `taggedWithLabels` would merge its labels into a new array each time,
- * and build and hash a new metric key per update. Label sets are bounded by
- * what the agents use; the cache is cleared if it ever grows past `max` (the
- * metrics stay registered; only the shortcut is rebuilt).
+ * and build and hash a new metric key per update.
+ *
+ * The updates are found by walking the label values, one map per label,
+ * under a `Shape` (the label names) made once per call site: nothing is
+ * allocated per event once a label set has been seen (a key string or label
+ * array per update measured about 6.5 KB per agent run of 13 events). Label
+ * sets are bounded by what the agents use; a shape is cleared if it ever
+ * grows past `max` sets (the metrics stay registered; only the shortcut is
+ * rebuilt).
  */
 class TaggedCache {
-  private readonly entries = new Map<string, (input: number) => void>()
-  /** `get2`'s shortcut: by the first label's value, then the second's (no key to build per event). */
-  private readonly pairs = new Map<string, Map<string, (input: number) => void>>()
   constructor(private readonly base: Metric.Metric<any, number, any>, private readonly max: number) {}
-  /** `get` for two labels, named `names`, with the values `a` and `b`: allocates nothing once seen. */
-  get2(names: readonly [string, string], a: string, b: string): (input: number) => void {
-    let inner = this.pairs.get(a)
-    if (inner === undefined) {
-      if (this.pairs.size >= this.max) this.pairs.clear()
-      inner = new Map()
-      this.pairs.set(a, inner)
+  /** The update for `shape`'s labels with the values given, in order (one per name). */
+  get(shape: Shape, v0: string, v1?: string, v2?: string, v3?: string, v4?: string): (input: number) => void {
+    let at = shape.root
+    const count = shape.names.length
+    for (let i = 0; i < count; i++) {
+      const value = (i === 0 ? v0 : i === 1 ? v1 : i === 2 ? v2 : i === 3 ? v3 : v4) ?? ""
+      let next = at.next.get(value)
+      if (next === undefined) {
+        next = level()
+        at.next.set(value, next)
+      }
+      at = next
     }
-    let update = inner.get(b)
-    if (update === undefined) {
-      if (inner.size >= this.max) inner.clear()
-      update = this.get([[names[0], a], [names[1], b]])
-      inner.set(b, update)
+    if (at.update !== undefined) return at.update
+    if (shape.size >= this.max) {
+      shape.root = level()
+      shape.size = 0
+      return this.get(shape, v0, v1, v2, v3, v4)
     }
-    return update
-  }
-  get(labels: ReadonlyArray<readonly [string, string]>): (input: number) => void {
-    let key = ""
-    for (const [name, value] of labels) key += `${name}\u0000${value}\u0001`
-    let update = this.entries.get(key)
-    if (update === undefined) {
-      if (this.entries.size >= this.max) this.entries.clear()
-      const base = this.base
-      const tags = labels.map(([name, value]) => MetricLabel.make(name, value))
-      update = (input) => base.unsafeUpdate(input, tags)
-      this.entries.set(key, update)
-    }
+    const values = [v0, v1, v2, v3, v4]
+    const base = this.base
+    const tags = shape.names.map((name, i) => MetricLabel.make(name, values[i] ?? ""))
+    const update = (input: number) => base.unsafeUpdate(input, tags)
+    at.update = update
+    shape.size++
     return update
   }
 }
 
-const actionLabels = ["type", "agent"] as const
+// The label sets, in the order the metrics carry them.
+const OPERATION = "gen_ai.operation.name"
+const PROVIDER = "gen_ai.provider.name"
+const REQUEST_MODEL = "gen_ai.request.model"
+const RESPONSE_MODEL = "gen_ai.response.model"
+const ERROR_TYPE = "error.type"
+const TOKEN_TYPE = "gen_ai.token.type"
 
 /**
  * Builds the monitor updating the metrics above; `layer` starts it on the bus.
@@ -197,7 +219,24 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
     const tools = new TaggedCache(toolDuration, max)
     const decisions = new TaggedCache(validatorDecisions, max)
     const breakers = new TaggedCache(circuitBreakerState, max)
+    // One shape per label set, per monitor: their caches are this monitor's.
+    const actionShape = shape("type", "agent")
+    const durationShape = shape(OPERATION, PROVIDER, REQUEST_MODEL)
+    const durationResponseShape = shape(OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL)
+    const durationErrorShape = shape(OPERATION, PROVIDER, REQUEST_MODEL, ERROR_TYPE)
+    const tokenShape = shape(OPERATION, PROVIDER, REQUEST_MODEL, TOKEN_TYPE)
+    const tokenResponseShape = shape(OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL, TOKEN_TYPE)
+    const toolShape = shape("tool")
+    const toolErrorShape = shape("tool", ERROR_TYPE)
+    const decisionShape = shape("validator", "decision", "stage")
+    const breakerShape = shape("dependency")
     let observed = 0
+
+    /** Token usage of one type, labelled as the call's duration is. */
+    const addTokens = (provider: string, requestModel: string, responseModel: string | undefined, type: string, n: number) =>
+      (responseModel === undefined
+        ? tokens.get(tokenShape, "chat", provider, requestModel, type)
+        : tokens.get(tokenResponseShape, "chat", provider, requestModel, responseModel, type))(n)
 
     const observeNow = (event: TelemetryEvent.TelemetryEvent): void => {
       observed++
@@ -208,7 +247,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         case "alert.resolved":
           break
         default:
-          actions.get2(actionLabels, event.type, event.agentId)(1)
+          actions.get(actionShape, event.type, event.agentId)(1)
       }
       switch (event.type) {
         case "model.request": {
@@ -220,28 +259,27 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         case "model.response":
         case "model.error": {
           const key = modelCallKey(event)
-          const responseModel = contextString(event, "model")
-          const requestModel = (key === undefined ? undefined : requested.get(key)) ?? responseModel ?? "unknown"
+          const contextModel = contextString(event, "model")
+          const requestModel = (key === undefined ? undefined : requested.get(key)) ?? contextModel ?? "unknown"
           if (key !== undefined) requested.delete(key)
-          const common: Array<readonly [string, string]> = [
-            ["gen_ai.operation.name", "chat"],
-            ["gen_ai.provider.name", contextString(event, "provider") ?? "unknown"],
-            ["gen_ai.request.model", requestModel]
-          ]
-          if (event.type === "model.response" && responseModel !== undefined) {
-            common.push(["gen_ai.response.model", responseModel])
-          }
+          const provider = contextString(event, "provider") ?? "unknown"
+          // Only a response names the model that answered.
+          const responseModel = event.type === "model.response" ? contextModel : undefined
           const latencyMs = event.metrics.latencyMs
           if (latencyMs !== undefined && latencyMs >= 0) {
-            const labels = event.type === "model.error" ? [...common, ["error.type", errorTagOf(event)] as const] : common
-            durations.get(labels)(latencyMs / 1000)
+            const update = event.type === "model.error"
+              ? durations.get(durationErrorShape, "chat", provider, requestModel, errorTagOf(event))
+              : responseModel === undefined
+              ? durations.get(durationShape, "chat", provider, requestModel)
+              : durations.get(durationResponseShape, "chat", provider, requestModel, responseModel)
+            update(latencyMs / 1000)
           }
           if (event.type === "model.response") {
             if (event.metrics.tokensIn !== undefined) {
-              tokens.get([...common, ["gen_ai.token.type", "input"]])(event.metrics.tokensIn)
+              addTokens(provider, requestModel, responseModel, "input", event.metrics.tokensIn)
             }
             if (event.metrics.tokensOut !== undefined) {
-              tokens.get([...common, ["gen_ai.token.type", "output"]])(event.metrics.tokensOut)
+              addTokens(provider, requestModel, responseModel, "output", event.metrics.tokensOut)
             }
           }
           break
@@ -250,15 +288,17 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         case "tool.error": {
           const latencyMs = event.metrics.latencyMs
           if (latencyMs !== undefined && latencyMs >= 0) {
-            const tool = ["tool", contextString(event, "tool") ?? "unknown"] as const
-            const labels = event.type === "tool.error" ? [tool, ["error.type", errorTagOf(event)] as const] : [tool]
-            tools.get(labels)(latencyMs / 1000)
+            const tool = contextString(event, "tool") ?? "unknown"
+            const update = event.type === "tool.error"
+              ? tools.get(toolErrorShape, tool, errorTagOf(event))
+              : tools.get(toolShape, tool)
+            update(latencyMs / 1000)
           }
           break
         }
         case "validation.decision": {
           for (const record of event.metrics.decisions ?? []) {
-            decisions.get([["validator", record.validator], ["decision", record.decision], ["stage", record.stage]])(1)
+            decisions.get(decisionShape, record.validator, record.decision, record.stage)(1)
           }
           break
         }
@@ -267,7 +307,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           const to = contextString(event, "to")
           const value = to === undefined ? undefined : circuitStateValue(to)
           if (dependency !== undefined && value !== undefined) {
-            breakers.get([["dependency", dependency]])(value)
+            breakers.get(breakerShape, dependency)(value)
           }
           break
         }
