@@ -29,6 +29,38 @@ export const percentile = (samples: ReadonlyArray<number>, p: number): number =>
   return sorted[rank] ?? Number.NaN
 }
 
+/**
+ * A 95 % interval for `percentile(a, q) / percentile(b, q)`: the 2.5th and
+ * 97.5th percentiles of the ratio over `reps` bootstrap resamples of each
+ * side (drawn with replacement, from a seeded generator, so a run repeats).
+ * Resampling treats runs as independent: it shows the sampling error of a
+ * tail percentile, not the host's drift.
+ */
+export const bootstrapRatio = (
+  a: ReadonlyArray<number>,
+  b: ReadonlyArray<number>,
+  q: number,
+  reps = 200
+): { readonly low: number; readonly high: number } => {
+  let seed = 0x2545f491
+  const next = () => {
+    // xorshift32
+    seed ^= seed << 13
+    seed ^= seed >>> 17
+    seed ^= seed << 5
+    return (seed >>> 0) / 0x1_0000_0000
+  }
+  const resampled = (samples: ReadonlyArray<number>) => {
+    const out = new Float64Array(samples.length)
+    for (let i = 0; i < out.length; i++) out[i] = samples[Math.floor(next() * samples.length)]!
+    out.sort()
+    return out[Math.min(out.length - 1, Math.max(0, Math.ceil((q / 100) * out.length) - 1))]!
+  }
+  const ratios: Array<number> = []
+  for (let r = 0; r < reps; r++) ratios.push(resampled(a) / resampled(b))
+  return { low: percentile(ratios, 2.5), high: percentile(ratios, 97.5) }
+}
+
 export const round = (value: number, digits = 3): number => {
   const f = 10 ** digits
   return Math.round(value * f) / f

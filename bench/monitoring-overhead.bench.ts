@@ -6,8 +6,9 @@
  *    temp file) versus monitoring off (a Monitor that discards), same fake
  *    model, in alternating blocks of runs: the ratio at p50 and p99 over all
  *    runs, and the spread of the per-block p50 ratios (on a noisy host a
- *    single figure can move by 10 %). Twice: with the model answering at once
- *    (60 rounds of 100 runs each: every run CPU-bound, the worst case, where
+ *    single figure can move by 10 %), and a bootstrap 95 % interval of the
+ *    p50 and p99 ratios. Twice: with the model answering at once
+ *    (150 rounds of 100 runs each: every run CPU-bound, the worst case, where
  *    monitoring's deferred work has no idle time to go into), and with a
  *    fast model answering in 5 ms (30 rounds of 40). For each side, the share
  *    of runs a garbage-collection pause fell in, the scavenges per 100 runs
@@ -31,9 +32,10 @@ import * as ConfigFile from "../apps/app/src/ConfigFile.js"
 import * as Telemetry from "../apps/app/src/Telemetry.js"
 import { add } from "./fixtures.js"
 import type { Benchmark, BenchRow } from "./harness.js"
-import { heapAfterGc, percentile, round } from "./harness.js"
+import { bootstrapRatio, heapAfterGc, percentile, round } from "./harness.js"
 
-const ROUNDS = 60
+/** 15,000 runs each way: a p99 over 6,000 moved by 5 % from one run of the bench to the next. */
+const ROUNDS = 150
 const PER_ROUND = 100
 const WARMUP = 200
 /** The second comparison: a fast model (5 ms per call; real ones take hundreds), so runs have idle time. */
@@ -198,11 +200,20 @@ const benchmark: Benchmark = {
           baseline: round(p("off", q)),
           ratio: round(p("monitored", q) / p("off", q))
         })
+        const interval = (q: number): Array<BenchRow> => {
+          const { high, low } = bootstrapRatio(samples.monitored, samples.off, q)
+          return [
+            { name: `${prefix}-p${q}-ratio-95%-interval`, metric: "low", value: round(low), unit: "ratio" },
+            { name: `${prefix}-p${q}-ratio-95%-interval`, metric: "high", value: round(high), unit: "ratio" }
+          ]
+        }
         rows.push(
           { name: `${prefix}-monitoring-off`, metric: "p50", value: round(p("off", 50)), unit: "ms" },
           { name: `${prefix}-monitoring-off`, metric: "p99", value: round(p("off", 99)), unit: "ms" },
           monitoredAt(50),
           monitoredAt(99),
+          ...interval(50),
+          ...interval(99),
           { name: `${prefix}-round-p50-ratio`, metric: "median", value: round(percentile(roundRatios, 50)), unit: "ratio" },
           { name: `${prefix}-round-p50-ratio`, metric: "p25", value: round(percentile(roundRatios, 25)), unit: "ratio" },
           { name: `${prefix}-round-p50-ratio`, metric: "p75", value: round(percentile(roundRatios, 75)), unit: "ratio" }

@@ -68,7 +68,7 @@ export interface Stats {
    * or they were in flight when a writer thread died.
    */
   readonly failed: number
-  /** Batches committed. */
+  /** Batches committed (one the write thread prepares itself counts once per slice of 100 events sent). */
   readonly batches: number
   /** Events waiting in the queue now (on threads: not counting the batches in flight). */
   readonly queued: number
