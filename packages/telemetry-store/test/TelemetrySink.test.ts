@@ -311,6 +311,26 @@ layer(shared)("TelemetrySink on its own thread", (it) => {
       assert.isTrue((yield* payloads).some((p) => p.includes(`"state":"calling_model"`) && !p.includes("onDone")))
     }))
 
+  it.effect("counts an event whose context throws when read, and writes the rest of its batch", () =>
+    Effect.gen(function*() {
+      const sink = yield* TelemetrySink.TelemetrySink
+      const before = yield* sink.stats
+      const context: Record<string, unknown> = { state: "calling_model" }
+      Object.defineProperty(context, "broken", {
+        enumerable: true,
+        get: () => {
+          throw new Error("unreadable")
+        }
+      })
+      yield* sink.offer(event({ context }))
+      for (let i = 0; i < 3; i++) yield* sink.offer(event())
+      yield* sink.flush
+      const after = yield* sink.stats
+      assert.strictEqual(after.written - before.written, 3)
+      assert.strictEqual(after.failed - before.failed, 1)
+      assert.strictEqual(yield* countRows(), after.written)
+    }))
+
   it.effect("counts a failed batch and keeps writing", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient

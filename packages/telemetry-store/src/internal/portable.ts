@@ -8,7 +8,8 @@
  * function cannot be cloned at all. The event's own parts (actions,
  * results, decisions: core's schema classes, all data and no `toJSON`) are
  * safe; its free `context` is checked: primitives, arrays and plain objects
- * only, a few levels deep. Anything else is prepared on the main thread.
+ * only, a few levels deep. Anything else is prepared on the main thread,
+ * where an event that cannot be serialised is left out and counted.
  */
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 
@@ -42,7 +43,14 @@ const portableValue = (u: unknown, depth: number): boolean => {
   }
 }
 
-export const isPortable = (event: TelemetryEvent): boolean => portableValue(event.context, 0)
+/** A getter that throws makes the event not portable: the main thread then counts it as failed. */
+export const isPortable = (event: TelemetryEvent): boolean => {
+  try {
+    return portableValue(event.context, 0)
+  } catch {
+    return false
+  }
+}
 
 /** Every event of the batch is portable. */
 export const allPortable = (events: ReadonlyArray<TelemetryEvent>): boolean => {
