@@ -54,6 +54,7 @@ import * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Context, Effect, Layer, type Scope } from "effect"
 import * as BoundedQueue from "./internal/boundedQueue.js"
+import type * as Retention from "./Retention.js"
 import * as Threads from "./internal/threads.js"
 import * as Writer from "./internal/writer.js"
 
@@ -137,6 +138,21 @@ const inMemory = (filename: string) => filename === "" || filename === ":memory:
  * @since 0.1.0 @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service, never, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.map(makeRouted(options), ({ service }) => service)
+
+/**
+ * `make`, and where retention's deletes can run off the main thread: the
+ * write thread's connection, when the sink has one.
+ *
+ * @internal
+ */
+export const makeRouted = (
+  options: Options = {}
+): Effect.Effect<
+  { readonly service: Service; readonly route: Retention.Route | undefined },
+  never,
+  SqlClient.SqlClient | Scope.Scope
+> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const batchSize = yield* positiveInt("batchSize", options.batchSize ?? 500)
@@ -155,7 +171,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
     const inline = Writer.inline(sql, redactor, tally)
     const filename = options.filename
     // Acquired before the writer fiber starts, so the threads stop only after the final drain.
-    const writer = filename !== undefined && !inMemory(filename)
+    const thread = filename !== undefined && !inMemory(filename)
       ? yield* Threads.make({
         filename,
         redactor,
@@ -166,7 +182,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
         behind: () => queue.length() * 2 >= queueCapacity,
         backlog: () => queue.length() >= batchSize
       })
-      : inline
+      : undefined
+    const writer: Writer.Writer = thread ?? inline
 
     /** Hands over batches until the queue is empty; one writer at a time. */
     const drain = writing.withPermits(1)(Effect.gen(function*() {
@@ -216,7 +233,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
         preparedOnThread: tally.preparedOnThread
       }))
     }
-    return service
+    return { service, route: thread?.prune }
   })
 
 /** @since 0.1.0 @category layers */

@@ -8,7 +8,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Redaction from "@patinox/core/Redaction"
-import { Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import * as Migrations from "./Migrations.js"
 import * as Retention from "./Retention.js"
 import * as TelemetryQueries from "./TelemetryQueries.js"
@@ -97,8 +97,9 @@ export type Services = TelemetrySink.TelemetrySink | TelemetryQueries.TelemetryQ
 /**
  * Migrates the database, then provides the sink (its writer and retention's
  * pruner live as long as the layer), the queries and retention. Pass the
- * `filename` of the provided `SqlClient`'s file to move the sink's inserts
- * off the main thread.
+ * `filename` of the provided `SqlClient`'s file to move the sink's inserts,
+ * and retention's deletes, off the main thread (onto the sink's write
+ * thread).
  *
  * @since 0.1.0 @category layers
  */
@@ -108,16 +109,21 @@ export const layer = (
 ): Layer.Layer<Services, TelemetryStoreError, SqlClient.SqlClient> =>
   Layer.unwrapEffect(
     Effect.map(redactionOf(config), (redaction) =>
-      Layer.mergeAll(
-        TelemetrySink.layer({
-          batchSize: config.batchSize,
-          flushIntervalMs: config.flushIntervalMs,
-          queueCapacity: config.queueCapacity,
-          redaction,
-          filename: options.filename
-        }),
-        TelemetryQueries.layer,
-        Retention.layer(config.retention)
+      Layer.merge(
+        // The sink and retention together: retention's deletes run on the sink's write thread when it has one.
+        Layer.scopedContext(Effect.gen(function*() {
+          const { route, service } = yield* TelemetrySink.makeRouted({
+            batchSize: config.batchSize,
+            flushIntervalMs: config.flushIntervalMs,
+            queueCapacity: config.queueCapacity,
+            redaction,
+            filename: options.filename
+          })
+          const retention = yield* Retention.makeRouted(config.retention, route)
+          yield* Effect.forkScoped(Retention.schedule(retention, config.retention.intervalMs))
+          return Context.make(TelemetrySink.TelemetrySink, service).pipe(Context.add(Retention.Retention, retention))
+        })),
+        TelemetryQueries.layer
       ).pipe(Layer.provide(Layer.effectDiscard(Migrations.run()))))
   )
 

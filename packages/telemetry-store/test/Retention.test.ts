@@ -1,9 +1,10 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Ids } from "@patinox/core"
-import { Migrations, Retention, TelemetryQueries, TelemetrySink } from "@patinox/telemetry-store"
+import { Migrations, Retention, TelemetryQueries, TelemetrySink, TelemetryStore } from "@patinox/telemetry-store"
 import { Effect, Layer, TestClock } from "effect"
-import { countRows, event, eventually, sqlite, tempFile } from "./fixtures.js"
+import { join } from "node:path"
+import { countRows, event, eventually, logInto, sqlite, tempFile } from "./fixtures.js"
 
 const DAY = 86_400_000
 const NOW = 1_000 * DAY
@@ -107,5 +108,64 @@ describe("Retention", () => {
         yield* TestClock.adjust("60 seconds")
         assert.strictEqual(yield* eventually(countRows(), (n) => n === 1), 1)
       }).pipe(Effect.provide(context))
+    }))
+})
+
+/** The whole store on `file`, its sink given `sinkFile` (the same file: a write thread; elsewhere: none). */
+const wholeStore = (file: string, sinkFile: string, logs: Array<string>) =>
+  Layer.build(
+    TelemetryStore.layer(
+      TelemetryStore.Config.make({
+        ...TelemetryStore.defaults,
+        retention: { maxAgeDays: 7, maxSizeMb: 512, intervalMs: 3_600_000 }
+      }),
+      { filename: sinkFile }
+    ).pipe(Layer.provideMerge(sqlite(file)), Layer.provide(logInto(logs)))
+  )
+
+describe("Retention beside the sink's write thread", () => {
+  it.scoped("runs its deletes on the write thread's connection, not the agents' thread", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const file = yield* tempFile
+      const logs: Array<string> = []
+      const context = yield* wholeStore(file, file, logs)
+      yield* Effect.gen(function*() {
+        const old = Array.from({ length: 12_000 }, (_, i) => event({ timestamp: NOW - 10 * DAY + i, runId: Ids.RunId.make(`run-old-${i % 50}`) }))
+        const recent = Array.from({ length: 300 }, (_, i) => event({ timestamp: NOW - DAY + i, runId: Ids.RunId.make("run-recent") }))
+        // In slices the sink's queue takes whole.
+        for (let at = 0; at < old.length; at += 2_000) yield* offerAll(old.slice(at, at + 2_000))
+        yield* offerAll(recent)
+        yield* offerAll([event({ timestamp: NOW - 9 * DAY, type: "alert.firing", context: { rule: "r", severity: "warning", value: 1 } })])
+        const result = yield* Effect.flatMap(Retention.Retention, (retention) => retention.prune)
+        assert.isTrue(result.onWriteThread)
+        // 12,000 old state changes and one old alert event: more than one chunk of 5,000.
+        assert.strictEqual(result.deletedByAge, 12_001)
+        assert.strictEqual(result.alertsDeleted, 1)
+        assert.strictEqual(result.runTracesDeleted, 12_000, "each old event has a trace of its own")
+        assert.isTrue(result.vacuumed)
+        assert.strictEqual(yield* countRows(), 300, "read through the main connection")
+        assert.strictEqual(yield* countRows("alerts"), 0)
+        // The sink keeps writing after it.
+        yield* offerAll([event({ timestamp: NOW })])
+        assert.strictEqual(yield* countRows(), 301)
+      }).pipe(Effect.provide(context))
+    }), { timeout: 30_000 })
+
+  it.scoped("runs them on the main connection when the sink has no write thread", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW)
+      const file = yield* tempFile
+      const logs: Array<string> = []
+      // The sink's thread is pointed at a file it cannot open: it writes on the main thread.
+      const context = yield* wholeStore(file, join(file, "missing", "store.db"), logs)
+      yield* Effect.gen(function*() {
+        yield* offerAll([event({ timestamp: NOW - 10 * DAY }), event({ timestamp: NOW })])
+        const result = yield* Effect.flatMap(Retention.Retention, (retention) => retention.prune)
+        assert.isFalse(result.onWriteThread)
+        assert.strictEqual(result.deletedByAge, 1)
+        assert.strictEqual(yield* countRows(), 1)
+      }).pipe(Effect.provide(context))
+      assert.isTrue(logs.some((line) => line.startsWith("TelemetrySink: the write thread did not start")), logs.join("\n"))
     }))
 })

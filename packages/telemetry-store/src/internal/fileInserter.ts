@@ -8,7 +8,8 @@
  * through a prepared better-sqlite3 statement 6.2 µs. The client's per-call
  * costs (a statement cache keyed by hashing the whole SQL text, spreading 8 500
  * parameters, a span) are nothing for queries and most of the difference here.
- * Migrations, queries and retention keep the client on the main thread.
+ * Migrations and queries keep the client on the main thread; retention's
+ * deletes come here when the sink has this thread (`run`, `number`).
  *
  * Every function here may throw (SQLite errors); the write stage wraps them.
  */
@@ -28,6 +29,10 @@ import {
 export interface FileInserter {
   /** Inserts the batches' rows, one transaction. Throws what SQLite throws; the transaction is then rolled back. */
   readonly insert: (batches: ReadonlyArray<Rows>) => void
+  /** Runs a statement (prepared once per text): the rows it changed, 0 for one that returns rows. */
+  readonly run: (text: string, params: ReadonlyArray<string | number>) => number
+  /** The first column of the first row of a query or pragma, as a number (0 when there is none). */
+  readonly number: (text: string) => number
   readonly close: () => void
 }
 
@@ -72,7 +77,30 @@ export const open = (filename: string): FileInserter => {
         if (rows.alerts.length > 0) alerts(rows.alerts)
       }
     })
-    return { insert: (batches) => insert(batches), close: () => db.close() }
+    const prepared = new Map<string, Database.Statement>()
+    const statement = (text: string) => {
+      let found = prepared.get(text)
+      if (found === undefined) {
+        found = db.prepare(text)
+        prepared.set(text, found)
+      }
+      return found
+    }
+    return {
+      insert: (batches) => insert(batches),
+      run: (text, params) => {
+        const found = statement(text)
+        if (!found.reader) return found.run(...params).changes
+        found.all(...params)
+        return 0
+      },
+      number: (text) => {
+        const row: unknown = statement(text).get()
+        const value = typeof row === "object" && row !== null ? Object.values(row)[0] : undefined
+        return typeof value === "number" ? value : typeof value === "bigint" ? Number(value) : 0
+      },
+      close: () => db.close()
+    }
   } catch (cause) {
     db.close()
     throw cause

@@ -3,7 +3,10 @@
  * batch gets an id on the main thread and exactly one `Done` from the write
  * thread, in order.
  *
- *   main ──Rows/Events/Stop──▶ write ──Ready/Done/Crashed──▶ main
+ *   main ──Rows/Events/Prune/Stop──▶ write ──Ready/Done/Pruned/Crashed──▶ main
+ *
+ * A `Prune` (retention's deletes) gets exactly one `Pruned`, unless the
+ * thread stops first.
  */
 import type * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
@@ -11,6 +14,7 @@ import { Predicate } from "effect"
 import type { MessagePort } from "node:worker_threads"
 import type { Rows } from "./batch.js"
 import { type PackedCells, unpack } from "./packedCells.js"
+import type { Outcome, Plan } from "./prune.js"
 
 export interface Stop {
   readonly _tag: "Stop"
@@ -49,6 +53,21 @@ export interface EventsBatch {
   readonly events: ReadonlyArray<TelemetryEvent>
 }
 
+/** Retention's deletes, to run on the write thread's connection between its batches. */
+export interface Prune {
+  readonly _tag: "Prune"
+  readonly id: number
+  readonly plan: Plan
+}
+
+export interface Pruned {
+  readonly _tag: "Pruned"
+  readonly id: number
+  /** Absent when the prune failed. */
+  readonly outcome: Outcome | undefined
+  readonly failure: string | undefined
+}
+
 export interface Ready {
   readonly _tag: "Ready"
 }
@@ -71,8 +90,8 @@ export interface Crashed {
   readonly reason: string
 }
 
-export type ToWrite = PreparedBatch | EventsBatch | Stop
-export type ToMain = Ready | Done | Crashed
+export type ToWrite = PreparedBatch | EventsBatch | Prune | Stop
+export type ToMain = Ready | Done | Pruned | Crashed
 
 /** `workerData` of the write thread: how to load its entry, and its settings. */
 export interface WriteData {
@@ -95,7 +114,8 @@ export interface WriteData {
 
 /** What the main thread accepts from the write thread (anything else is ignored). */
 export const isToMain = (u: unknown): u is ToMain =>
-  Predicate.isRecord(u) && (u["_tag"] === "Ready" || u["_tag"] === "Done" || u["_tag"] === "Crashed")
+  Predicate.isRecord(u) &&
+  (u["_tag"] === "Ready" || u["_tag"] === "Done" || u["_tag"] === "Pruned" || u["_tag"] === "Crashed")
 
 const isPort = (u: unknown): u is MessagePort =>
   Predicate.isRecord(u) && typeof u["postMessage"] === "function" && typeof u["close"] === "function"

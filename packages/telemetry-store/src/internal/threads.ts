@@ -40,10 +40,13 @@ import {
   isToMain,
   type PackedRows,
   type PreparedBatch,
+  type Prune,
   type Stop,
   unpackRows,
   type WriteData
 } from "./protocol.js"
+import type { Outcome, Plan } from "./prune.js"
+import { turn } from "./turn.js"
 import type { Inline, Tally, Writer } from "./writer.js"
 
 /**
@@ -96,25 +99,6 @@ const entry = Effect.try({
   catch: (cause) => `cannot locate the write thread's entry: ${describe(cause)}`
 })
 
-/**
- * Gives the event loop a turn (I/O callbacks, timers) before going on;
- * Effect's own yield stays in microtasks. The 1 ms timer is for a loop that
- * timers keep from ever reaching its check phase, where `setImmediate` runs.
- */
-const turn: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const cancel = () => {
-    clearImmediate(immediate)
-    clearTimeout(timer)
-  }
-  const done = () => {
-    cancel()
-    resume(Effect.void)
-  }
-  const immediate = setImmediate(done)
-  const timer = setTimeout(done, 1)
-  return Effect.sync(cancel)
-})
-
 export interface Options {
   readonly filename: string
   readonly redactor: Redaction.Redactor
@@ -143,13 +127,19 @@ export interface Options {
   readonly onThread?: ((worker: Worker) => void) | undefined
 }
 
+/** The write thread's writer, which also runs retention's deletes on its connection. */
+export interface ThreadWriter extends Writer {
+  /** Runs the prune on the write thread; fails with the reason when the thread is not running or stops first. */
+  readonly prune: (plan: Plan) => Effect.Effect<Outcome, string>
+}
+
 /**
  * A `Writer` on a thread of its own, for a SQLite file. Batches wait on the
  * main thread until the thread is ready; if it fails to start, or dies later,
  * the sink logs it, counts the batches it held as failed, and writes on the
  * main thread (`fallback`) from then on.
  */
-export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope> =>
+export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { fallback, tally } = options
     const runFork = yield* FiberSet.makeRuntime<never>()
@@ -163,6 +153,9 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
     let phase: "starting" | "running" | "failed" | "stopping" = "starting"
     let nextId = 0
     let thread: Worker | undefined
+    /** Prunes sent and not answered, by id. */
+    const prunes = new Map<number, Deferred.Deferred<Outcome, string>>()
+    let nextPruneId = 0
     /** Completed by the thread's `exit` event. */
     const exited = yield* Deferred.make<void>()
     const launchedAt = performance.now()
@@ -184,6 +177,8 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       for (const count of pending.values()) lost += count
       pending.clear()
       tally.failed += lost
+      for (const waiting of prunes.values()) Deferred.unsafeDone(waiting, Exit.fail(`the write thread stopped (${why})`))
+      prunes.clear()
       void thread?.terminate()
       wake()
       Deferred.unsafeDone(started, Exit.succeed(false))
@@ -209,6 +204,16 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
         }
         case "Crashed": {
           reasons.push(message.reason)
+          return
+        }
+        case "Pruned": {
+          const waiting = prunes.get(message.id)
+          if (waiting === undefined) return
+          prunes.delete(message.id)
+          Deferred.unsafeDone(
+            waiting,
+            message.outcome === undefined ? Exit.fail(message.failure ?? "the prune failed") : Exit.succeed(message.outcome)
+          )
           return
         }
         case "Done": {
@@ -377,6 +382,8 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       }
       pollAcks()
       acks.close()
+      for (const waiting of prunes.values()) Deferred.unsafeDone(waiting, Exit.fail("the write thread stopped"))
+      prunes.clear()
     })
 
     const launch = Effect.flatMap(
@@ -414,7 +421,7 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
         handOver(thread, events.length, rows, ms)
       })
 
-    const writer: Writer = {
+    const writer: ThreadWriter = {
       write: (events) =>
         Effect.gen(function*() {
           if (!(yield* Deferred.await(started))) return yield* fallback.write(events)
@@ -433,7 +440,18 @@ export const make = (options: Options): Effect.Effect<Writer, never, Scope.Scope
       settle: Effect.suspend(() => {
         const upTo = nextId - 1
         return until(() => phase === "failed" || settledUpTo(upTo))
-      })
+      }),
+      prune: (plan) =>
+        Effect.gen(function*() {
+          if (!(yield* Deferred.await(started)) || phase !== "running" || thread === undefined) {
+            return yield* Effect.fail("the write thread is not running")
+          }
+          const id = nextPruneId++
+          const answer = yield* Deferred.make<Outcome, string>()
+          prunes.set(id, answer)
+          thread.postMessage({ _tag: "Prune", id, plan } satisfies Prune)
+          return yield* Deferred.await(answer).pipe(Effect.ensuring(Effect.sync(() => prunes.delete(id))))
+        })
     }
     return writer
   })

@@ -18,11 +18,16 @@ import {
   type Done,
   type EventsBatch,
   type PreparedBatch,
+  type Prune,
+  type Pruned,
   type Ready,
+  type Stop,
   type ToWrite,
   unpackRows,
   type WriteData
 } from "./protocol.js"
+import * as Pruning from "./prune.js"
+import { turn } from "./turn.js"
 
 /** The answer for a batch none of whose events were written. */
 const failedBatch = (id: number, count: number, failure: string): Done => ({
@@ -64,13 +69,22 @@ const ready = (redactor: Redaction.Redactor | undefined, batch: PreparedBatch | 
   return { id: batch.id, count, rows, prepareMs: performance.now() - started }
 }
 
-/** The main thread's messages as a queue; the listeners live as long as the scope (the entry closes the port). */
+type Batch = PreparedBatch | EventsBatch | Stop
+
+/**
+ * The main thread's messages as queues, batches and prunes apart (a prune
+ * runs beside the batches); the listeners live as long as the scope (the
+ * entry closes the port).
+ */
 const inbox = (parent: MessagePort, acks: MessagePort, capacity: number) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       // The sink never has more than `maxInFlight` batches out, plus the stop.
-      const queue = yield* Queue.bounded<ToWrite>(capacity + 1)
+      const queue = yield* Queue.bounded<Batch>(capacity + 1)
+      // Retention asks for one prune at a time.
+      const prunes = yield* Queue.unbounded<Prune>()
       const onMessage = (message: ToWrite) => {
+        if (message._tag === "Prune") return void Queue.unsafeOffer(prunes, message)
         if (Queue.unsafeOffer(queue, message)) return
         // Only a broken protocol gets here; the batch is refused, and counted, rather than lost.
         if (message._tag !== "Stop") acks.postMessage(failedBatch(message.id, countOf(message), "write thread inbox full"))
@@ -82,14 +96,14 @@ const inbox = (parent: MessagePort, acks: MessagePort, capacity: number) =>
       }
       parent.on("message", onMessage)
       parent.on("messageerror", onError)
-      return { queue, onMessage, onError }
+      return { queue, prunes, onMessage, onError }
     }),
     ({ onError, onMessage }) =>
       Effect.sync(() => {
         parent.off("message", onMessage)
         parent.off("messageerror", onError)
       })
-  ).pipe(Effect.map(({ queue }) => queue))
+  ).pipe(Effect.map(({ prunes, queue }) => ({ queue, prunes })))
 
 /** SQLite refused the file or a batch. */
 class WriteError extends Data.TaggedError("WriteError")<{ readonly message: string }> {}
@@ -166,7 +180,27 @@ export const run = (data: WriteData, parent: MessagePort) =>
       try: () => Redaction.make(redaction),
       catch: (cause) => new WriteError({ message: `cannot build the sink's redaction: ${describe(cause)}` })
     })
-    const queue = yield* inbox(parent, acks, data.maxInFlight)
+    const { prunes, queue } = yield* inbox(parent, acks, data.maxInFlight)
+    // Retention's deletes, a chunk at a time with a turn of the event loop between two: the batches
+    // that arrive meanwhile are written between the chunks.
+    const db: Pruning.Db<string> = {
+      run: (text, params) => Effect.try({ try: () => inserter.run(text, params), catch: describe }),
+      number: (text) => Effect.try({ try: () => inserter.number(text), catch: describe }),
+      pause: turn
+    }
+    yield* Queue.take(prunes).pipe(
+      Effect.flatMap((message) =>
+        Pruning.prune(db, message.plan).pipe(
+          Effect.match({
+            onFailure: (failure): Pruned => ({ _tag: "Pruned", id: message.id, outcome: undefined, failure }),
+            onSuccess: (outcome): Pruned => ({ _tag: "Pruned", id: message.id, outcome, failure: undefined })
+          }),
+          Effect.flatMap((answer) => Effect.sync(() => acks.postMessage(answer)))
+        )
+      ),
+      Effect.forever,
+      Effect.forkScoped
+    )
     acks.postMessage({ _tag: "Ready" } satisfies Ready)
     while (true) {
       const first = yield* Queue.take(queue)
