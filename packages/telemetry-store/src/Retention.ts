@@ -71,12 +71,14 @@ const firstNumber = (rows: ReadonlyArray<Record<string, unknown>>): number => {
 
 /**
  * Runs a prune plan somewhere other than the main connection (the sink's
- * write thread); fails with the reason when it cannot (no thread, or it
- * stopped), and the prune then runs on the main connection.
+ * write thread). `undefined` when that is not running (the prune then runs
+ * on the main connection); fails with the reason when the prune failed
+ * there, or the thread stopped during it (not tried again on the main
+ * connection, where it would hold up the agents to fail the same way).
  *
  * @internal
  */
-export type Route = (plan: Prune.Plan) => Effect.Effect<Prune.Outcome, string>
+export type Route = (plan: Prune.Plan) => Effect.Effect<Prune.Outcome | undefined, string>
 
 /**
  * The service; deletes go through `route` when given (see `Route`).
@@ -105,11 +107,12 @@ export const makeRouted = (
         return { outcome, onWriteThread: false }
       })
     const routed = (plan: Prune.Plan) =>
-      route === undefined ? here(plan) : route(plan).pipe(
-        Effect.map((outcome) => ({ outcome, onWriteThread: true })),
-        Effect.catchAll((why) =>
-          Effect.zipRight(Effect.logDebug(`Retention: pruning on the main connection (${why})`), here(plan))
-        )
+      route === undefined ? here(plan) : Effect.flatMap(
+        route(plan),
+        (outcome) =>
+          outcome === undefined
+            ? Effect.zipRight(Effect.logDebug("Retention: no write thread; pruning on the main connection"), here(plan))
+            : Effect.succeed({ outcome, onWriteThread: true })
       )
 
     const prune = one.withPermits(1)(Effect.gen(function*() {

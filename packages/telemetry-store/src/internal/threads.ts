@@ -129,8 +129,12 @@ export interface Options {
 
 /** The write thread's writer, which also runs retention's deletes on its connection. */
 export interface ThreadWriter extends Writer {
-  /** Runs the prune on the write thread; fails with the reason when the thread is not running or stops first. */
-  readonly prune: (plan: Plan) => Effect.Effect<Outcome, string>
+  /**
+   * Runs the prune on the write thread: `undefined` when the thread is not
+   * running; fails with the reason when the prune fails there or the thread
+   * stops first.
+   */
+  readonly prune: (plan: Plan) => Effect.Effect<Outcome | undefined, string>
 }
 
 /**
@@ -443,9 +447,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       }),
       prune: (plan) =>
         Effect.gen(function*() {
-          if (!(yield* Deferred.await(started)) || phase !== "running" || thread === undefined) {
-            return yield* Effect.fail("the write thread is not running")
-          }
+          if (!(yield* Deferred.await(started)) || phase !== "running" || thread === undefined) return undefined
           const id = nextPruneId++
           const answer = yield* Deferred.make<Outcome, string>()
           prunes.set(id, answer)
