@@ -11,8 +11,9 @@
  *
  * Where the work happens: given the store's `filename`, the inserts run on a
  * thread of their own, at the lowest OS priority (nice 19), with their own
- * connection to the file (WAL; the `SqlClient` in context keeps migrations,
- * queries and retention). While that thread keeps up (fewer than 2 batches
+ * connection to the file (WAL; the `SqlClient` in context keeps migrations
+ * and queries; `TelemetryStore` runs retention's deletes on this thread
+ * too). While that thread keeps up (fewer than 2 batches
  * in flight, no other full batch waiting in the queue), each batch goes to
  * it as it was offered (structured clones of 100 events, about 0.6 µs per
  * event here) and it

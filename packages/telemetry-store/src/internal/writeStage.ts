@@ -4,9 +4,10 @@
  * (or per group of batches waiting together), a `Done` to the main thread
  * for each. Batches come as rows the main thread built, or as the events
  * themselves, which this thread redacts and turns into rows first (with the
- * sink's redaction). The main connection keeps
- * migrations, queries and retention; WAL lets both work on the file, and a
- * busy file is waited for (a 5 s busy timeout).
+ * sink's redaction). Retention's deletes run here too, a chunk at a time
+ * between the batches. The main connection keeps migrations and queries;
+ * WAL lets both work on the file, and a busy file is waited for (a 5 s busy
+ * timeout).
  */
 import * as Redaction from "@patinox/core/Redaction"
 import { Cause, Data, Effect, Queue } from "effect"
