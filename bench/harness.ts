@@ -22,11 +22,13 @@ export interface Benchmark {
 }
 
 /** Percentile by nearest rank over an unsorted sample. */
+/** Index of the `p`th percentile (nearest rank) in `length` sorted samples. */
+const rankOf = (length: number, p: number): number => Math.min(length - 1, Math.max(0, Math.ceil((p / 100) * length) - 1))
+
 export const percentile = (samples: ReadonlyArray<number>, p: number): number => {
   if (samples.length === 0) return Number.NaN
   const sorted = [...samples].sort((a, b) => a - b)
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[rank] ?? Number.NaN
+  return sorted[rankOf(sorted.length, p)] ?? Number.NaN
 }
 
 /**
@@ -54,7 +56,7 @@ export const bootstrapRatio = (
     const out = new Float64Array(samples.length)
     for (let i = 0; i < out.length; i++) out[i] = samples[Math.floor(next() * samples.length)]!
     out.sort()
-    return out[Math.min(out.length - 1, Math.max(0, Math.ceil((q / 100) * out.length) - 1))]!
+    return out[rankOf(out.length, q)]!
   }
   const ratios: Array<number> = []
   for (let r = 0; r < reps; r++) ratios.push(resampled(a) / resampled(b))

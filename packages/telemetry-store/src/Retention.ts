@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schedule, type Scope } from "effect"
 import * as Prune from "./internal/prune.js"
 import { turn } from "./internal/turn.js"
 import { fromCause, type TelemetryStoreError } from "./TelemetryStoreError.js"
@@ -64,10 +64,6 @@ const DAY_MS = 86_400_000
 
 const changesOf = (u: unknown): number =>
   typeof u === "object" && u !== null && "changes" in u && typeof u.changes === "number" ? u.changes : 0
-const firstNumber = (rows: ReadonlyArray<Record<string, unknown>>): number => {
-  const value = rows[0] === undefined ? undefined : Object.values(rows[0])[0]
-  return typeof value === "number" ? value : typeof value === "bigint" ? Number(value) : 0
-}
 
 /**
  * Runs a prune plan somewhere other than the main connection (the sink's
@@ -95,7 +91,7 @@ export const makeRouted = (
     const maxBytes = options.maxSizeMb * 1024 * 1024
     const db: Prune.Db<unknown> = {
       run: (text, params) => Effect.map(sql.unsafe(text, params).raw, changesOf),
-      number: (text) => Effect.map(sql.unsafe<Record<string, unknown>>(text), firstNumber),
+      number: (text) => Effect.map(sql.unsafe(text), (rows) => Prune.numberIn(rows[0])),
       pause: turn
     }
     // One prune at a time, wherever it runs.
@@ -137,13 +133,8 @@ export const makeRouted = (
 /** @since 0.1.0 @category constructors */
 export const make = (options: Options): Effect.Effect<Service, never, SqlClient.SqlClient> => makeRouted(options, undefined)
 
-/**
- * Prunes now and then every `intervalMs`, in a fiber of the current scope. A
- * failed prune is logged; the schedule goes on.
- *
- * @internal
- */
-export const schedule = (service: Service, intervalMs: number): Effect.Effect<void, never, never> =>
+/** Prunes now and then every `intervalMs`. A failed prune is logged; the schedule goes on. */
+const schedule = (service: Service, intervalMs: number): Effect.Effect<void> =>
   service.prune.pipe(
     Effect.tap((result) =>
       result.deletedByAge + result.deletedBySize > 0
@@ -167,11 +158,15 @@ export const schedule = (service: Service, intervalMs: number): Effect.Effect<vo
 export const layer = (
   options: Options & { readonly intervalMs: number }
 ): Layer.Layer<Retention, never, SqlClient.SqlClient> =>
-  Layer.scoped(
-    Retention,
-    Effect.gen(function*() {
-      const service = yield* make(options)
-      yield* Effect.forkScoped(schedule(service, options.intervalMs))
-      return service
-    })
-  )
+  Layer.scoped(Retention, makeScheduled(options, undefined))
+
+/**
+ * `makeRouted`, with a fiber of the current scope pruning on the schedule.
+ *
+ * @internal
+ */
+export const makeScheduled = (
+  options: Options & { readonly intervalMs: number },
+  route: Route | undefined
+): Effect.Effect<Service, never, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.tap(makeRouted(options, route), (service) => Effect.forkScoped(schedule(service, options.intervalMs)))

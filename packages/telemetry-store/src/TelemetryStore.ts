@@ -119,8 +119,7 @@ export const layer = (
             redaction,
             filename: options.filename
           })
-          const retention = yield* Retention.makeRouted(config.retention, route)
-          yield* Effect.forkScoped(Retention.schedule(retention, config.retention.intervalMs))
+          const retention = yield* Retention.makeScheduled(config.retention, route)
           return Context.make(TelemetrySink.TelemetrySink, service).pipe(Context.add(Retention.Retention, retention))
         })),
         TelemetryQueries.layer

@@ -10,7 +10,7 @@ import {
   forEachStatement,
   insertText,
   isAlert,
-  perRowCount,
+  memo,
   pushAlert,
   pushRow,
   runTraceColumnNames,
@@ -67,9 +67,9 @@ export const prepare = (
 // Statement texts are built once per row count (see `forEachStatement`), so
 // the client's statement cache sees at most ten per table, and full batches
 // skip `sql.insert`'s per-row compile.
-const eventsInsert = perRowCount((rows) => insertText("events", columnNames, rows))
-const alertsInsert = perRowCount((rows) => insertText("alerts", alertColumnNames, rows))
-const runTracesInsert = perRowCount((rows) => insertText("run_traces", runTraceColumnNames, rows, "INSERT OR IGNORE"))
+const eventsInsert = memo((rows: number) => insertText("events", columnNames, rows))
+const alertsInsert = memo((rows: number) => insertText("alerts", alertColumnNames, rows))
+const runTracesInsert = memo((rows: number) => insertText("run_traces", runTraceColumnNames, rows, "INSERT OR IGNORE"))
 
 const insertAll = (
   sql: SqlClient.SqlClient,

@@ -96,14 +96,14 @@ export const forEachStatement = (
   }
 }
 
-/** `make(rows)`, built on first use for each row count and kept. */
-export const perRowCount = <A>(make: (rows: number) => A): (rows: number) => A => {
-  const made = new Map<number, A>()
-  return (rows) => {
-    let a = made.get(rows)
+/** `make(key)`, built on first use for each key and kept (statement texts by row count, statements by text). */
+export const memo = <K, A>(make: (key: K) => A): (key: K) => A => {
+  const made = new Map<K, A>()
+  return (key) => {
+    let a = made.get(key)
     if (a === undefined) {
-      a = make(rows)
-      made.set(rows, a)
+      a = make(key)
+      made.set(key, a)
     }
     return a
   }

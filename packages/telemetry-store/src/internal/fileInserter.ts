@@ -21,10 +21,11 @@ import {
   columnNames,
   forEachStatement,
   insertText,
-  perRowCount,
+  memo,
   runTraceColumnNames,
   runTraceRows
 } from "./columns.js"
+import { numberIn } from "./prune.js"
 
 export interface FileInserter {
   /** Inserts the batches' rows, one transaction. Throws what SQLite throws; the transaction is then rolled back. */
@@ -62,7 +63,7 @@ export const open = (filename: string): FileInserter => {
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
     const table = (name: string, columns: ReadonlyArray<string>, verb?: "INSERT OR IGNORE") => {
-      const statement = perRowCount((rows) => db.prepare(insertText(name, columns, rows, verb)))
+      const statement = memo((rows: number) => db.prepare(insertText(name, columns, rows, verb)))
       return (cells: Array<Cell>) =>
         forEachStatement(cells, columns.length, (rows, part) => void statement(rows).run(part))
     }
@@ -77,15 +78,7 @@ export const open = (filename: string): FileInserter => {
         if (rows.alerts.length > 0) alerts(rows.alerts)
       }
     })
-    const prepared = new Map<string, Database.Statement>()
-    const statement = (text: string) => {
-      let found = prepared.get(text)
-      if (found === undefined) {
-        found = db.prepare(text)
-        prepared.set(text, found)
-      }
-      return found
-    }
+    const statement = memo((text: string) => db.prepare(text))
     return {
       insert: (batches) => insert(batches),
       run: (text, params) => {
@@ -94,11 +87,7 @@ export const open = (filename: string): FileInserter => {
         found.all(...params)
         return 0
       },
-      number: (text) => {
-        const row: unknown = statement(text).get()
-        const value = typeof row === "object" && row !== null ? Object.values(row)[0] : undefined
-        return typeof value === "number" ? value : typeof value === "bigint" ? Number(value) : 0
-      },
+      number: (text) => numberIn(statement(text).get()),
       close: () => db.close()
     }
   } catch (cause) {

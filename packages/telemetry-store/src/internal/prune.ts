@@ -20,6 +20,12 @@ export interface Db<E> {
   readonly pause: Effect.Effect<void>
 }
 
+/** A row's first column as a number (0 when there is no row, or it holds something else). */
+export const numberIn = (row: unknown): number => {
+  const value = typeof row === "object" && row !== null ? Object.values(row)[0] : undefined
+  return typeof value === "number" ? value : typeof value === "bigint" ? Number(value) : 0
+}
+
 /** What to delete. */
 export interface Plan {
   /** Events and alerts older than this (epoch ms) go. */

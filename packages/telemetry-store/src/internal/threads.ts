@@ -160,6 +160,11 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
     /** Prunes sent and not answered, by id. */
     const prunes = new Map<number, Deferred.Deferred<Outcome, string>>()
     let nextPruneId = 0
+    /** Answers every prune still waiting: the thread will not. */
+    const failPrunes = (why: string) => {
+      for (const waiting of prunes.values()) Deferred.unsafeDone(waiting, Exit.fail(why))
+      prunes.clear()
+    }
     /** Completed by the thread's `exit` event. */
     const exited = yield* Deferred.make<void>()
     const launchedAt = performance.now()
@@ -181,8 +186,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       for (const count of pending.values()) lost += count
       pending.clear()
       tally.failed += lost
-      for (const waiting of prunes.values()) Deferred.unsafeDone(waiting, Exit.fail(`the write thread stopped (${why})`))
-      prunes.clear()
+      failPrunes(`the write thread stopped (${why})`)
       void thread?.terminate()
       wake()
       Deferred.unsafeDone(started, Exit.succeed(false))
@@ -386,8 +390,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       }
       pollAcks()
       acks.close()
-      for (const waiting of prunes.values()) Deferred.unsafeDone(waiting, Exit.fail("the write thread stopped"))
-      prunes.clear()
+      failPrunes("the write thread stopped")
     })
 
     const launch = Effect.flatMap(
@@ -433,9 +436,8 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
             // `SLICE` events per message, a turn of the event loop between two: each clone is a short pause.
             for (let at = 0; at < events.length; at += SLICE) {
               if (at > 0) yield* turn
-              const rest = at === 0 ? events : events.slice(at)
-              if (!(yield* room) || thread === undefined) return yield* fallback.write(rest)
-              if (!handOverEvents(thread, events.slice(at, at + SLICE))) return yield* prepareHere(rest)
+              if (!(yield* room) || thread === undefined) return yield* fallback.write(events.slice(at))
+              if (!handOverEvents(thread, events.slice(at, at + SLICE))) return yield* prepareHere(events.slice(at))
             }
             return
           }
