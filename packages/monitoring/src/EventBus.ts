@@ -5,6 +5,14 @@
  * reported never waits, and every dropped event is counted (in `stats` and in
  * the `patinox_monitoring_dropped_events_total` counter).
  *
+ * A full `sliding` bus slides in batches: new events wait in an overflow of
+ * at most `SLIDE_BATCH` and go on the bus together, the same number of the
+ * oldest dropped to make room, when the overflow is full, when a consumer
+ * wakes, or on `stats`, `dropped` and `flush`. One slide per event cost the
+ * publisher a turn of the runtime and a pass over the subscribers each time:
+ * in a burst, a sliding bus took 1.06M events/s from one publisher, a
+ * dropping one 1.53M/s.
+ *
  * Consumers (the async monitors, the SQLite sink's feed) read the bus with
  * `consume`: in batches, woken every `lingerMs` or as soon as half the
  * capacity is waiting, never by a single event. Recording an event is then a
@@ -28,6 +36,14 @@ export const droppedEvents = Metric.counter("patinox_monitoring_dropped_events_t
   description: "Telemetry events the monitoring bus dropped because it was full",
   incremental: true
 })
+
+/**
+ * At most this many events wait in a full `sliding` bus's overflow; then
+ * they slide in together.
+ *
+ * @since 0.1.0 @category constants
+ */
+export const SLIDE_BATCH = 64
 
 /** @since 0.1.0 @category models */
 export interface Stats {
@@ -97,48 +113,79 @@ export const make = (
     const pubsub = strategy === "sliding"
       ? yield* PubSub.sliding<TelemetryEvent.TelemetryEvent>(capacity)
       : yield* PubSub.dropping<TelemetryEvent.TelemetryEvent>(capacity)
-    yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
+
     // Opened when half the capacity waits (or by `flush`); consumers also wake every `lingerMs`.
     const wake = yield* Effect.makeLatch(false)
     const wakeAt = Math.max(1, Math.floor(capacity / 2))
     let published = 0
     let dropped = 0
     let subscribers = 0
-    const drop = () => {
-      dropped++
-      droppedEvents.unsafeUpdate(1, [])
+    const drop = (count: number) => {
+      dropped += count
+      droppedEvents.unsafeUpdate(count, [])
     }
+    /** Events for a full `sliding` bus, in order, waiting to slide in together (see `slideIn`). */
+    let overflow: Array<TelemetryEvent.TelemetryEvent> = []
     const fullEnough = () => {
       const size = pubsub.unsafeSize()
       if (size._tag === "Some" && size.value >= wakeAt) wake.unsafeOpen()
     }
 
+    /**
+     * Puts the overflow on the bus: what fits in the free slots, then the
+     * rest by sliding (one oldest event dropped, and counted, for each). No
+     * other fiber runs in between (the runtime's yield is put off), so the
+     * free slots counted are the ones the publish finds.
+     */
+    const slideIn: Effect.Effect<void> = Effect.suspend(() => {
+      if (overflow.length === 0) return Effect.void
+      const events = overflow
+      overflow = []
+      if (!pubsub.isActive()) {
+        drop(events.length)
+        return Effect.void
+      }
+      const size = pubsub.unsafeSize()
+      const free = capacity - (size._tag === "Some" ? size.value : capacity)
+      if (events.length > free) drop(events.length - free)
+      return PubSub.publishAll(pubsub, events)
+    }).pipe(Effect.asVoid, Effect.withMaxOpsBeforeYield(Number.MAX_SAFE_INTEGER))
+
+    // Runs after the consumers' last rounds: whatever still waits goes to the subscribers left.
+    yield* Effect.addFinalizer(() => Effect.zipRight(slideIn, PubSub.shutdown(pubsub)))
+
     const accepted = Effect.succeed(true)
     const refused = Effect.succeed(false)
     /**
      * Publishes at once where it can (no fiber wakes, nothing allocated
-     * beyond the slot): true when published, false when refused, "slide"
-     * when a full `sliding` bus must discard its oldest event first.
+     * beyond the slot): true when published or waiting to slide in, false
+     * when refused, "slide" when the overflow of a full `sliding` bus is
+     * full and must slide in now.
      */
     const offerNow = (event: TelemetryEvent.TelemetryEvent): boolean | "slide" => {
       published++
       if (!pubsub.isActive()) {
-        drop()
+        drop(1)
         return false
       }
-      if (pubsub.unsafeOffer(event)) {
+      // Behind events waiting in the overflow, a new one waits too: the bus keeps their order.
+      if (overflow.length === 0 && pubsub.unsafeOffer(event)) {
         fullEnough()
         return true
       }
-      drop()
       // Full. `dropping` refuses the new event; `sliding` makes room by discarding the oldest.
-      return strategy === "dropping" ? false : "slide"
+      if (strategy === "dropping") {
+        drop(1)
+        return false
+      }
+      overflow.push(event)
+      return overflow.length >= SLIDE_BATCH ? "slide" : true
     }
 
     const publish = (event: TelemetryEvent.TelemetryEvent): Effect.Effect<boolean> =>
       Effect.suspend(() => {
         const offered = offerNow(event)
-        return offered === "slide" ? PubSub.publish(pubsub, event) : offered ? accepted : refused
+        return offered === "slide" ? Effect.as(slideIn, true) : offered ? accepted : refused
       })
 
     const subscribe = Effect.acquireRelease(
@@ -156,7 +203,8 @@ export const make = (
     // a batching delay, not domain time: on the real clock even where a
     // TestClock is installed, so consumers keep up in users' tests.
     const linger = Effect.withClock(Effect.sleep(lingerMs), Clock.make())
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(linger, Effect.sync(() => wake.unsafeOpen()))))
+    // The overflow slides in on every tick too, for subscribers that read the bus directly.
+    yield* Effect.forkScoped(Effect.forever(linger.pipe(Effect.zipRight(slideIn), Effect.zipRight(Effect.sync(() => wake.unsafeOpen())))))
     const nextWake = wake.await
 
     const consume: Service["consume"] = (handle, options) =>
@@ -182,6 +230,7 @@ export const make = (
         const round = Effect.gen(function*() {
           const waiters = consumer.waiters
           consumer.waiters = []
+          yield* slideIn
           // A closed bus has nothing more to hand over (its subscriptions are shut down).
           const take = Queue.takeUpTo(subscription, batchSize).pipe(
             Effect.catchAllCause(() => Effect.succeed(Chunk.empty<TelemetryEvent.TelemetryEvent>()))
@@ -207,6 +256,7 @@ export const make = (
       })
 
     const flush = Effect.gen(function*() {
+      yield* slideIn
       const pending: Array<Deferred.Deferred<void>> = []
       for (const consumer of consumers) {
         const waiter = yield* Deferred.make<void>()
@@ -222,7 +272,7 @@ export const make = (
       subscribe,
       consume,
       flush,
-      stats: Effect.sync(() => {
+      stats: Effect.zipRight(slideIn, Effect.sync(() => {
         const size = pubsub.unsafeSize()
         return {
           capacity,
@@ -232,13 +282,13 @@ export const make = (
           size: size._tag === "Some" ? size.value : 0,
           subscribers
         }
-      }),
-      dropped: Effect.sync(() => dropped)
+      })),
+      dropped: Effect.zipRight(slideIn, Effect.sync(() => dropped))
     }
     // One suspension per event, and no result to map away on the usual path.
     const monitor: Monitor.Service = {
       record: (event) =>
-        Effect.suspend(() => offerNow(event) === "slide" ? Effect.asVoid(PubSub.publish(pubsub, event)) : Effect.void)
+        Effect.suspend(() => offerNow(event) === "slide" ? slideIn : Effect.void)
     }
     return { bus, monitor }
   })

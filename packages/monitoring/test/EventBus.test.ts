@@ -24,6 +24,38 @@ describe("EventBus", () => {
       assert.deepStrictEqual(kept.map((e) => e.timestamp), Array.from({ length: 16 }, (_, i) => 144 + i))
     }))
 
+  it.scoped("a full sliding bus slides in batches: in order, and a slot freed meanwhile takes an event instead of a drop", () =>
+    Effect.gen(function*() {
+      const { bus, monitor } = yield* EventBus.make({ capacity: 16, strategy: "sliding", lingerMs: 60_000 })
+      const subscription = yield* bus.subscribe
+      // 16 fill the bus; the next 10 wait in the overflow (fewer than SLIDE_BATCH)
+      for (let i = 0; i < 26; i++) yield* monitor.record(numbered(i))
+      // the reader frees 8 slots before the overflow slides in
+      const first = Chunk.toReadonlyArray(yield* Queue.takeUpTo(subscription, 8))
+      assert.deepStrictEqual(first.map((e) => e.timestamp), [0, 1, 2, 3, 4, 5, 6, 7])
+      const stats = yield* bus.stats // slides the overflow in
+      assert.strictEqual(stats.published, 26)
+      assert.strictEqual(stats.dropped, 2, "8 fit in the freed slots; 2 slid the oldest out")
+      assert.strictEqual(stats.size, 16)
+      const rest = Chunk.toReadonlyArray(yield* Queue.takeAll(subscription))
+      assert.deepStrictEqual(rest.map((e) => e.timestamp), Array.from({ length: 16 }, (_, i) => 10 + i))
+      // every event read or counted
+      assert.strictEqual(first.length + rest.length + stats.dropped, stats.published)
+    }))
+
+  it.scopedLive("a full sliding bus slides its overflow in on the linger tick, for a subscriber that reads it directly", () =>
+    Effect.gen(function*() {
+      const { bus, monitor } = yield* EventBus.make({ capacity: 4, strategy: "sliding", lingerMs: 10 })
+      const subscription = yield* bus.subscribe
+      for (let i = 0; i < 6; i++) yield* monitor.record(numbered(i))
+      const next = yield* Queue.takeN(subscription, 4).pipe(
+        Effect.zipRight(Queue.takeN(subscription, 2)),
+        Effect.timeout("2 seconds")
+      )
+      assert.deepStrictEqual(Chunk.toReadonlyArray(next).map((e) => e.timestamp), [4, 5])
+      assert.strictEqual(yield* bus.dropped, 0, "the reader freed the slots before the tick")
+    }))
+
   it.scoped("with the dropping strategy keeps the oldest and refuses the rest", () =>
     Effect.gen(function*() {
       const { bus } = yield* EventBus.make({ capacity: 8, strategy: "dropping" })

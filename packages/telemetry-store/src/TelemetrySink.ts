@@ -123,6 +123,16 @@ export interface Options {
    * A ready-made redactor, instead of `redaction`.
    */
   readonly redactor?: Redaction.Redactor | undefined
+  /**
+   * With a write thread: the share (0..1) of the main thread's time, taken
+   * by other work than the sink's (the agents), above which the sink leaves
+   * redacting and building rows to the write thread even while batches
+   * queue up. The agents keep that time; the sink writes fewer events per
+   * second and drops (counts) the rest. Below it, a sink falling behind
+   * builds the rows on the main thread, for its full rate. Default 0.5; 1
+   * never hands off for load.
+   */
+  readonly handOffAboveLoad?: number | undefined
 }
 
 const positiveInt = (name: string, value: number) =>
@@ -159,6 +169,10 @@ export const makeRouted = (
     const batchSize = yield* positiveInt("batchSize", options.batchSize ?? 500)
     const queueCapacity = yield* positiveInt("queueCapacity", options.queueCapacity ?? 10_000)
     const flushIntervalMs = yield* positiveInt("flushIntervalMs", options.flushIntervalMs ?? 1_000)
+    const handOffAboveLoad = options.handOffAboveLoad ?? 0.5
+    if (!(handOffAboveLoad >= 0 && handOffAboveLoad <= 1)) {
+      return yield* Effect.dieMessage(`TelemetrySink handOffAboveLoad must be between 0 and 1, got ${handOffAboveLoad}`)
+    }
     // An invalid custom pattern is a defect here; `TelemetryStore.layer` checks them first, with a typed error.
     const redactor = options.redactor ??
       (options.redaction === undefined ? Redaction.defaultRedactor : yield* Effect.sync(() => Redaction.make(options.redaction)))
@@ -181,7 +195,8 @@ export const makeRouted = (
         tally,
         fallback: inline,
         behind: () => queue.length() * 2 >= queueCapacity,
-        backlog: () => queue.length() >= batchSize
+        backlog: () => queue.length() >= batchSize,
+        handOffAboveLoad
       })
       : undefined
     const writer: Writer.Writer = thread ?? inline

@@ -3,11 +3,14 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { ActionResult, AgentAction, Decision, Ids, Redaction } from "@patinox/core"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Migrations, TelemetryQueries, TelemetrySink } from "@patinox/telemetry-store"
-import { Deferred, Effect, Fiber, Layer, Option, TestClock } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import { join } from "node:path"
 import { prepare } from "../src/internal/batch.js"
 import { alertColumnNames, type Cell, columnNames } from "../src/internal/columns.js"
 import { countRows, decision, event, eventually, logInto, modelResponse, sqlite, tempFile, toolEnd } from "./fixtures.js"
+
+/** A turn of the event loop (timers, I/O, messages from the write thread). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** A migrated temp file and a sink on it, both closed with the test's scope. */
 const setup = (options: TelemetrySink.Options) =>
@@ -407,6 +410,40 @@ describe("TelemetrySink on its own thread, starting and stopping", () => {
         const stored = yield* sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY id")
         assert.deepStrictEqual(stored.map((r) => r.ts), Array.from({ length: 2_050 }, (_, i) => 1_700_000_000_000 + i), "in order")
       }).pipe(Effect.provide(onThreads(file, { batchSize: 100, flushIntervalMs: 60_000 })))
+    }))
+
+  it.scoped("leaves the preparing to its thread, even while batches queue up, when the main thread is busy", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      yield* Effect.gen(function*() {
+        const sink = yield* TelemetrySink.TelemetrySink
+        yield* sink.flush // the thread is ready
+        // Agents keeping the main thread busy: 8 ms of work, then a turn of the event loop, again and again.
+        const spin = Effect.sync(() => {
+          const until = performance.now() + 8
+          while (performance.now() < until) { /* working */ }
+        })
+        const agents = yield* Effect.fork(Effect.forever(Effect.zipRight(spin, Effect.promise(nextTurn))))
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 250)))
+        const before = yield* sink.stats
+        yield* sink.offerAll(Array.from({ length: 2_000 }, (_, i) => event({ timestamp: 1_700_000_000_000 + i })))
+        yield* sink.flush
+        yield* Fiber.interrupt(agents)
+        const after = yield* sink.stats
+        assert.strictEqual(after.written - before.written, 2_000)
+        assert.strictEqual(after.failed, 0)
+        assert.strictEqual(after.preparedOnThread - before.preparedOnThread, 2_000, "all prepared on the write thread")
+        const sql = yield* SqlClient.SqlClient
+        const stored = yield* sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY id")
+        assert.deepStrictEqual(stored.map((r) => r.ts), Array.from({ length: 2_000 }, (_, i) => 1_700_000_000_000 + i), "in order")
+      }).pipe(Effect.provide(onThreads(file, { batchSize: 100, flushIntervalMs: 60_000 })))
+    }))
+
+  it.scoped("refuses a load threshold outside 0..1", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(setup({ handOffAboveLoad: 1.5 }))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.include(String(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""), "handOffAboveLoad must be between 0 and 1, got 1.5")
     }))
 
   it.scoped("writes on the main thread when its thread cannot start, and says so", () =>

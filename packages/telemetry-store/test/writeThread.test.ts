@@ -29,6 +29,7 @@ describe("the sink's write thread", () => {
           fallback: Writer.inline(sql, redactor, tally),
           behind: () => false,
           backlog: () => false,
+          handOffAboveLoad: 1,
           onThread: (worker) => {
             thread = worker
           }
