@@ -14,7 +14,7 @@
  *    of runs a garbage-collection pause fell in, the scavenges per 100 runs
  *    and their mean length, and the p99 of the runs no pause fell in: when
  *    more than 1 % of runs hold a pause, the p99 lies among them.
- * 2. A burst of 10x what the sink writes, for PATINOX_BENCH_BURST_S seconds
+ * 2. A burst of 10x what the sink writes (aimed at 12x), for PATINOX_BENCH_BURST_S seconds
  *    (default 30): memory stays bounded, reporting never waits, drops counted
  *    (every event the bus carried is written or counted as dropped). The
  *    sink's rate is its best, measured first with the main thread free to
@@ -271,7 +271,9 @@ const benchmark: Benchmark = {
         context: { tool: "burst" }
       }
       // What the sink writes under sustained load, measured here: 40,000 events, its queue kept
-      // topped up (so it works as it does when behind: rows built on this thread, inserts on its own).
+      // topped up (so it works as it does when behind, at its best: with the main thread otherwise
+      // idle, the rows are built on this thread and inserted on its own). Offered 2,000 at a time in
+      // one call, so that this loop's own work does not make the main thread look busy to the sink.
       const sinkRate = await monitored.runPromise(Effect.gen(function*() {
         const sink = yield* TelemetrySink.TelemetrySink
         yield* sink.flush
@@ -282,13 +284,17 @@ const benchmark: Benchmark = {
             yield* Effect.sleep("1 millis")
             continue
           }
-          for (let j = 0; j < 2_000; j++) yield* sink.offer({ ...event, timestamp: Date.now() })
+          const now = Date.now()
+          yield* sink.offerAll(Array.from({ length: 2_000 }, () => ({ ...event, timestamp: now })))
           sent += 2_000
         }
         yield* sink.flush
         return ((yield* sink.stats).written - before) / ((performance.now() - t0) / 1000)
       }))
-      const target = 10 * sinkRate
+      // Aimed at 12x: with the agents' thread busy, the sink leaves all its work to its write thread, which
+      // for these small events can write more than the rate measured above; the ratio reported is against
+      // the better of the two.
+      const target = 12 * sinkRate
       progress(`sink writes ${round(sinkRate, 0)} events/s; burst: offering ${round(target, 0)} events/s for ${seconds} s`)
       const sinkBefore = await monitored.runPromise(Effect.flatMap(TelemetrySink.TelemetrySink, (s) => s.stats))
       const busBefore = await monitored.runPromise(Effect.flatMap(EventBus.EventBus, (b) => b.stats))
@@ -349,9 +355,11 @@ const benchmark: Benchmark = {
       const written = after.written - sinkBefore.written
       // The bus also carries monitoring's own events (memory and system samples, alerts) during the burst.
       const published = busStats.published - busBefore.published
+      const bestRate = Math.max(sinkRate, written / elapsed)
       rows.push(
         { name: "monitoring-overhead/burst", metric: "sink rate before", value: round(sinkRate, 0), unit: "events/s" },
-        { name: "monitoring-overhead/burst", metric: "offered/s", value: round(offered / elapsed, 0), unit: "events/s", baseline: round(sinkRate, 0), ratio: round(offered / elapsed / sinkRate, 2) },
+        // Against the better of the sink's two rates (before, with the main thread free; during the burst).
+        { name: "monitoring-overhead/burst", metric: "offered/s", value: round(offered / elapsed, 0), unit: "events/s", baseline: round(bestRate, 0), ratio: round(offered / elapsed / bestRate, 2) },
         { name: "monitoring-overhead/burst", metric: "sink written/s", value: round(written / elapsed, 0), unit: "events/s" },
         { name: "monitoring-overhead/burst", metric: "bus dropped", value: busDropped, unit: "events" },
         { name: "monitoring-overhead/burst", metric: "sink dropped", value: sinkDropped, unit: "events" },

@@ -23,7 +23,11 @@
  * with a turn of the event loop between them (no turns while the queue is
  * half full or more: then draining comes first), and moves them to the
  * write thread packed (one string and two buffers), so that thread only
- * inserts. A batch with a context value a clone would change (a class
+ * inserts. Unless the main thread is busy with other work (the agents):
+ * above `handOffAboveLoad` of its time, every batch goes as it was offered
+ * even while batches queue up (in one clone per batch once the queue is
+ * half full), and the write thread prepares and inserts: fewer events are
+ * written per second, and the agents keep the time. A batch with a context value a clone would change (a class
  * instance, a `Date`, a function) is always prepared on the main thread, as
  * is every batch of a sink given a ready-made `redactor`. At most
  * `MAX_IN_FLIGHT` (8) batches are in
