@@ -169,6 +169,15 @@ const onThreads = (file: string, options: TelemetrySink.Options, logs: Array<str
     Layer.provide(logInto(logs))
   )
 
+const T0 = 1_700_000_000_000
+/** `count` events stamped `T0 + from`, `T0 + from + 1`, and so on. */
+const stamped = (count: number, from = 0) => Array.from({ length: count }, (_, i) => event({ timestamp: T0 + from + i }))
+/** The stored events' timestamps, in the order they were inserted. */
+const storedTimestamps = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) => Effect.map(sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY id"), (rows) => rows.map((r) => r.ts))
+)
+
 const payloads = Effect.flatMap(
   SqlClient.SqlClient,
   (sql) => Effect.map(sql.unsafe<{ payload: string }>("SELECT payload FROM events ORDER BY id"), (rows) => rows.map((r) => r.payload))
@@ -394,21 +403,19 @@ describe("TelemetrySink on its own thread, starting and stopping", () => {
         const sink = yield* TelemetrySink.TelemetrySink
         yield* sink.flush // the thread is ready
         // 20 batches at once: inserting is the bottleneck, so the rows are built here.
-        yield* sink.offerAll(Array.from({ length: 2_000 }, (_, i) => event({ timestamp: 1_700_000_000_000 + i })))
+        yield* sink.offerAll(stamped(2_000))
         yield* sink.flush
         const queuedUp = yield* sink.stats
         assert.strictEqual(queuedUp.written, 2_000)
         assert.strictEqual(queuedUp.failed, 0)
         assert.isAtMost(queuedUp.preparedOnThread, 100, "at most the last batch, with nothing behind it")
         // Less than a batch, nothing in flight: the thread prepares it.
-        yield* sink.offerAll(Array.from({ length: 50 }, (_, i) => event({ timestamp: 1_700_000_002_000 + i })))
+        yield* sink.offerAll(stamped(50, 2_000))
         yield* sink.flush
         const keptUp = yield* sink.stats
         assert.strictEqual(keptUp.written, 2_050)
         assert.strictEqual(keptUp.preparedOnThread - queuedUp.preparedOnThread, 50)
-        const sql = yield* SqlClient.SqlClient
-        const stored = yield* sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY id")
-        assert.deepStrictEqual(stored.map((r) => r.ts), Array.from({ length: 2_050 }, (_, i) => 1_700_000_000_000 + i), "in order")
+        assert.deepStrictEqual(yield* storedTimestamps, stamped(2_050).map((e) => e.timestamp), "in order")
       }).pipe(Effect.provide(onThreads(file, { batchSize: 100, flushIntervalMs: 60_000 })))
     }))
 
@@ -426,16 +433,14 @@ describe("TelemetrySink on its own thread, starting and stopping", () => {
         const agents = yield* Effect.fork(Effect.forever(Effect.zipRight(spin, Effect.promise(nextTurn))))
         yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 250)))
         const before = yield* sink.stats
-        yield* sink.offerAll(Array.from({ length: 2_000 }, (_, i) => event({ timestamp: 1_700_000_000_000 + i })))
+        yield* sink.offerAll(stamped(2_000))
         yield* sink.flush
         yield* Fiber.interrupt(agents)
         const after = yield* sink.stats
         assert.strictEqual(after.written - before.written, 2_000)
         assert.strictEqual(after.failed, 0)
         assert.strictEqual(after.preparedOnThread - before.preparedOnThread, 2_000, "all prepared on the write thread")
-        const sql = yield* SqlClient.SqlClient
-        const stored = yield* sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY id")
-        assert.deepStrictEqual(stored.map((r) => r.ts), Array.from({ length: 2_000 }, (_, i) => 1_700_000_000_000 + i), "in order")
+        assert.deepStrictEqual(yield* storedTimestamps, stamped(2_000).map((e) => e.timestamp), "in order")
       }).pipe(Effect.provide(onThreads(file, { batchSize: 100, flushIntervalMs: 60_000 })))
     }))
 
