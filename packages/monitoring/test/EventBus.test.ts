@@ -43,6 +43,27 @@ describe("EventBus", () => {
       assert.strictEqual(first.length + rest.length + stats.dropped, stats.published)
     }))
 
+  it.scopedLive("every event a consumer did not get is counted as dropped, with the consumer running between publishes", () =>
+    Effect.gen(function*() {
+      const { bus, monitor } = yield* EventBus.make({ capacity: 64, strategy: "sliding", lingerMs: 1 })
+      const received: Array<number> = []
+      yield* bus.consume((events) => Effect.sync(() => {
+        for (const e of events) received.push(e.timestamp)
+      }), { name: "counter", batchSize: 16 })
+      // 50,000 events in slices of 500, the consumer woken in between: it keeps up with part of them.
+      for (let i = 0; i < 50_000; i++) {
+        yield* monitor.record(numbered(i))
+        if (i % 500 === 499) yield* Effect.yieldNow()
+      }
+      yield* bus.flush
+      const stats = yield* bus.stats
+      assert.strictEqual(stats.published, 50_000)
+      assert.isAbove(stats.dropped, 0)
+      assert.strictEqual(received.length + stats.dropped, 50_000, "received or counted, every one")
+      assert.isTrue(received.every((t, i) => i === 0 || t > received[i - 1]!), "in order")
+      assert.strictEqual(received.at(-1), 49_999, "the newest kept")
+    }))
+
   it.scopedLive("a full sliding bus slides its overflow in on the linger tick, for a subscriber that reads it directly", () =>
     Effect.gen(function*() {
       const { bus, monitor } = yield* EventBus.make({ capacity: 4, strategy: "sliding", lingerMs: 10 })
