@@ -2,8 +2,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ActionResult, AgentAction, Decision, Ids, Redaction } from "@patinox/core"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
-import { Migrations, TelemetryQueries, TelemetrySink } from "@patinox/telemetry-store"
-import { Cause, Deferred, Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
+import { Migrations, TelemetryQueries, TelemetrySink, TelemetryStore } from "@patinox/telemetry-store"
+import { Cause, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Schema, TestClock } from "effect"
 import { join } from "node:path"
 import { prepare } from "../src/internal/batch.js"
 import { alertColumnNames, type Cell, columnNames } from "../src/internal/columns.js"
@@ -444,11 +444,15 @@ describe("TelemetrySink on its own thread, starting and stopping", () => {
       }).pipe(Effect.provide(onThreads(file, { batchSize: 100, flushIntervalMs: 60_000 })))
     }))
 
-  it.scoped("refuses a load threshold outside 0..1", () =>
+  it.scoped("refuses a load threshold outside 0..1, in its options and in the store's config", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(setup({ handOffAboveLoad: 1.5 }))
       assert.isTrue(Exit.isFailure(exit))
       assert.include(String(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""), "handOffAboveLoad must be between 0 and 1, got 1.5")
+      const decode = Schema.decodeUnknownEither(TelemetryStore.Config)
+      assert.isTrue(Either.isLeft(decode({ handOffAboveLoad: 1.5 })))
+      assert.isTrue(Either.isLeft(decode({ handOffAboveLoad: -0.1 })))
+      assert.strictEqual(TelemetryStore.defaults.handOffAboveLoad, 0.5)
     }))
 
   it.scoped("writes on the main thread when its thread cannot start, and says so", () =>
