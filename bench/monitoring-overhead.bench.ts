@@ -17,10 +17,10 @@
  * 2. A burst of 10x what the sink writes (aimed at 12x), for PATINOX_BENCH_BURST_S seconds
  *    (default 30): memory stays bounded, reporting never waits, drops counted
  *    (every event the bus carried is written or counted as dropped). The
- *    sink's rate is its best, measured first with the main thread free to
- *    build its rows; during the burst the main thread is busy, so the sink
- *    leaves that work to its write thread (the share is reported) and
- *    writes somewhat less.
+ *    sink's rate is measured first, with the main thread free to build its
+ *    rows; during the burst the main thread is busy, so the sink leaves that
+ *    work to its write thread (the share is reported). The ratio is against
+ *    the better of the two rates.
  */
 import { Agent } from "@patinox/agent"
 import { Ids, Monitor, type TelemetryEvent, ValidationPipeline } from "@patinox/core"

@@ -26,8 +26,9 @@
  * inserts. Unless the main thread is busy with other work (the agents):
  * above `handOffAboveLoad` of its time, every batch goes as it was offered
  * even while batches queue up (in one clone per batch once the queue is
- * half full), and the write thread prepares and inserts: fewer events are
- * written per second, and the agents keep the time. A batch with a context value a clone would change (a class
+ * half full), and the write thread prepares and inserts: the agents keep
+ * the time, and the sink may write fewer events per second. A batch with a
+ * context value a clone would change (a class
  * instance, a `Date`, a function) is always prepared on the main thread, as
  * is every batch of a sink given a ready-made `redactor`. At most
  * `MAX_IN_FLIGHT` (8) batches are in
@@ -131,10 +132,10 @@ export interface Options {
    * With a write thread: the share (0..1) of the main thread's time, taken
    * by other work than the sink's (the agents), above which the sink leaves
    * redacting and building rows to the write thread even while batches
-   * queue up. The agents keep that time; the sink writes fewer events per
-   * second and drops (counts) the rest. Below it, a sink falling behind
-   * builds the rows on the main thread, for its full rate. Default 0.5; 1
-   * never hands off for load.
+   * queue up. The agents keep that time; the sink may write fewer events
+   * per second (for events with much to redact), and drops (counts) the
+   * rest. Below it, a sink falling behind builds the rows on the main
+   * thread, for its full rate. Default 0.5; 1 never hands off for load.
    */
   readonly handOffAboveLoad?: number | undefined
 }

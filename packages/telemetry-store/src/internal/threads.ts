@@ -17,11 +17,13 @@
  * - Unless this thread is busy with other work (the agents): above
  *   `handOffAboveLoad` of its time (see `loopLoad.ts`), batches go as they
  *   are even while they queue up. The write thread then prepares and
- *   inserts, so the sink writes fewer events per second and drops more, but
- *   it takes from the agents only the clone, about a third of preparing. In
- *   a burst from one publisher, this thread published 1.36M events/s with
- *   the rows built here, 1.62M/s with the work handed off; the sink wrote
- *   152k/s instead of 163k to 168k.
+ *   inserts, and takes from the agents only the clone, about a third of
+ *   preparing. In a burst from one publisher, this thread published 1.36M
+ *   events/s with the rows built here, 1.62M/s with the work handed off. For
+ *   those small events the sink wrote about as much as before (152k to 177k
+ *   events/s, against 163k to 168k); for events with more to redact the
+ *   write thread alone is slower (0.86 of the plain insert loop against
+ *   0.96 in the store's bench), and the sink then drops more.
  * - An event the clone would store differently (see `portable.ts`) makes
  *   its batch prepared here, as does a sink given a ready-made redactor
  *   (functions do not cross threads).
