@@ -413,7 +413,8 @@ const benchmark: Benchmark = {
         reps.push(rep)
         progress(
           `repetition ${r + 1}/${REPS}: baseline (inserts only) ${round(rep.baseline, 0)} events/s, ` +
-            `sink ${round(rep.sink, 0)} events/s (${sink.written} written, ${sink.failed} failed, ${sink.batches} batches), ` +
+            `sink ${round(rep.sink, 0)} events/s (${sink.written} written, ${sink.failed} failed, ${sink.batches} batches, ` +
+            `${sink.preparedOnThread} prepared on its thread), ` +
             `ratio ${round(rep.sink / rep.baseline, 3)}`
         )
       }

@@ -440,8 +440,9 @@ describe("TelemetrySink on its own thread, starting and stopping", () => {
         assert.strictEqual(after.written - before.written, 2_000)
         assert.strictEqual(after.failed, 0)
         assert.strictEqual(after.preparedOnThread - before.preparedOnThread, 2_000, "all prepared on the write thread")
+        assert.strictEqual(after.batches - before.batches, 4, "each batch of 500 in one message, not in slices of 100")
         assert.deepStrictEqual(yield* storedTimestamps, stamped(2_000).map((e) => e.timestamp), "in order")
-      }).pipe(Effect.provide(onThreads(file, { batchSize: 100, flushIntervalMs: 60_000 })))
+      }).pipe(Effect.provide(onThreads(file, { batchSize: 500, flushIntervalMs: 60_000 })))
     }))
 
   it.scoped("refuses a load threshold outside 0..1, in its options and in the store's config", () =>

@@ -16,14 +16,15 @@
  *   at the plain insert loop's.
  * - Unless this thread is busy with other work (the agents): above
  *   `handOffAboveLoad` of its time (see `loopLoad.ts`), batches go as they
- *   are even while they queue up. The write thread then prepares and
- *   inserts, and takes from the agents only the clone, about a third of
- *   preparing. In a burst from one publisher, this thread published 1.36M
- *   events/s with the rows built here, 1.62M/s with the work handed off. For
- *   those small events the sink wrote about as much as before (152k to 177k
- *   events/s, against 163k to 168k); for events with more to redact the
- *   write thread alone is slower (0.86 of the plain insert loop against
- *   0.96 in the store's bench), and the sink then drops more.
+ *   are even while they queue up, one clone per batch. The write thread
+ *   then prepares and inserts, and takes from the agents only the clone,
+ *   about a third of preparing. In a burst from one publisher, this thread
+ *   published 1.36M events/s with the rows built here, 1.62M/s with the
+ *   work handed off. For those small events the sink wrote about as much as
+ *   before (152k to 177k events/s, against 163k to 168k); for the store
+ *   bench's events, with more to redact, the write thread alone writes 0.55
+ *   to 0.69 of the plain insert loop (0.88 to 1.04 with the rows built
+ *   here), and the sink then drops more.
  * - An event the clone would store differently (see `portable.ts`) makes
  *   its batch prepared here, as does a sink given a ready-made redactor
  *   (functions do not cross threads).
@@ -330,14 +331,21 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       return true
     }
     /**
-     * The write thread would store this batch as this thread would, and
-     * either has room to prepare it, or must: this thread is busy.
+     * Whether the batch goes to the write thread as it is, and how: in
+     * `SLICE`s while the thread keeps up (short pauses here); whole when
+     * batches queue up but this thread is busy (the write thread then does
+     * all the work, and fewer, larger transactions keep its rate up: in
+     * slices of 100 it wrote 0.44 of the plain insert loop on the store
+     * bench's events). `undefined`: prepared here. Only for a batch the
+     * write thread would store as this thread would.
      */
-    const sendsEvents = (events: ReadonlyArray<TelemetryEvent>) =>
-      phase === "running" && options.redaction !== undefined &&
-      ((pending.size < SPARE && !options.backlog() && !options.behind()) ||
-        load.share() > options.handOffAboveLoad) &&
-      allPortable(events)
+    const sendMode = (events: ReadonlyArray<TelemetryEvent>): "slices" | "whole" | undefined => {
+      if (phase !== "running" || options.redaction === undefined) return undefined
+      const keepsUp = pending.size < SPARE && !options.backlog() && !options.behind()
+      if (!keepsUp && load.share() <= options.handOffAboveLoad) return undefined
+      if (!allPortable(events)) return undefined
+      return keepsUp ? "slices" : "whole"
+    }
 
     /** Posts the packed rows: one string and two moved buffers per table. */
     const handOver = (worker: Worker, count: number, rows: PackedRows, prepareMs: number) => {
@@ -457,11 +465,13 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       write: (events) =>
         Effect.gen(function*() {
           if (!(yield* Deferred.await(started))) return yield* fallback.write(events)
-          if (sendsEvents(events)) {
+          const mode = sendMode(events)
+          if (mode !== undefined) {
             // `SLICE` events per message, a turn of the event loop between two: each clone is a short pause.
-            // Falling behind, the batch goes in one message: on a saturated loop the writer runs seldom,
-            // and `MAX_IN_FLIGHT` slices of 100 a turn would cap the sink far below its rate.
-            const slice = options.behind() ? events.length : SLICE
+            // Handed off under load, the batch goes in one message: besides the larger transactions, on a
+            // saturated loop the writer runs seldom, and `MAX_IN_FLIGHT` slices of 100 a turn would cap
+            // the sink far below its rate.
+            const slice = mode === "whole" ? events.length : SLICE
             for (let at = 0; at < events.length; at += slice) {
               if (at > 0) yield* turn
               if (!(yield* room) || thread === undefined) return yield* fallback.write(events.slice(at))
