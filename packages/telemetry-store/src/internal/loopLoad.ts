@@ -7,13 +7,13 @@ const WINDOW_MS = 100
 /**
  * How busy this thread's event loop is with work other than the sink's
  * own: over the last window of `WINDOW_MS`, the share of the time the loop
- * was active, less the time the sink reported (`own`) for its preparing of
- * rows. A timer (that keeps no process alive) closes a window every
+ * was active, less the time the sink reported (`own`) for preparing rows
+ * and cloning events. A timer (that keeps no process alive) closes a window every
  * `WINDOW_MS`, so the figure is never older than two windows; it reads 0
  * until the first one closes.
  */
 export interface LoopLoad {
-  /** Adds `ms` of the sink's own work on this thread to the current window. */
+  /** Adds `ms` of the sink's own work on this thread (preparing, cloning) to the current window. */
   readonly own: (ms: number) => void
   /** The other work's share of the last window, 0..1. */
   readonly share: () => number

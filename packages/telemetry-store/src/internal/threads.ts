@@ -321,11 +321,15 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
     const handOverEvents = (worker: Worker, events: ReadonlyArray<TelemetryEvent>): boolean => {
       const id = nextId++
       pending.set(id, events.length)
+      const t0 = performance.now()
       try {
         worker.postMessage({ _tag: "Events", id, events } satisfies EventsBatch)
       } catch {
         pending.delete(id)
         return false
+      } finally {
+        // The clone is the sink's own work too: the load that decides the hand-off is the agents'.
+        load.own(performance.now() - t0)
       }
       tally.preparedOnThread += events.length
       return true
