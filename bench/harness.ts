@@ -21,10 +21,10 @@ export interface Benchmark {
   readonly run: (progress: (message: string) => void) => Promise<ReadonlyArray<BenchRow>>
 }
 
-/** Percentile by nearest rank over an unsorted sample. */
 /** Index of the `p`th percentile (nearest rank) in `length` sorted samples. */
 const rankOf = (length: number, p: number): number => Math.min(length - 1, Math.max(0, Math.ceil((p / 100) * length) - 1))
 
+/** Percentile by nearest rank over an unsorted sample. */
 export const percentile = (samples: ReadonlyArray<number>, p: number): number => {
   if (samples.length === 0) return Number.NaN
   const sorted = [...samples].sort((a, b) => a - b)

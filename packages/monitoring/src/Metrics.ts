@@ -133,44 +133,41 @@ export interface Service {
 /** @since 0.1.0 @category tags */
 export class Metrics extends Context.Tag("@patinox/monitoring/Metrics")<Metrics, Service>() {}
 
-/** One level of a `TaggedCache` trie: the next label's values, or (at the end) the update. */
+/** One level of a `labelled` trie: the next label's values, or (at the end) the update. */
 interface Level {
   readonly next: Map<string, Level>
   update: ((input: number) => void) | undefined
 }
 const level = (): Level => ({ next: new Map(), update: undefined })
 
-/** A set of label names, in order, with the updates by their values under it. */
-interface Shape {
-  readonly names: ReadonlyArray<string>
-  root: Level
-  size: number
-}
-const shape = (...names: ReadonlyArray<string>): Shape => ({ names, root: level(), size: 0 })
+/** Label sets kept per `labelled`; past this the trie is cleared (the metrics stay registered). */
+const MAX_LABEL_SETS = 10_000
+
+/** The update of `labelled`'s metric for these label values, in the order of its names. */
+type Find = (v0: string, v1?: string, v2?: string, v3?: string, v4?: string) => (input: number) => void
 
 /**
- * Updates of a metric by their labels, built once: tagging a metric and
- * finding its hook on every event cost more than the update itself. The
- * labels array is kept and passed as is, so Effect's per-metric hook cache
- * (keyed by the array) finds the hook on every later update; a metric tagged
- * with `taggedWithLabels` would merge its labels into a new array each time,
- * and build and hash a new metric key per update.
+ * Updates of `base` labelled with `names`, built once per set of values:
+ * tagging a metric and finding its hook on every event cost more than the
+ * update itself. The labels array is kept and passed as is, so Effect's
+ * per-metric hook cache (keyed by the array) finds the hook on every later
+ * update; a metric tagged with `taggedWithLabels` would merge its labels
+ * into a new array each time, and build and hash a new metric key per
+ * update.
  *
- * The updates are found by walking the label values, one map per label,
- * under a `Shape` (the label names) made once per call site: nothing is
- * allocated per event once a label set has been seen (a key string or label
- * array per update measured about 6.5 KB per agent run of 13 events). Label
- * sets are bounded by what the agents use; a shape is cleared if it ever
- * grows past `max` sets (the metrics stay registered; only the shortcut is
+ * The updates are found by walking the label values, one map per label:
+ * nothing is allocated per event once a set of values has been seen (a key
+ * string or label array per update measured about 6.5 KB per agent run of
+ * 13 events). Label sets are bounded by what the agents use; the trie is
+ * cleared if it ever grows past `MAX_LABEL_SETS` (only the shortcut is
  * rebuilt).
  */
-class TaggedCache {
-  constructor(private readonly base: Metric.Metric<any, number, any>, private readonly max: number) {}
-  /** The update for `shape`'s labels with the values given, in order (one per name). */
-  get(shape: Shape, v0: string, v1?: string, v2?: string, v3?: string, v4?: string): (input: number) => void {
-    let at = shape.root
-    const count = shape.names.length
-    for (let i = 0; i < count; i++) {
+const labelled = (base: Metric.Metric<any, number, any>, ...names: ReadonlyArray<string>): Find => {
+  let root = level()
+  let size = 0
+  const find: Find = (v0, v1, v2, v3, v4) => {
+    let at = root
+    for (let i = 0; i < names.length; i++) {
       const value = (i === 0 ? v0 : i === 1 ? v1 : i === 2 ? v2 : i === 3 ? v3 : v4) ?? ""
       let next = at.next.get(value)
       if (next === undefined) {
@@ -180,19 +177,19 @@ class TaggedCache {
       at = next
     }
     if (at.update !== undefined) return at.update
-    if (shape.size >= this.max) {
-      shape.root = level()
-      shape.size = 0
-      return this.get(shape, v0, v1, v2, v3, v4)
+    if (size >= MAX_LABEL_SETS) {
+      root = level()
+      size = 0
+      return find(v0, v1, v2, v3, v4)
     }
     const values = [v0, v1, v2, v3, v4]
-    const base = this.base
-    const tags = shape.names.map((name, i) => MetricLabel.make(name, values[i] ?? ""))
+    const tags = names.map((name, i) => MetricLabel.make(name, values[i] ?? ""))
     const update = (input: number) => base.unsafeUpdate(input, tags)
     at.update = update
-    shape.size++
+    size++
     return update
   }
+  return find
 }
 
 // The label sets, in the order the metrics carry them.
@@ -212,31 +209,24 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
   Effect.sync(() => {
     // The request's model, by request key, so responses carry `gen_ai.request.model` too.
     const requested = new BoundedMap<string, string>(options.maxPendingCalls ?? 1_000)
-    const max = 10_000
-    const actions = new TaggedCache(agentActions, max)
-    const durations = new TaggedCache(operationDuration, max)
-    const tokens = new TaggedCache(tokenUsage, max)
-    const tools = new TaggedCache(toolDuration, max)
-    const decisions = new TaggedCache(validatorDecisions, max)
-    const breakers = new TaggedCache(circuitBreakerState, max)
-    // One shape per label set, per monitor: their caches are this monitor's.
-    const actionShape = shape("type", "agent")
-    const durationShape = shape(OPERATION, PROVIDER, REQUEST_MODEL)
-    const durationResponseShape = shape(OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL)
-    const durationErrorShape = shape(OPERATION, PROVIDER, REQUEST_MODEL, ERROR_TYPE)
-    const tokenShape = shape(OPERATION, PROVIDER, REQUEST_MODEL, TOKEN_TYPE)
-    const tokenResponseShape = shape(OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL, TOKEN_TYPE)
-    const toolShape = shape("tool")
-    const toolErrorShape = shape("tool", ERROR_TYPE)
-    const decisionShape = shape("validator", "decision", "stage")
-    const breakerShape = shape("dependency")
+    // Per monitor: the tries are this monitor's.
+    const actionCount = labelled(agentActions, "type", "agent")
+    const duration = labelled(operationDuration, OPERATION, PROVIDER, REQUEST_MODEL)
+    const durationWithResponse = labelled(operationDuration, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL)
+    const durationWithError = labelled(operationDuration, OPERATION, PROVIDER, REQUEST_MODEL, ERROR_TYPE)
+    const tokenCount = labelled(tokenUsage, OPERATION, PROVIDER, REQUEST_MODEL, TOKEN_TYPE)
+    const tokenCountWithResponse = labelled(tokenUsage, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL, TOKEN_TYPE)
+    const toolTime = labelled(toolDuration, "tool")
+    const toolTimeWithError = labelled(toolDuration, "tool", ERROR_TYPE)
+    const decisionCount = labelled(validatorDecisions, "validator", "decision", "stage")
+    const breakerState = labelled(circuitBreakerState, "dependency")
     let observed = 0
 
     /** Token usage of one type, labelled as the call's duration is. */
     const addTokens = (provider: string, requestModel: string, responseModel: string | undefined, type: string, n: number) =>
       (responseModel === undefined
-        ? tokens.get(tokenShape, "chat", provider, requestModel, type)
-        : tokens.get(tokenResponseShape, "chat", provider, requestModel, responseModel, type))(n)
+        ? tokenCount("chat", provider, requestModel, type)
+        : tokenCountWithResponse("chat", provider, requestModel, responseModel, type))(n)
 
     const observeNow = (event: TelemetryEvent.TelemetryEvent): void => {
       observed++
@@ -247,7 +237,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
         case "alert.resolved":
           break
         default:
-          actions.get(actionShape, event.type, event.agentId)(1)
+          actionCount(event.type, event.agentId)(1)
       }
       switch (event.type) {
         case "model.request": {
@@ -268,10 +258,10 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           const latencyMs = event.metrics.latencyMs
           if (latencyMs !== undefined && latencyMs >= 0) {
             const update = event.type === "model.error"
-              ? durations.get(durationErrorShape, "chat", provider, requestModel, errorTagOf(event))
+              ? durationWithError("chat", provider, requestModel, errorTagOf(event))
               : responseModel === undefined
-              ? durations.get(durationShape, "chat", provider, requestModel)
-              : durations.get(durationResponseShape, "chat", provider, requestModel, responseModel)
+              ? duration("chat", provider, requestModel)
+              : durationWithResponse("chat", provider, requestModel, responseModel)
             update(latencyMs / 1000)
           }
           if (event.type === "model.response") {
@@ -290,15 +280,15 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           if (latencyMs !== undefined && latencyMs >= 0) {
             const tool = contextString(event, "tool") ?? "unknown"
             const update = event.type === "tool.error"
-              ? tools.get(toolErrorShape, tool, errorTagOf(event))
-              : tools.get(toolShape, tool)
+              ? toolTimeWithError(tool, errorTagOf(event))
+              : toolTime(tool)
             update(latencyMs / 1000)
           }
           break
         }
         case "validation.decision": {
           for (const record of event.metrics.decisions ?? []) {
-            decisions.get(decisionShape, record.validator, record.decision, record.stage)(1)
+            decisionCount(record.validator, record.decision, record.stage)(1)
           }
           break
         }
@@ -307,7 +297,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
           const to = contextString(event, "to")
           const value = to === undefined ? undefined : circuitStateValue(to)
           if (dependency !== undefined && value !== undefined) {
-            breakers.get(breakerShape, dependency)(value)
+            breakerState(dependency)(value)
           }
           break
         }

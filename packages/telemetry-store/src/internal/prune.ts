@@ -32,7 +32,7 @@ export interface Plan {
   readonly cutoff: number
   /** Then the oldest events, while the data is over this many bytes. */
   readonly maxBytes: number
-  /** Rows per delete statement. */
+  /** Rows per delete statement (a positive integer). */
   readonly chunkSize: number
 }
 
@@ -69,7 +69,7 @@ export const usage = <E>(db: Db<E>): Effect.Effect<Usage, E> =>
 
 export const prune = <E>(db: Db<E>, plan: Plan): Effect.Effect<Outcome, E> =>
   Effect.gen(function*() {
-    const chunk = Math.max(1, Math.floor(plan.chunkSize))
+    const chunk = plan.chunkSize
 
     /** Repeats a chunked delete until it deletes nothing; the rows deleted. */
     const deleteAll = (text: string, params: ReadonlyArray<string | number>) =>

@@ -479,7 +479,9 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
             for (let at = 0; at < events.length; at += slice) {
               if (at > 0) yield* turn
               if (!(yield* room) || thread === undefined) return yield* fallback.write(events.slice(at))
-              if (!handOverEvents(thread, events.slice(at, at + slice))) return yield* prepareHere(events.slice(at))
+              // A whole batch goes as it is, without a copy.
+              const part = slice >= events.length ? events : events.slice(at, at + slice)
+              if (!handOverEvents(thread, part)) return yield* prepareHere(events.slice(at))
             }
             return
           }
