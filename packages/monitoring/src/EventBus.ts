@@ -15,8 +15,9 @@
  * dropping one 1.53M/s.
  *
  * Consumers (the async monitors, the SQLite sink's feed) read the bus with
- * `consume`: in batches, woken every `lingerMs` or as soon as half the
- * capacity is waiting, never by a single event. Recording an event is then a
+ * `consume`: in batches, each woken every `lingerMs` (in turn, at phases
+ * spread over it) or as soon as half the capacity is waiting, never by a
+ * single event. Recording an event is then a
  * queue slot and nothing else; the monitors' work happens later, a batch at a
  * time, `batchSize` events between yields. `flush` wakes every consumer now
  * and waits until each has handled what was published before the call.
@@ -29,7 +30,7 @@
  * @since 0.1.0
  */
 import { Monitor, type TelemetryEvent } from "@patinox/core"
-import { Chunk, Clock, Context, Deferred, Effect, Exit, Layer, Metric, PubSub, Queue, type Fiber, type Scope } from "effect"
+import { Chunk, Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, PubSub, Queue, type Fiber, type Scope } from "effect"
 import * as MonitoringConfig from "./MonitoringConfig.js"
 
 /** @since 0.1.0 @category metrics */
@@ -114,8 +115,6 @@ export const make = (
     const pubsub = strategy === "sliding"
       ? yield* PubSub.sliding<TelemetryEvent.TelemetryEvent>(capacity)
       : yield* PubSub.dropping<TelemetryEvent.TelemetryEvent>(capacity)
-    // Opened when half the capacity waits (or by `flush`); consumers also wake every `lingerMs`.
-    const wake = yield* Effect.makeLatch(false)
     const wakeAt = Math.max(1, Math.floor(capacity / 2))
     let published = 0
     let dropped = 0
@@ -128,7 +127,7 @@ export const make = (
     let overflow: Array<TelemetryEvent.TelemetryEvent> = []
     const fullEnough = () => {
       const size = pubsub.unsafeSize()
-      if (size._tag === "Some" && size.value >= wakeAt) wake.unsafeOpen()
+      if (size._tag === "Some" && size.value >= wakeAt) wakeAll()
     }
 
     /**
@@ -195,28 +194,51 @@ export const make = (
 
     interface Consumer {
       waiters: Array<Deferred.Deferred<void>>
+      /** Opened when this consumer is to run a round. */
+      readonly wake: Effect.Latch
     }
-    const consumers = new Set<Consumer>()
-    // One timer wakes every consumer each `lingerMs`, rather than a race of
-    // the latch and a sleep per consumer per round (two fibers, an
-    // interruption and a cause each time, for every consumer). The linger is
-    // a batching delay, not domain time: on the real clock even where a
-    // TestClock is installed, so consumers keep up in users' tests.
-    const linger = Effect.withClock(Effect.sleep(lingerMs), Clock.make())
+    /** In the order the linger tick wakes them. */
+    let consumers: ReadonlyArray<Consumer> = []
+    let lastWoken = -1
+    const wakeAll = () => {
+      for (let i = 0; i < consumers.length; i++) consumers[i]!.wake.unsafeOpen()
+    }
+    // One timer wakes the consumers in turn, each every `lingerMs`, at phases
+    // spread evenly over it (6 consumers at 25 ms: one every ~4 ms), so a
+    // tick puts one consumer's round on the agents' thread, not all of them.
+    // Woken together, the six rounds made one pause of about 0.3-0.45 ms
+    // every 25 ms, and with a model answering at once the slowest agent runs
+    // were those it fell in: p99 against monitoring off 1.082-1.1 together,
+    // 1.069 and 1.072 in turn (bench `monitoring-overhead`; p50 1.015-1.02
+    // and 1.028: more runs hold a small part). One timer rather than a race
+    // of the latch and a sleep per consumer per round (two fibers, an
+    // interruption and a cause each time). The linger is a batching delay,
+    // not domain time: on the real clock even where a TestClock is
+    // installed, so consumers keep up in users' tests.
+    const realClock = Clock.make()
+    const tick = Effect.suspend(() =>
+      Effect.withClock(Effect.sleep(Duration.millis(lingerMs / Math.max(1, consumers.length))), realClock)
+    )
+    const wakeNext = Effect.sync(() => {
+      if (consumers.length === 0) return
+      lastWoken = lastWoken + 1 >= consumers.length ? 0 : lastWoken + 1
+      consumers[lastWoken]!.wake.unsafeOpen()
+    })
     // The overflow slides in on every tick too, for subscribers that read the bus directly.
-    yield* Effect.forkScoped(Effect.forever(linger.pipe(Effect.zipRight(slideIn), Effect.zipRight(Effect.sync(() => wake.unsafeOpen())))))
-    const nextWake = wake.await
+    yield* Effect.forkScoped(Effect.forever(tick.pipe(Effect.zipRight(slideIn), Effect.zipRight(wakeNext))))
 
     const consume: Service["consume"] = (handle, options) =>
       Effect.gen(function*() {
         const batchSize = options.batchSize ?? 256
         const subscription = yield* subscribe
-        const consumer: Consumer = { waiters: [] }
+        const consumer: Consumer = { waiters: [], wake: yield* Effect.makeLatch(false) }
         yield* Effect.acquireRelease(
-          Effect.sync(() => consumers.add(consumer)),
+          Effect.sync(() => {
+            consumers = [...consumers, consumer]
+          }),
           () =>
             Effect.sync(() => {
-              consumers.delete(consumer)
+              consumers = consumers.filter((other) => other !== consumer)
               for (const waiter of consumer.waiters) Deferred.unsafeDone(waiter, Exit.void)
             })
         )
@@ -246,8 +268,8 @@ export const make = (
         }).pipe(Effect.uninterruptible)
         // Registered before the fork, so it runs after the fiber is interrupted: a last round.
         yield* Effect.addFinalizer(() => round)
-        return yield* nextWake.pipe(
-          Effect.zipRight(Effect.sync(() => wake.unsafeClose())),
+        return yield* consumer.wake.await.pipe(
+          Effect.zipRight(Effect.sync(() => consumer.wake.unsafeClose())),
           Effect.zipRight(round),
           Effect.forever,
           Effect.annotateLogs("consumer", options.name),
@@ -263,7 +285,7 @@ export const make = (
         consumer.waiters.push(waiter)
         pending.push(waiter)
       }
-      wake.unsafeOpen()
+      wakeAll()
       yield* Effect.forEach(pending, Deferred.await, { discard: true })
     })
 

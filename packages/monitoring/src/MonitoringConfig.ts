@@ -24,8 +24,9 @@ export const BusConfig = Schema.Struct({
   capacity: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),
   strategy: Schema.optionalWith(BusStrategy, { default: () => "sliding" as const }),
   /**
-   * Consumers read the bus in batches: at least this often, and as soon as
-   * half the capacity is waiting. Reporting never wakes a consumer by itself,
+   * Consumers read the bus in batches: each at least this often (woken in
+   * turn, at phases spread over it), and all as soon as half the capacity
+   * is waiting. Reporting never wakes a consumer by itself,
    * so an agent step pays for a queue slot, not for the monitors.
    */
   lingerMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 25 })

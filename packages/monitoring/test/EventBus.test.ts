@@ -168,6 +168,35 @@ describe("EventBus", () => {
         assert.deepStrictEqual(seen, [1])
       }))
 
+    it.scopedLive("wakes the consumers in turn, each every lingerMs, not all on the same tick", () =>
+      Effect.gen(function*() {
+        const { bus, monitor } = yield* EventBus.make({ capacity: 4096, strategy: "sliding", lingerMs: 120 })
+        const rounds: Array<{ readonly at: number; readonly name: string }> = []
+        const names = ["a", "b", "c", "d"]
+        for (const name of names) {
+          yield* bus.consume(() => Effect.sync(() => void rounds.push({ at: performance.now(), name })), { name })
+        }
+        // an event every 2 ms, so that every round has something to hand over
+        let i = 0
+        yield* Effect.forkScoped(Effect.forever(Effect.zipRight(monitor.record(numbered(i++)), Effect.sleep("2 millis"))))
+        yield* Effect.sleep("750 millis")
+        for (const name of names) {
+          const own = rounds.filter((round) => round.name === name).length
+          assert.isAtLeast(own, 3, `consumer ${name} ran ${own} rounds in 750 ms with a 120 ms linger`)
+        }
+        // Rounds less than 5 ms apart belong to one wake-up: all four when one tick woke them all,
+        // one when each has its own phase (a tick every 30 ms).
+        const bursts: Array<Set<string>> = []
+        let last = -Infinity
+        for (const round of [...rounds].sort((x, y) => x.at - y.at)) {
+          if (round.at - last >= 5) bursts.push(new Set())
+          bursts[bursts.length - 1]!.add(round.name)
+          last = round.at
+        }
+        const perBurst = bursts.reduce((sum, burst) => sum + burst.size, 0) / bursts.length
+        assert.isBelow(perBurst, 1.5, `consumers per wake-up: ${perBurst.toFixed(2)}`)
+      }))
+
     it.effect("a closing scope hands over what is still waiting, and a failing handler does not stop the consumer", () =>
       Effect.gen(function*() {
         const busScope = yield* Scope.make()
