@@ -47,6 +47,9 @@ export const droppedEvents = Metric.counter("patinox_monitoring_dropped_events_t
  */
 export const SLIDE_BATCH = 64
 
+/** The linger tick, which wakes the consumers in turn, comes at most this often (ms). */
+const MIN_TICK_MS = 2
+
 /** @since 0.1.0 @category models */
 export interface Stats {
   readonly capacity: number
@@ -209,20 +212,32 @@ export const make = (
     // Woken together, the six rounds made one pause of about 0.3-0.45 ms
     // every 25 ms, and with a model answering at once the slowest agent runs
     // were those it fell in: p99 against monitoring off 1.082-1.1 together,
-    // 1.069 and 1.072 in turn (bench `monitoring-overhead`; p50 1.015-1.02
-    // and 1.028: more runs hold a small part). One timer rather than a race
+    // 1.067-1.072 in turn (bench `monitoring-overhead`; p50 1.015-1.02 and
+    // 1.028-1.033: more runs hold a small part). One timer rather than a race
     // of the latch and a sleep per consumer per round (two fibers, an
     // interruption and a cause each time). The linger is a batching delay,
     // not domain time: on the real clock even where a TestClock is
     // installed, so consumers keep up in users' tests.
     const realClock = Clock.make()
-    const tick = Effect.suspend(() =>
-      Effect.withClock(Effect.sleep(Duration.millis(lingerMs / Math.max(1, consumers.length))), realClock)
-    )
+    // Ticks are due at fixed steps of `lingerMs` over the consumers, at least
+    // `MIN_TICK_MS` apart (with more consumers than that allows, several wake
+    // per tick), and sleep until the due time rather than for a step, so that
+    // timers firing late do not stretch every consumer's period. After a
+    // stall, at most one linger's worth of ticks is caught up.
+    let due = realClock.unsafeCurrentTimeMillis()
+    let perTick = 1
+    const tick = Effect.suspend(() => {
+      const count = Math.max(1, consumers.length)
+      perTick = Math.min(count, Math.ceil((count * MIN_TICK_MS) / lingerMs))
+      const now = realClock.unsafeCurrentTimeMillis()
+      due = Math.max(due + (lingerMs * perTick) / count, now - lingerMs)
+      return Effect.withClock(Effect.sleep(Duration.millis(Math.max(0, due - now))), realClock)
+    })
     const wakeNext = Effect.sync(() => {
-      if (consumers.length === 0) return
-      lastWoken = lastWoken + 1 >= consumers.length ? 0 : lastWoken + 1
-      consumers[lastWoken]!.wake.unsafeOpen()
+      for (let i = 0; i < perTick && i < consumers.length; i++) {
+        lastWoken = lastWoken + 1 >= consumers.length ? 0 : lastWoken + 1
+        consumers[lastWoken]!.wake.unsafeOpen()
+      }
     })
     // The overflow slides in on every tick too, for subscribers that read the bus directly.
     yield* Effect.forkScoped(Effect.forever(tick.pipe(Effect.zipRight(slideIn), Effect.zipRight(wakeNext))))

@@ -197,6 +197,22 @@ describe("EventBus", () => {
         assert.isBelow(perBurst, 1.5, `consumers per wake-up: ${perBurst.toFixed(2)}`)
       }))
 
+    it.scopedLive("with more consumers than ticks fit in the linger, wakes several per tick: each still every lingerMs", () =>
+      Effect.gen(function*() {
+        // 50 consumers over 10 ms: one tick each would be 0.2 ms apart, below what a timer does
+        const { bus, monitor } = yield* EventBus.make({ capacity: 4096, strategy: "sliding", lingerMs: 10 })
+        const rounds = new Map<number, number>()
+        for (let c = 0; c < 50; c++) {
+          yield* bus.consume(() => Effect.sync(() => void rounds.set(c, (rounds.get(c) ?? 0) + 1)), { name: `c${c}` })
+        }
+        let i = 0
+        yield* Effect.forkScoped(Effect.forever(Effect.zipRight(monitor.record(numbered(i++)), Effect.sleep("1 millis"))))
+        yield* Effect.sleep("400 millis")
+        const fewest = Math.min(...Array.from({ length: 50 }, (_, c) => rounds.get(c) ?? 0))
+        // every 10 ms: about 40 rounds each; one consumer per (1 ms or later) timer: at most 8
+        assert.isAtLeast(fewest, 16, `the least woken consumer ran ${fewest} rounds in 400 ms`)
+      }))
+
     it.effect("a closing scope hands over what is still waiting, and a failing handler does not stop the consumer", () =>
       Effect.gen(function*() {
         const busScope = yield* Scope.make()
