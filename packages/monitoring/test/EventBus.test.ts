@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Monitor } from "@patinox/core"
-import { Chunk, Effect, Exit, Metric, Queue, Scope } from "effect"
+import { Chunk, Effect, Exit, Fiber, Metric, Queue, Scope } from "effect"
 import * as EventBus from "../src/EventBus.js"
 import * as MonitoringConfig from "../src/MonitoringConfig.js"
 import { event, eventually } from "./events.js"
@@ -63,6 +63,41 @@ describe("EventBus", () => {
       assert.isTrue(received.every((t, i) => i === 0 || t > received[i - 1]!), "in order")
       assert.strictEqual(received.at(-1), 49_999, "the newest kept")
     }))
+
+  it.effect("counts drops exactly when the runtime lets a reader run between the publisher's steps", () =>
+    // The runtime yields every `maxOps` operations; over these values its yields fall at every step of a
+    // slide, among them between counting the free slots and publishing into them: there, a reader freeing
+    // slots made up to 5,014 of 5,000 events received or counted (at 13 of these 55 values) until the
+    // slide held off the yield.
+    Effect.forEach(Array.from({ length: 55 }, (_, i) => 10 + i), (maxOps) =>
+      Effect.scoped(Effect.gen(function*() {
+        const { bus, monitor } = yield* EventBus.make({ capacity: 8, strategy: "sliding", lingerMs: 60_000 })
+        const subscription = yield* bus.subscribe
+        const received: Array<number> = []
+        let published = false
+        // A reader slower than the publisher, so the bus fills and slides while it reads; it stops
+        // once the publisher is done (never holding an event it took and has not counted).
+        const reader = Effect.gen(function*() {
+          while (!published) {
+            for (const e of yield* Queue.takeUpTo(subscription, 1)) received.push(e.timestamp)
+            yield* Effect.yieldNow()
+            yield* Effect.yieldNow()
+          }
+        })
+        yield* Effect.gen(function*() {
+          const fiber = yield* Effect.fork(reader)
+          for (let i = 0; i < 5_000; i++) yield* monitor.record(numbered(i))
+          published = true
+          yield* Fiber.join(fiber)
+        }).pipe(Effect.withMaxOpsBeforeYield(maxOps))
+        const stats = yield* bus.stats
+        const all = [...received, ...Chunk.toReadonlyArray(yield* Queue.takeAll(subscription)).map((e) => e.timestamp)]
+        assert.strictEqual(stats.published, 5_000)
+        assert.isAbove(received.length, 100, `maxOps ${maxOps}: the reader ran during the publishing`)
+        assert.isAbove(stats.dropped, 0)
+        assert.strictEqual(all.length + stats.dropped, 5_000, `maxOps ${maxOps}: received or counted, every one, once`)
+        assert.isTrue(all.every((t, i) => i === 0 || t > all[i - 1]!), "in order")
+      })), { discard: true }))
 
   it.scopedLive("a full sliding bus slides its overflow in on the linger tick, for a subscriber that reads it directly", () =>
     Effect.gen(function*() {
