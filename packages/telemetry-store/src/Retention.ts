@@ -8,7 +8,12 @@
  * otherwise they are reused by later writes and `prune` reports it.
  *
  * Deletes run in chunks, each its own short statement, with a turn of the
- * event loop between two, so other work interleaves with a long prune.
+ * event loop between two, so other work interleaves with a long prune. When
+ * a size round ends no smaller than the one before (the sink wrote more
+ * between two chunks than a chunk deletes, as in a burst), the next deletes
+ * twice as many rows, up to 8 chunks: with 4 chunks' worth written between
+ * two deletes, the data was under the limit after 8 rounds, where a fixed
+ * chunk got there only once the writes stopped.
  * Where the store's sink writes on a thread of its own (`TelemetryStore`
  * with a file), the deletes run there, on its connection: a delete needs the
  * file's one write lock, and on the main thread SQLite would wait for it
@@ -29,7 +34,7 @@ import { fromCause, type TelemetryStoreError } from "./TelemetryStoreError.js"
 export interface Options {
   readonly maxAgeDays: number
   readonly maxSizeMb: number
-  /** Rows per delete statement. Default 5 000. */
+  /** Rows per delete statement (up to 8 times as many while the size limit is not gaining). Default 5 000. */
   readonly chunkSize?: number | undefined
 }
 
