@@ -14,7 +14,8 @@
  *    of runs a garbage-collection pause fell in, the scavenges per 100 runs
  *    and their mean length, and the p99 of the runs no pause fell in: when
  *    more than 1 % of runs hold a pause, the p99 lies among them.
- * 2. A burst of 10x what the sink writes (aimed at 12x), for PATINOX_BENCH_BURST_S seconds
+ * 2. The process's CPU over 5 s with no agent running (the stack's timers and samplers).
+ * 3. A burst of 10x what the sink writes (aimed at 12x), for PATINOX_BENCH_BURST_S seconds
  *    (default 30): memory stays bounded, reporting never waits, drops counted
  *    (every event the bus carried is written or counted as dropped). The
  *    sink's rate is measured first, with the main thread free to build its
@@ -258,6 +259,21 @@ const benchmark: Benchmark = {
       )
       await slow.monitored.dispose()
       await slow.off.dispose()
+
+      // -- idle ----------------------------------------------------------------
+      // What the whole stack costs with no agent running: its timers (consumers' linger, samplers, alert
+      // rules, the sink's interval), its own sample events and their rounds, the write thread.
+      progress("idle: 5 s with no agent running")
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      const idleFrom = process.cpuUsage()
+      await new Promise((resolve) => setTimeout(resolve, 5_000))
+      const idle = process.cpuUsage(idleFrom)
+      rows.push({
+        name: "monitoring-overhead/idle",
+        metric: "process CPU per second",
+        value: round((idle.user + idle.system) / 1000 / 5, 2),
+        unit: "ms"
+      })
 
       // -- burst ---------------------------------------------------------------
       const seconds = Number(process.env["PATINOX_BENCH_BURST_S"] ?? 30)
