@@ -225,40 +225,40 @@ export const make = (
     }
     // One timer wakes the consumers in turn, each every `lingerMs`, at phases
     // spread evenly over it (6 consumers at 25 ms: one every ~4 ms), so a
-    // tick puts one consumer's round on the agents' thread, not all of them.
-    // Woken together, the six rounds made one pause of about 0.3-0.45 ms
-    // every 25 ms, and with a model answering at once the slowest agent runs
-    // were those it fell in: p99 against monitoring off 1.082-1.1 together,
-    // 1.067-1.072 in turn (bench `monitoring-overhead`; p50 1.015-1.02 and
-    // 1.028-1.033: more runs hold a small part). One timer rather than a race
-    // of the latch and a sleep per consumer per round (two fibers, an
+    // tick puts one consumer's round on the agents' thread, not all of them:
+    // woken together, the six rounds made one pause of 0.3-0.45 ms every
+    // 25 ms, and with a model answering at once the slowest agent runs were
+    // those it fell in (bench `monitoring-overhead`: p99 against monitoring
+    // off 1.082-1.1 together, 1.067-1.072 in turn). One timer rather than a
+    // race of the latch and a sleep per consumer per round (two fibers, an
     // interruption and a cause each time). The linger is a batching delay,
     // not domain time: on the real clock even where a TestClock is
     // installed, so consumers keep up in users' tests.
+    //
     // Ticks are due at fixed steps of `lingerMs` over the consumers, at least
     // `MIN_TICK_MS` apart (with more consumers than that allows, several wake
     // per tick), and sleep until the due time rather than for a step, so that
     // timers firing late do not stretch every consumer's period. After a
     // stall, at most one linger's worth of ticks is caught up.
     let due = performance.now()
-    let perTick = 1
-    const tick = Effect.suspend(() => {
-      const count = Math.max(1, consumers.length)
-      perTick = Math.min(count, Math.ceil((count * MIN_TICK_MS) / lingerMs))
-      const now = performance.now()
-      due = Math.max(due + (lingerMs * perTick) / count, now - lingerMs)
-      return realSleep(due - now)
-    })
-    const wakeNext = Effect.sync(() => {
-      for (let i = 0; i < perTick && i < consumers.length; i++) {
+    /** Opens the next `count` consumers' latches, in turn, passing over those with nothing waiting. */
+    const wakeNext = (count: number) => {
+      for (let i = 0; i < count && i < consumers.length; i++) {
         lastWoken = lastWoken + 1 >= consumers.length ? 0 : lastWoken + 1
         const consumer = consumers[lastWoken]!
         const size = consumer.subscription.unsafeSize()
         if (size._tag === "None" || size.value > 0) consumer.wake.unsafeOpen()
       }
-    })
+    }
     // The overflow slides in on every tick too, for subscribers that read the bus directly.
-    yield* Effect.forkScoped(Effect.forever(tick.pipe(Effect.zipRight(slideIn), Effect.zipRight(wakeNext))))
+    const tick = Effect.suspend(() => {
+      const count = Math.max(1, consumers.length)
+      const perTick = Math.min(count, Math.ceil((count * MIN_TICK_MS) / lingerMs))
+      const now = performance.now()
+      due = Math.max(due + (lingerMs * perTick) / count, now - lingerMs)
+      return realSleep(due - now).pipe(Effect.zipRight(slideIn), Effect.zipRight(Effect.sync(() => wakeNext(perTick))))
+    })
+    yield* Effect.forkScoped(Effect.forever(tick))
 
     const consume: Service["consume"] = (handle, options) =>
       Effect.gen(function*() {

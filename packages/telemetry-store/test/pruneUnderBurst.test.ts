@@ -5,6 +5,7 @@ import { Effect, Layer } from "effect"
 import { prepare } from "../src/internal/batch.js"
 import * as FileInserter from "../src/internal/fileInserter.js"
 import * as Prune from "../src/internal/prune.js"
+import * as WriteStage from "../src/internal/writeStage.js"
 import { event, sqlite, tempFile } from "./fixtures.js"
 
 const padding = "lorem ipsum dolor sit amet ".repeat(20) // ~0.5 KB per event
@@ -23,23 +24,21 @@ describe("size retention beside a burst", () => {
         ])
       for (let i = 0; i < 12; i++) write(500)
       // As on the write thread, the sink's batches go in between two chunks: here 800 events each time,
-      // for the first 100 pauses (the burst), then none.
-      // Whether the data was under the limit at each pause, before the batch that comes then.
+      // for the first 100 pauses (the burst), then none. Before each, whether the data is under the limit.
       let burstLeft = 100
       let maxBytes = 0
       let underAt: number | undefined
-      const used = () => (inserter.number("PRAGMA page_count") - inserter.number("PRAGMA freelist_count")) * inserter.number("PRAGMA page_size")
-      const db: Prune.Db<string> = {
-        run: (text, params) => Effect.sync(() => inserter.run(text, params)),
-        number: (text) => Effect.sync(() => inserter.number(text)),
-        pause: Effect.sync(() => {
-          if (underAt === undefined && used() <= maxBytes) underAt = 100 - burstLeft
+      const unpaused = WriteStage.pruneDb(inserter, Effect.void)
+      const db = WriteStage.pruneDb(
+        inserter,
+        Effect.gen(function*() {
+          if (underAt === undefined && (yield* Prune.usage(unpaused)).usedBytes <= maxBytes) underAt = 100 - burstLeft
           if (burstLeft > 0) {
             burstLeft--
             write(800)
           }
-        })
-      }
+        }).pipe(Effect.orDie)
+      )
       maxBytes = Math.floor((yield* Prune.usage(db)).usedBytes / 2)
       const outcome = yield* Prune.prune(db, { cutoff: 0, maxBytes, chunkSize: 200 })
       assert.isDefined(underAt)

@@ -72,6 +72,13 @@ const ready = (redactor: Redaction.Redactor | undefined, batch: PreparedBatch | 
 
 type Batch = PreparedBatch | EventsBatch | Stop
 
+/** Retention's connection on this thread: the inserter's, `pause` between two chunks. */
+export const pruneDb = (inserter: FileInserter.FileInserter, pause: Effect.Effect<void>): Pruning.Db<string> => ({
+  run: (text, params) => Effect.try({ try: () => inserter.run(text, params), catch: describe }),
+  number: (text) => Effect.try({ try: () => inserter.number(text), catch: describe }),
+  pause
+})
+
 /**
  * The main thread's messages as queues, batches and prunes apart (a prune
  * runs beside the batches); the listeners live as long as the scope (the
@@ -184,11 +191,7 @@ export const run = (data: WriteData, parent: MessagePort) =>
     const { prunes, queue } = yield* inbox(parent, acks, data.maxInFlight)
     // Retention's deletes, a chunk at a time with a turn of the event loop between two: the batches
     // that arrive meanwhile are written between the chunks.
-    const db: Pruning.Db<string> = {
-      run: (text, params) => Effect.try({ try: () => inserter.run(text, params), catch: describe }),
-      number: (text) => Effect.try({ try: () => inserter.number(text), catch: describe }),
-      pause: turn
-    }
+    const db = pruneDb(inserter, turn)
     yield* Queue.take(prunes).pipe(
       Effect.flatMap((message) =>
         Pruning.prune(db, message.plan).pipe(
