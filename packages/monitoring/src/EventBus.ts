@@ -25,7 +25,13 @@
  * The bus holds an event until every subscriber has read it, so its capacity
  * is shared: a subscriber that falls behind by `capacity` events makes the
  * bus drop. Events published while nobody is subscribed go nowhere and are
- * not counted as drops.
+ * not counted as drops. A slide drops the oldest event some subscriber has
+ * not read yet, which faster ones may already have: the bus's `dropped`
+ * counts events at least one subscriber missed, and each consumer's own
+ * misses are counted apart (`stats.consumers`, and the
+ * `patinox_monitoring_consumer_missed_events_total` counter by consumer), so
+ * that what a consumer handled plus what it missed is exactly what was
+ * published while it consumed.
  *
  * @since 0.1.0
  */
@@ -36,6 +42,12 @@ import * as MonitoringConfig from "./MonitoringConfig.js"
 /** @since 0.1.0 @category metrics */
 export const droppedEvents = Metric.counter("patinox_monitoring_dropped_events_total", {
   description: "Telemetry events the monitoring bus dropped because it was full",
+  incremental: true
+})
+
+/** @since 0.1.0 @category metrics */
+export const consumerMissedEvents = Metric.counter("patinox_monitoring_consumer_missed_events_total", {
+  description: "Telemetry events a bus consumer never received: dropped before it read them",
   incremental: true
 })
 
@@ -66,11 +78,34 @@ export interface Stats {
   readonly strategy: MonitoringConfig.BusStrategy
   /** Events handed to `record`. */
   readonly published: number
-  /** Events lost because the bus was full (or closed). */
+  /**
+   * Events lost because the bus was full (or closed): each missed by at
+   * least one subscriber (a faster one may have read it before it slid out).
+   */
   readonly dropped: number
   /** Events waiting for the slowest subscriber. */
   readonly size: number
   readonly subscribers: number
+  /** Each running consumer's own count, in the order they started. */
+  readonly consumers: ReadonlyArray<ConsumerStats>
+}
+
+/** @since 0.1.0 @category models */
+export interface ConsumerStats {
+  readonly name: string
+  /** Events handed to its `handle` since it started. */
+  readonly received: number
+  /**
+   * Events published since it started that it never received (dropped
+   * before it read them).
+   */
+  readonly missed: number
+  /**
+   * Events published since it started that it has yet to receive (in its
+   * subscription, or waiting to slide in). `received + missed + waiting` is
+   * what was published since it started.
+   */
+  readonly waiting: number
 }
 
 /** @since 0.1.0 @category models */
@@ -207,6 +242,13 @@ export const make = (
     )
 
     interface Consumer {
+      readonly name: string
+      /** `published` when it subscribed, less the overflow then waiting (which it will receive). */
+      readonly since: number
+      received: number
+      /** Misses already added to its counter. */
+      missedCounted: number
+      readonly missedCounter: Metric.Metric.Counter<number>
       waiters: Array<Deferred.Deferred<void>>
       /** Opened when this consumer is to run a round. */
       readonly wake: Effect.Latch
@@ -219,6 +261,26 @@ export const make = (
     }
     /** In the order the linger tick wakes them. */
     let consumers: ReadonlyArray<Consumer> = []
+    /**
+     * What the consumer never received of what was published since it
+     * started: neither handed to it nor waiting in its subscription (nor in
+     * the overflow, which it will receive). It only grows: a take moves
+     * events from waiting to received, a slide takes one from waiting.
+     */
+    const waitingFor = (consumer: Consumer): number => {
+      const size = consumer.subscription.unsafeSize()
+      return size._tag === "Some" ? size.value : 0
+    }
+    const missedBy = (consumer: Consumer): number =>
+      published - overflow.length - consumer.since - consumer.received - waitingFor(consumer)
+    /** Adds the consumer's new misses to its counter. */
+    const countMissed = (consumer: Consumer) => {
+      const missed = missedBy(consumer)
+      if (missed > consumer.missedCounted) {
+        consumer.missedCounter.unsafeUpdate(missed - consumer.missedCounted, [])
+        consumer.missedCounted = missed
+      }
+    }
     let lastWoken = -1
     const wakeAll = () => {
       for (let i = 0; i < consumers.length; i++) consumers[i]!.wake.unsafeOpen()
@@ -263,8 +325,22 @@ export const make = (
     const consume: Service["consume"] = (handle, options) =>
       Effect.gen(function*() {
         const batchSize = options.batchSize ?? 256
-        const subscription = yield* subscribe
-        const consumer: Consumer = { waiters: [], wake: yield* Effect.makeLatch(false), subscription }
+        const wake = yield* Effect.makeLatch(false)
+        // Subscribed and counted from in one step, so no event falls between the two.
+        const { subscription, since } = yield* Effect.flatMap(
+          subscribe,
+          (subscription) => Effect.sync(() => ({ subscription, since: published - overflow.length }))
+        )
+        const consumer: Consumer = {
+          name: options.name,
+          since,
+          received: 0,
+          missedCounted: 0,
+          missedCounter: consumerMissedEvents.pipe(Metric.tagged("consumer", options.name)),
+          waiters: [],
+          wake,
+          subscription
+        }
         yield* Effect.acquireRelease(
           Effect.sync(() => {
             consumers = [...consumers, consumer]
@@ -292,11 +368,13 @@ export const make = (
           )
           let events = yield* take
           while (Chunk.isNonEmpty(events)) {
+            consumer.received += Chunk.size(events)
             yield* handleSafely(events)
             if (Chunk.size(events) < batchSize) break
             yield* Effect.yieldNow()
             events = yield* take
           }
+          countMissed(consumer)
           for (const waiter of waiters) Deferred.unsafeDone(waiter, Exit.void)
         }).pipe(Effect.uninterruptible)
         // Registered before the fork, so it runs after the fiber is interrupted: a last round.
@@ -335,7 +413,16 @@ export const make = (
           published,
           dropped,
           size: size._tag === "Some" ? size.value : 0,
-          subscribers
+          subscribers,
+          consumers: consumers.map((consumer) => {
+            countMissed(consumer)
+            return {
+              name: consumer.name,
+              received: consumer.received,
+              missed: consumer.missedCounted,
+              waiting: waitingFor(consumer) + overflow.length
+            }
+          })
         }
       })),
       dropped: Effect.zipRight(slideIn, Effect.sync(() => dropped))

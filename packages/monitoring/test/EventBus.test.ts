@@ -179,6 +179,54 @@ describe("EventBus", () => {
         assert.deepStrictEqual(b.batches, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
       }))
 
+    it.scopedLive("counts each consumer's own misses: a slide drops what the slowest has not read, which a faster one may have", () =>
+      Effect.gen(function*() {
+        const { bus, monitor } = yield* EventBus.make({ capacity: 8, strategy: "sliding", lingerMs: 2 })
+        const missedOf = (name: string) =>
+          Effect.map(Metric.value(EventBus.consumerMissedEvents.pipe(Metric.tagged("consumer", name))), (c) => c.count)
+        const before = { fast: yield* missedOf("misses-fast"), slow: yield* missedOf("misses-slow") }
+        const fast = collector()
+        yield* bus.consume(fast.handle, { name: "misses-fast" })
+        // the slow consumer takes one event and then holds its round until released: the bus fills behind it
+        const release = yield* Effect.makeLatch(false)
+        let slowReceived = 0
+        yield* bus.consume(
+          (events) => Effect.zipRight(release.await, Effect.sync(() => void (slowReceived += events.length))),
+          { name: "misses-slow", batchSize: 1 }
+        )
+        for (let i = 0; i < 60; i++) {
+          yield* monitor.record(numbered(i))
+          yield* Effect.sleep("3 millis")
+        }
+        // while the slow one still holds: what each received, missed and has waiting is what was published
+        const held = yield* bus.stats
+        assert.strictEqual(held.consumers.length, 2)
+        for (const c of held.consumers) assert.strictEqual(c.received + c.missed + c.waiting, 60, c.name)
+        assert.isAbove(held.consumers.find((c) => c.name === "misses-slow")?.waiting ?? 0, 0)
+        yield* release.open
+        yield* bus.flush
+        const stats = yield* bus.stats
+        const byName = new Map(stats.consumers.map((c) => [c.name, c]))
+        const fastStats = byName.get("misses-fast")
+        const slowStats = byName.get("misses-slow")
+        assert.isDefined(fastStats)
+        assert.isDefined(slowStats)
+        assert.strictEqual(stats.published, 60)
+        // the fast consumer read every event, though the bus dropped some: the bus's count is not its loss
+        assert.isAbove(stats.dropped, 40)
+        assert.deepStrictEqual(fast.seen(), Array.from({ length: 60 }, (_, i) => i))
+        assert.deepStrictEqual(
+          { received: fastStats.received, missed: fastStats.missed, waiting: fastStats.waiting },
+          { received: 60, missed: 0, waiting: 0 }
+        )
+        // the slow one missed exactly what the bus dropped; received and missed make up what was published
+        assert.strictEqual(slowStats.received, slowReceived)
+        assert.strictEqual(slowStats.missed, stats.dropped)
+        assert.strictEqual(slowStats.received + slowStats.missed, 60)
+        assert.strictEqual((yield* missedOf("misses-slow")) - before.slow, slowStats.missed)
+        assert.strictEqual((yield* missedOf("misses-fast")) - before.fast, 0)
+      }))
+
     it.scoped("wakes the consumers as soon as half the capacity is waiting", () =>
       Effect.gen(function*() {
         const { bus, monitor } = yield* EventBus.make({ capacity: 64, strategy: "dropping", lingerMs: 60_000 })
