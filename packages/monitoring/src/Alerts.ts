@@ -12,6 +12,10 @@
  * or model, `"*"` evaluates each separately, and no subject evaluates all
  * together (subject `all`).
  *
+ * The window keeps only what the rules read: tool outcomes when a rule has a
+ * `tool.*` metric, model outcomes for an `llm.*` one. Without rules (the
+ * default) the monitor keeps no outcome at all.
+ *
  * @since 0.1.0
  */
 import { Monitor, type TelemetryEvent } from "@patinox/core"
@@ -174,6 +178,8 @@ export const make = (
     const maxOutcomes = config.maxWindowEvents
     const tools = new Ring<Outcome>(maxOutcomes)
     const models = new Ring<Outcome>(maxOutcomes)
+    const keepsTools = config.rules.some((rule) => rule.metric.startsWith("tool."))
+    const keepsModels = config.rules.some((rule) => rule.metric.startsWith("llm."))
     let cpuPercent: { at: number; value: number } | undefined
     let rssBytes: { at: number; value: number } | undefined
     const droppedSamples = new Ring<{ at: number; total: number }>(4_096)
@@ -186,6 +192,7 @@ export const make = (
       switch (event.type) {
         case "tool.end":
         case "tool.error":
+          if (!keepsTools) return
           tools.push({
             at: event.timestamp,
             subject: contextString(event, "tool") ?? "unknown",
@@ -195,6 +202,7 @@ export const make = (
           return
         case "model.response":
         case "model.error":
+          if (!keepsModels) return
           models.push({
             at: event.timestamp,
             subject: contextString(event, "model") ?? "unknown",
@@ -405,7 +413,7 @@ export const make = (
             generatedAt: yield* Clock.currentTimeMillis,
             observed,
             patterns: yield* analyze,
-            summary: { rules: config.rules.length, history: history.size }
+            summary: { rules: config.rules.length, history: history.size, window: { tools: tools.size, models: models.size } }
           }
         })
       })

@@ -128,6 +128,33 @@ describe("Alerts", () => {
       }
     }))))
 
+  it.scoped("keeps in its window only the outcomes a rule reads: none without rules", () =>
+    Effect.gen(function*() {
+      const modelOutcome = Monitor.report({
+        type: "model.response",
+        agentId,
+        runId: r,
+        metrics: { latencyMs: 20 },
+        context: { model: "m" }
+      })
+      const windowAfter = (layer: ReturnType<typeof alertsWith>) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 3; i++) yield* toolOutcome("t", false)
+          for (let i = 0; i < 2; i++) yield* modelOutcome
+          const alerts = yield* Alerts.Alerts
+          const report = yield* eventually(alerts.monitor.report, (rep) => rep.observed >= 5)
+          return report.summary["window"]
+        }).pipe(Effect.scoped, Effect.provide(layer))
+      const rule = (metric: MonitoringConfig.AlertMetric) => ({ name: metric, metric, comparison: ">" as const, threshold: 1e9 })
+      assert.deepStrictEqual(yield* windowAfter(alertsWith({})), { tools: 0, models: 0 })
+      assert.deepStrictEqual(yield* windowAfter(alertsWith({ alerts: { rules: [rule("llm.p95_ms")] } })), { tools: 0, models: 2 })
+      assert.deepStrictEqual(yield* windowAfter(alertsWith({ alerts: { rules: [rule("tool.error_rate")] } })), { tools: 3, models: 0 })
+      assert.deepStrictEqual(
+        yield* windowAfter(alertsWith({ alerts: { rules: [rule("tool.p95_ms"), rule("llm.error_rate")] } })),
+        { tools: 3, models: 2 }
+      )
+    }))
+
   it.scoped("alerts on process memory and on events the bus dropped", () =>
     Effect.gen(function*() {
       const bus = yield* EventBus.EventBus
