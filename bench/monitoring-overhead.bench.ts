@@ -288,10 +288,11 @@ const benchmark: Benchmark = {
         metrics: { latencyMs: 1 },
         context: { tool: "burst" }
       }
-      // What the sink writes under sustained load, measured here: 200,000 events (about a second; 40,000 moved it between 140k and 227k events/s from run to run), its queue kept
-      // topped up (so it works as it does when behind, at its best: with the main thread otherwise
-      // idle, the rows are built on this thread and inserted on its own). Offered 2,000 at a time in
-      // one call, so that this loop's own work does not make the main thread look busy to the sink.
+      // What the sink writes under sustained load, measured here: 200,000 events (about a second; over
+      // 40,000 it moved between 140k and 227k events/s from run to run), its queue kept topped up (so it
+      // works as it does when behind, at its best: with the main thread otherwise idle, the rows are built
+      // on this thread and inserted on its own). Offered 2,000 at a time in one call, so that this loop's
+      // own work does not make the main thread look busy to the sink.
       const sinkRate = await monitored.runPromise(Effect.gen(function*() {
         const sink = yield* TelemetrySink.TelemetrySink
         yield* sink.flush
@@ -405,7 +406,7 @@ const benchmark: Benchmark = {
       // What the sink's feed itself missed: the bus's drops count events any consumer missed, and a
       // slide can drop one the feed had read (when a monitor was further behind); counted against the
       // bus's drops, such an event made "unaccounted" -1 twice in this bench's runs.
-      const feedMissed = (stats: EventBus.Stats) => stats.consumers.find((c) => c.name === "telemetry-sink")?.missed ?? Number.NaN
+      const feedMissed = (stats: EventBus.Stats) => stats.consumers.find((c) => c.name === Telemetry.feedName)?.missed ?? Number.NaN
       const missedByFeed = feedMissed(busStats) - feedMissed(busBefore)
       const sinkDropped = after.dropped - sinkBefore.dropped
       const written = after.written - sinkBefore.written

@@ -22,6 +22,9 @@ export const databaseLayer = (path: string) =>
     })
   )
 
+/** The bus consumer that feeds the sink (its misses are in `EventBus.stats`'s `consumers` under this name). */
+export const feedName = "telemetry-sink"
+
 /**
  * Every event the bus carries goes to the sink, a batch at a time; `offer`
  * never waits, so neither does the bus. On shutdown the feed hands over what
@@ -33,7 +36,7 @@ const feed = Layer.scopedDiscard(
     const sink = yield* TelemetrySink.TelemetrySink
     yield* bus.consume(
       (events) => sink.offerAll(events),
-      { name: "telemetry-sink", batchSize: 1024 }
+      { name: feedName, batchSize: 1024 }
     )
   })
 )

@@ -36,7 +36,7 @@
  * @since 0.1.0
  */
 import { Monitor, type TelemetryEvent } from "@patinox/core"
-import { Chunk, Context, Deferred, Effect, Exit, Layer, Metric, PubSub, Queue, type Fiber, type Scope } from "effect"
+import { Chunk, Context, Deferred, Effect, Exit, Layer, Metric, MetricLabel, PubSub, Queue, type Fiber, type Scope } from "effect"
 import * as MonitoringConfig from "./MonitoringConfig.js"
 
 /** @since 0.1.0 @category metrics */
@@ -248,7 +248,8 @@ export const make = (
       received: number
       /** Misses already added to its counter. */
       missedCounted: number
-      readonly missedCounter: Metric.Metric.Counter<number>
+      /** Its counter's labels, kept so that Effect's hook cache (keyed by the array) finds the hook. */
+      readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
       waiters: Array<Deferred.Deferred<void>>
       /** Opened when this consumer is to run a round. */
       readonly wake: Effect.Latch
@@ -262,24 +263,22 @@ export const make = (
     /** In the order the linger tick wakes them. */
     let consumers: ReadonlyArray<Consumer> = []
     /**
-     * What the consumer never received of what was published since it
-     * started: neither handed to it nor waiting in its subscription (nor in
-     * the overflow, which it will receive). It only grows: a take moves
-     * events from waiting to received, a slide takes one from waiting.
+     * Brings the consumer's misses up to date (and its counter with them),
+     * and returns what waits in its subscription. Missed: what was published
+     * since it started that it neither received nor has waiting (in its
+     * subscription, or in the overflow, which it will receive). It only
+     * grows: a take moves events from waiting to received, a slide takes one
+     * from waiting.
      */
-    const waitingFor = (consumer: Consumer): number => {
+    const countMissed = (consumer: Consumer): number => {
       const size = consumer.subscription.unsafeSize()
-      return size._tag === "Some" ? size.value : 0
-    }
-    const missedBy = (consumer: Consumer): number =>
-      published - overflow.length - consumer.since - consumer.received - waitingFor(consumer)
-    /** Adds the consumer's new misses to its counter. */
-    const countMissed = (consumer: Consumer) => {
-      const missed = missedBy(consumer)
+      const waiting = size._tag === "Some" ? size.value : 0
+      const missed = published - overflow.length - consumer.since - consumer.received - waiting
       if (missed > consumer.missedCounted) {
-        consumer.missedCounter.unsafeUpdate(missed - consumer.missedCounted, [])
+        consumerMissedEvents.unsafeUpdate(missed - consumer.missedCounted, consumer.labels)
         consumer.missedCounted = missed
       }
+      return waiting
     }
     let lastWoken = -1
     const wakeAll = () => {
@@ -336,7 +335,7 @@ export const make = (
           since,
           received: 0,
           missedCounted: 0,
-          missedCounter: consumerMissedEvents.pipe(Metric.tagged("consumer", options.name)),
+          labels: [MetricLabel.make("consumer", options.name)],
           waiters: [],
           wake,
           subscription
@@ -415,12 +414,12 @@ export const make = (
           size: size._tag === "Some" ? size.value : 0,
           subscribers,
           consumers: consumers.map((consumer) => {
-            countMissed(consumer)
+            const waiting = countMissed(consumer)
             return {
               name: consumer.name,
               received: consumer.received,
               missed: consumer.missedCounted,
-              waiting: waitingFor(consumer) + overflow.length
+              waiting: waiting + overflow.length
             }
           })
         }
