@@ -32,7 +32,7 @@ import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { TelemetrySink } from "@patinox/telemetry-store"
 import { FakeOpenAi } from "@patinox/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { constants, PerformanceObserver } from "node:perf_hooks"
@@ -89,6 +89,28 @@ const pausesIn = (spans: ReadonlyArray<number>, pauses: ReadonlyArray<Pause>) =>
     meanScavengeMs: scavenges === 0 ? 0 : scavengeMs / scavenges,
     /** Latencies of the runs no pause fell in. */
     clean
+  }
+}
+
+/** CPU time (ns) a thread of this process has run, from Linux's `/proc`; undefined elsewhere. */
+const threadCpuNs = (tid: string): number | undefined => {
+  try {
+    return Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[0])
+  } catch {
+    return undefined
+  }
+}
+
+/** The threads at nice 19: the sinks' write threads (they ask for it); none where `/proc` is missing. */
+const writeThreads = (): Array<string> => {
+  try {
+    return readdirSync("/proc/self/task").filter((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8")
+      // after the command's closing parenthesis: state is the 3rd field of the line, nice the 19th
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16] === "19"
+    })
+  } catch {
+    return []
   }
 }
 
@@ -166,6 +188,11 @@ const benchmark: Benchmark = {
           }
         })
         observer.observe({ entryTypes: ["gc"] })
+        // The agents' thread's CPU time per run, and the write threads' share of each side's time.
+        const main = String(process.pid)
+        const writers = writeThreads()
+        const cpu = { monitored: { main: 0, writers: 0, wall: 0 }, off: { main: 0, writers: 0, wall: 0 } }
+        const writersNs = () => writers.reduce((sum, tid) => sum + (threadCpuNs(tid) ?? 0), 0)
         // p50 of each monitored block over the p50 of the off block beside it: the spread shows the host's noise
         const roundRatios: Array<number> = []
         for (let r = 0; r < rounds; r++) {
@@ -173,6 +200,9 @@ const benchmark: Benchmark = {
           // alternate which goes first, so a drift in the host's speed hits both alike
           for (const name of r % 2 === 0 ? (["monitored", "off"] as const) : (["off", "monitored"] as const)) {
             const block: Array<number> = []
+            const main0 = threadCpuNs(main) ?? 0
+            const writers0 = writersNs()
+            const wall0 = performance.now()
             for (let i = 0; i < perRound; i++) {
               const t0 = performance.now()
               await runs[name]()
@@ -180,6 +210,9 @@ const benchmark: Benchmark = {
               block.push(t1 - t0)
               spans[name].push(t0, t1)
             }
+            cpu[name].main += (threadCpuNs(main) ?? 0) - main0
+            cpu[name].writers += writersNs() - writers0
+            cpu[name].wall += performance.now() - wall0
             samples[name].push(...block)
             medians[name] = percentile(block, 50)
           }
@@ -192,13 +225,14 @@ const benchmark: Benchmark = {
         return {
           samples,
           roundRatios,
+          cpu: threadCpuNs(main) === undefined ? undefined : { ...cpu, runs: rounds * perRound },
           gc: { monitored: pausesIn(spans.monitored, pauses), off: pausesIn(spans.off, pauses) }
         }
       }
 
       const rows: Array<BenchRow> = []
       const report = (prefix: string, result: Awaited<ReturnType<typeof compare>>) => {
-        const { gc, roundRatios, samples } = result
+        const { cpu, gc, roundRatios, samples } = result
         const p = (name: "monitored" | "off", q: number) => percentile(samples[name], q)
         const monitoredAt = (q: number): BenchRow => ({
           name: `${prefix}-monitored`,
@@ -240,6 +274,27 @@ const benchmark: Benchmark = {
             ratio: round(cleanP99.monitored / cleanP99.off)
           }
         )
+        if (cpu !== undefined) {
+          // The monitoring's cost in the agents' thread's CPU time, and the write threads' share of the
+          // wall time of each side's blocks (theirs is the CPU that lengthens the agents' scavenges).
+          const perRun = (name: "monitored" | "off") => cpu[name].main / 1000 / cpu.runs
+          rows.push(
+            {
+              name: `${prefix}-main-thread-cpu`,
+              metric: "µs per run",
+              value: round(perRun("monitored"), 1),
+              unit: "µs",
+              baseline: round(perRun("off"), 1),
+              ratio: round(perRun("monitored") / perRun("off"))
+            },
+            ...(["monitored", "off"] as const).map((name): BenchRow => ({
+              name: `${prefix}-write-threads-${name}`,
+              metric: "CPU share of the blocks",
+              value: round((100 * cpu[name].writers) / 1e6 / cpu[name].wall, 1),
+              unit: "%"
+            }))
+          )
+        }
         for (const name of ["off", "monitored"] as const) {
           rows.push(
             { name: `${prefix}-gc-${name}`, metric: "runs with a GC pause", value: round(gc[name].hitPercent, 2), unit: "%" },
