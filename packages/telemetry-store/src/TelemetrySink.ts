@@ -33,7 +33,10 @@
  * instance, a `Date`, a function) is always prepared on the main thread, as
  * is every batch of a sink given a ready-made `redactor`. At most
  * `MAX_IN_FLIGHT` (8) batches are in
- * flight; batches waiting together commit in one transaction. `flush` and
+ * flight; batches waiting together commit in one transaction. While it
+ * keeps up, the write thread starts a batch only in the first half of the
+ * time between two of the main thread's scavenges (waiting at most 50 ms),
+ * since its work on the other core lengthens them (see `internal/gcGate.ts`). `flush` and
  * the final drain wait for the write thread to acknowledge them, and the
  * stats follow those acknowledgements; a sink that waits reads the
  * acknowledgements from their channel itself, so an event loop kept busy by

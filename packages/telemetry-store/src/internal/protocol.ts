@@ -13,6 +13,7 @@ import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Predicate } from "effect"
 import type { MessagePort } from "node:worker_threads"
 import type { Rows } from "./batch.js"
+import type * as GcGate from "./gcGate.js"
 import { type PackedCells, unpack } from "./packedCells.js"
 import type { Outcome, Plan } from "./prune.js"
 
@@ -51,6 +52,12 @@ export interface EventsBatch {
   readonly _tag: "Events"
   readonly id: number
   readonly events: ReadonlyArray<TelemetryEvent>
+  /**
+   * Sent while the write thread keeps up (a slice): it may wait for the
+   * agents' next scavenge before writing it (see `gcGate.ts`). Never under
+   * load.
+   */
+  readonly mayWait: boolean
 }
 
 /** Retention's deletes, to run on the write thread's connection between its batches. */
@@ -104,6 +111,8 @@ export interface WriteData {
   readonly maxInFlight: number
   /** Where the thread's answers go (ready, done, crashed). */
   readonly acks: MessagePort
+  /** The main thread's scavenges (see `gcGate.ts`), on shared memory. */
+  readonly gcGate?: GcGate.Shared | undefined
   /**
    * The sink's redaction, for the batches sent as `Events`. Absent when the
    * sink was given a ready-made redactor (functions do not cross threads):

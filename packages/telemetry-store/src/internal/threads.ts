@@ -43,6 +43,7 @@ import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { describe, prepare } from "./batch.js"
+import * as GcGate from "./gcGate.js"
 import { columnNames } from "./columns.js"
 import { builder, transferables } from "./packedCells.js"
 import * as LoopLoad from "./loopLoad.js"
@@ -318,12 +319,12 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
      * Posts the events as they are, for the write thread to prepare; false
      * (nothing sent) if the clone refuses one of them.
      */
-    const handOverEvents = (worker: Worker, events: ReadonlyArray<TelemetryEvent>): boolean => {
+    const handOverEvents = (worker: Worker, events: ReadonlyArray<TelemetryEvent>, mayWait: boolean): boolean => {
       const id = nextId++
       pending.set(id, events.length)
       const t0 = performance.now()
       try {
-        worker.postMessage({ _tag: "Events", id, events } satisfies EventsBatch)
+        worker.postMessage({ _tag: "Events", id, events, mayWait } satisfies EventsBatch)
       } catch {
         pending.delete(id)
         return false
@@ -430,11 +431,14 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       failPrunes("the write thread stopped")
     })
 
+    // The agents' scavenges, for the write thread to keep its work out of their way (see `gcGate.ts`).
+    const gate = yield* Effect.acquireRelease(Effect.sync(GcGate.observe), (gate) => Effect.sync(gate.stop))
     const launch = Effect.flatMap(
       entry,
       (paths) =>
         spawn({
           ...paths,
+          gcGate: gate.shared,
           filename: options.filename,
           maxInFlight: MAX_IN_FLIGHT,
           acks: threadAcks,
@@ -481,7 +485,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
               if (!(yield* room) || thread === undefined) return yield* fallback.write(events.slice(at))
               // A whole batch goes as it is, without a copy.
               const part = slice >= events.length ? events : events.slice(at, at + slice)
-              if (!handOverEvents(thread, part)) return yield* prepareHere(events.slice(at))
+              if (!handOverEvents(thread, part, mode === "slices")) return yield* prepareHere(events.slice(at))
             }
             return
           }

@@ -13,6 +13,7 @@ import * as Redaction from "@patinox/core/Redaction"
 import { Cause, Data, Effect, Queue } from "effect"
 import type { MessagePort } from "node:worker_threads"
 import { describe, prepare, type Rows } from "./batch.js"
+import * as GcGate from "./gcGate.js"
 import * as FileInserter from "./fileInserter.js"
 import {
   type Crashed,
@@ -208,6 +209,9 @@ export const run = (data: WriteData, parent: MessagePort) =>
     acks.postMessage({ _tag: "Ready" } satisfies Ready)
     while (true) {
       const first = yield* Queue.take(queue)
+      // Sent while this thread keeps up, with nothing else waiting: the batch waits for the agents'
+      // next scavenge if one is due. Batches sent under load never wait.
+      if (data.gcGate !== undefined && GcGate.mayHold(first, yield* Queue.size(queue))) GcGate.hold(data.gcGate)
       const waiting = [first, ...(yield* Queue.takeAll(queue))]
       const batches: Array<Readied> = []
       for (const message of waiting) if (message._tag !== "Stop") batches.push(ready(redactor, message))
