@@ -190,6 +190,7 @@ const benchmark: Benchmark = {
         observer.observe({ entryTypes: ["gc"] })
         // The agents' thread's CPU time per run, and the write threads' share of each side's time.
         const main = String(process.pid)
+        const onProc = threadCpuNs(main) !== undefined
         const writers = writeThreads()
         const cpu = { monitored: { main: 0, writers: 0, wall: 0 }, off: { main: 0, writers: 0, wall: 0 } }
         const writersNs = () => writers.reduce((sum, tid) => sum + (threadCpuNs(tid) ?? 0), 0)
@@ -225,7 +226,7 @@ const benchmark: Benchmark = {
         return {
           samples,
           roundRatios,
-          cpu: threadCpuNs(main) === undefined ? undefined : { ...cpu, runs: rounds * perRound },
+          cpu: onProc ? { ...cpu, runs: rounds * perRound } : undefined,
           gc: { monitored: pausesIn(spans.monitored, pauses), off: pausesIn(spans.off, pauses) }
         }
       }

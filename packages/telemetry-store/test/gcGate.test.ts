@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Worker } from "node:worker_threads"
 import * as GcGate from "../src/internal/gcGate.js"
+import { builder } from "../src/internal/packedCells.js"
+import type { EventsBatch, PreparedBatch } from "../src/internal/protocol.js"
 
 /** A gate whose scavenges came every `period` ms, the last `since` ms ago. */
 const gateWith = (period: number, since: number) => {
@@ -39,10 +41,18 @@ describe("the write thread's gate on the agents' scavenges", () => {
   })
 
   it("lets only a batch sent while the write thread keeps up, alone in its inbox, wait", () => {
-    assert.isTrue(GcGate.mayHold({ _tag: "Events", mayWait: true }, 0))
-    assert.isFalse(GcGate.mayHold({ _tag: "Events", mayWait: true }, 1), "others waiting: write now")
-    assert.isFalse(GcGate.mayHold({ _tag: "Events", mayWait: false }, 0), "sent under load (whole batches)")
-    assert.isFalse(GcGate.mayHold({ _tag: "Rows" }, 0), "rows the main thread built because the sink fell behind")
+    const events = (mayWait: boolean): EventsBatch => ({ _tag: "Events", id: 0, events: [], mayWait })
+    const rows: PreparedBatch = {
+      _tag: "Rows",
+      id: 0,
+      count: 0,
+      rows: { events: builder(0).build(), alerts: builder(0).build(), failed: 0, failure: undefined },
+      prepareMs: 0
+    }
+    assert.isTrue(GcGate.mayHold(events(true), 0))
+    assert.isFalse(GcGate.mayHold(events(true), 1), "others waiting: write now")
+    assert.isFalse(GcGate.mayHold(events(false), 0), "sent under load (whole batches)")
+    assert.isFalse(GcGate.mayHold(rows, 0), "rows the main thread built because the sink fell behind")
     assert.isFalse(GcGate.mayHold({ _tag: "Stop" }, 0))
   })
 

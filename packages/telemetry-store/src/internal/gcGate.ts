@@ -23,6 +23,7 @@
  * rate from 0.90 to 0.67 of the plain insert loop.
  */
 import { constants, PerformanceObserver } from "node:perf_hooks"
+import type { ToWrite } from "./protocol.js"
 
 /** What the main thread publishes: goes to the write thread in its `WriteData`. */
 export interface Shared {
@@ -44,13 +45,16 @@ export const MAX_PERIOD_MS = 200
 /** The longest the write thread waits for a scavenge. */
 export const MAX_WAIT_MS = 50
 
+/** Epoch ms of a `performance` time on this thread (`performance.now()` by default): comparable across threads. */
+const epochMs = (at: number = performance.now()): number => performance.timeOrigin + at
+
 /** Now, in the gate's wrapping milliseconds. */
-export const now = (origin: number): number => (performance.timeOrigin + performance.now() - origin) | 0
+export const now = (origin: number): number => (epochMs() - origin) | 0
 
 /** Shared cells with nothing observed yet. */
 export const empty = (): Shared => ({
   cells: new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT)),
-  origin: performance.timeOrigin + performance.now()
+  origin: epochMs()
 })
 
 /** Records a scavenge that ended at `end` (the gate's ms), and wakes a waiting write thread. */
@@ -78,7 +82,7 @@ export const observe = (): { readonly shared: Shared; readonly stop: () => void 
       const detail: unknown = "detail" in entry ? entry.detail : undefined
       const kind = typeof detail === "object" && detail !== null && "kind" in detail ? detail.kind : undefined
       if (kind !== constants.NODE_PERFORMANCE_GC_MINOR) continue
-      scavenged(shared, (performance.timeOrigin + entry.startTime + entry.duration - shared.origin) | 0)
+      scavenged(shared, (epochMs(entry.startTime + entry.duration) - shared.origin) | 0)
     }
   })
   observer.observe({ entryTypes: ["gc"] })
@@ -103,10 +107,8 @@ export const waitFor = (shared: Shared, at: number = now(shared.origin)): number
  * Whether the write thread may wait before writing `batch`: only a batch of
  * events sent while it kept up, with nothing else waiting in its inbox.
  */
-export const mayHold = (
-  batch: { readonly _tag: string; readonly mayWait?: boolean | undefined },
-  othersWaiting: number
-): boolean => batch._tag === "Events" && batch.mayWait === true && othersWaiting === 0
+export const mayHold = (batch: ToWrite, othersWaiting: number): boolean =>
+  batch._tag === "Events" && batch.mayWait && othersWaiting === 0
 
 /** On the write thread: blocks until the next scavenge ends, or for `waitFor`, whichever comes first. */
 export const hold = (shared: Shared): void => {

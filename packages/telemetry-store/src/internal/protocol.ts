@@ -112,7 +112,7 @@ export interface WriteData {
   /** Where the thread's answers go (ready, done, crashed). */
   readonly acks: MessagePort
   /** The main thread's scavenges (see `gcGate.ts`), on shared memory. */
-  readonly gcGate?: GcGate.Shared | undefined
+  readonly gcGate: GcGate.Shared
   /**
    * The sink's redaction, for the batches sent as `Events`. Absent when the
    * sink was given a ready-made redactor (functions do not cross threads):

@@ -211,7 +211,7 @@ export const run = (data: WriteData, parent: MessagePort) =>
       const first = yield* Queue.take(queue)
       // Sent while this thread keeps up, with nothing else waiting: the batch waits for the agents'
       // next scavenge if one is due. Batches sent under load never wait.
-      if (data.gcGate !== undefined && GcGate.mayHold(first, yield* Queue.size(queue))) GcGate.hold(data.gcGate)
+      if (GcGate.mayHold(first, yield* Queue.size(queue))) GcGate.hold(data.gcGate)
       const waiting = [first, ...(yield* Queue.takeAll(queue))]
       const batches: Array<Readied> = []
       for (const message of waiting) if (message._tag !== "Stop") batches.push(ready(redactor, message))
