@@ -35,6 +35,30 @@ describe("the write thread's gate on the agents' scavenges", () => {
     assert.strictEqual(GcGate.waitFor(shared, 80 + 60), 0, "the scavenge is late: no wait")
   })
 
+  it("lets the run a scavenge fell in finish first: SETTLE_MS after it ends", () => {
+    const shared = GcGate.empty()
+    for (const end of [0, 40, 80]) GcGate.scavenged(shared, end)
+    assert.strictEqual(GcGate.settleFor(shared, 80), GcGate.SETTLE_MS, "the moment it ends")
+    assert.strictEqual(GcGate.settleFor(shared, 81), GcGate.SETTLE_MS - 1)
+    assert.strictEqual(GcGate.settleFor(shared, 80 + GcGate.SETTLE_MS), 0, "settled: the window is open")
+    assert.strictEqual(GcGate.waitFor(shared, 80 + GcGate.SETTLE_MS), 0)
+    const close = GcGate.empty()
+    for (const end of [0, 2 * GcGate.SETTLE_MS, 4 * GcGate.SETTLE_MS]) GcGate.scavenged(close, end)
+    assert.strictEqual(GcGate.settleFor(close, 4 * GcGate.SETTLE_MS), 0, "no window after settling: no settling")
+    const unknown = GcGate.empty()
+    GcGate.scavenged(unknown, 100)
+    assert.strictEqual(GcGate.settleFor(unknown, 101), 0, "period unknown")
+  })
+
+  it("holds a batch that comes right after a scavenge until the settling is over, and no longer", () => {
+    const { shared } = gateWith(40, 0)
+    const t0 = performance.now()
+    GcGate.hold(shared)
+    const held = performance.now() - t0
+    assert.isAtLeast(held, GcGate.SETTLE_MS - 1.5, `held ${held} ms of a ${GcGate.SETTLE_MS} ms settling`)
+    assert.isBelow(held, 15, `held ${held} ms: the window was open after the settling`)
+  })
+
   it("never waits longer than MAX_WAIT_MS, nor for scavenges too far apart to matter", () => {
     assert.strictEqual(GcGate.waitFor(gateWith(180, 100).shared), GcGate.MAX_WAIT_MS)
     assert.strictEqual(GcGate.waitFor(gateWith(GcGate.MAX_PERIOD_MS + 50, 150).shared), 0)
