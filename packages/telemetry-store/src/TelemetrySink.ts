@@ -36,8 +36,8 @@
  * flight; batches waiting together commit in one transaction. While it
  * keeps up, the write thread starts a batch only in the first half of the
  * time between two of the main thread's scavenges (waiting at most 50 ms),
- * since its work on the other core lengthens them, and not in the 3 ms
- * after one, while the agent run it fell in finishes (see `internal/gcGate.ts`). `flush` and
+ * since its work on the other core lengthens them, and a batch that comes in
+ * the 3 ms after one waits while the agent run it fell in finishes (see `internal/gcGate.ts`). `flush` and
  * the final drain wait for the write thread to acknowledge them, and the
  * stats follow those acknowledgements; a sink that waits reads the
  * acknowledgements from their channel itself, so an event loop kept busy by

@@ -10,8 +10,10 @@
  * write thread, for a batch the main thread sent while it kept up and with
  * nothing else in its inbox, starts only in the first half of that period,
  * and otherwise waits for the next scavenge to end (at most `MAX_WAIT_MS`).
- * Nor does it start in the first `SETTLE_MS` after a scavenge: the agent run
- * the scavenge fell in is still going then, and those runs are the slowest.
+ * A batch that comes in the first `SETTLE_MS` after a scavenge waits until
+ * they have passed: the agent run the scavenge fell in is still going then,
+ * and those runs are the slowest. (A batch held for the scavenge itself
+ * starts as it ends: see below.)
  * Batches sent under load never wait, nor any when the main thread allocates
  * too little for its scavenges to come regularly (the period is unknown or
  * over `MAX_PERIOD_MS`).
@@ -26,11 +28,14 @@
  *
  * The settling came later, from the runs a scavenge fell in: less their
  * pause, they took 0.09-0.12 ms longer than monitoring off's, against
- * 0.04-0.05 ms for the runs no pause fell in, since a batch held for the
- * scavenge started the moment it ended, beside the rest of that run. Same
- * setup, six processes each way, alternating: p99 ratio 1.033-1.071 (mean
- * 1.056) with a 3 ms settle, 1.066-1.092 (mean 1.073) without, lower with it
- * in five of the six pairs.
+ * 0.04-0.05 ms for the runs no pause fell in, since a batch could start the
+ * moment a scavenge ended, beside the rest of that run. Same setup, six
+ * processes each way, alternating: p99 ratio 1.033-1.071 (mean 1.056) with a
+ * 3 ms settle, 1.066-1.092 (mean 1.073) without, lower with it in five of the
+ * six pairs. Settling a batch held for the scavenge too lowered p99 further
+ * (three pairs: 1.026-1.079, mean 1.049, against 1.065-1.075, mean 1.069)
+ * but raised p50 from 1.037-1.046 to 1.055-1.058, over the 1.05 target: that
+ * work then fell among the ordinary runs instead.
  */
 import { constants, PerformanceObserver } from "node:perf_hooks"
 import type { ToWrite } from "./protocol.js"
@@ -55,10 +60,10 @@ export const MAX_PERIOD_MS = 200
 /** The longest the write thread waits for a scavenge. */
 export const MAX_WAIT_MS = 50
 /**
- * After a scavenge, the write thread waits this long (ms) before it starts:
- * the run the scavenge fell in finishes first (runs take about a
- * millisecond with a model answering at once). Only where it leaves a window
- * before the middle of the period.
+ * A batch that comes this soon (ms) after a scavenge waits out the rest: the
+ * run the scavenge fell in finishes first (runs take about a millisecond
+ * with a model answering at once). Only where it leaves a window before the
+ * middle of the period.
  */
 export const SETTLE_MS = 3
 
@@ -146,7 +151,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMEN
 /**
  * On the write thread: lets the last scavenge's run finish (`settleFor`),
  * then blocks until the next scavenge ends, or for `waitFor`, whichever
- * comes first.
+ * comes first (and then starts at once: see the module's notes).
  */
 export const hold = (shared: Shared): void => {
   const settle = settleFor(shared)
