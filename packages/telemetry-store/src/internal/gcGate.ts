@@ -112,15 +112,24 @@ export const observe = (): { readonly shared: Shared; readonly stop: () => void 
 }
 
 /**
+ * The period and the time (ms) since the last scavenge ended, at `at`; none
+ * while the period is unknown or too long for the gate to apply.
+ */
+const position = (shared: Shared, at: number): { readonly period: number; readonly since: number } | undefined => {
+  const period = Atomics.load(shared.cells, PERIOD)
+  if (period <= 0 || period > MAX_PERIOD_MS) return undefined
+  return { period, since: (at - Atomics.load(shared.cells, LAST)) | 0 }
+}
+
+/**
  * How long (ms) the write thread should wait before its next batch: 0 in the
  * first half of the period, when it is unknown, or when the next scavenge is
  * late (past one and a half periods).
  */
 export const waitFor = (shared: Shared, at: number = now(shared.origin)): number => {
-  const { cells } = shared
-  const period = Atomics.load(cells, PERIOD)
-  if (period <= 0 || period > MAX_PERIOD_MS) return 0
-  const since = (at - Atomics.load(cells, LAST)) | 0
+  const where = position(shared, at)
+  if (where === undefined) return 0
+  const { period, since } = where
   if (since < period / 2 || since >= period * 1.5) return 0
   return Math.min(MAX_WAIT_MS, Math.ceil(period * 1.5 - since))
 }
@@ -131,10 +140,9 @@ export const waitFor = (shared: Shared, at: number = now(shared.origin)): number
  * known and long enough to leave a window after the settling (else 0).
  */
 export const settleFor = (shared: Shared, at: number = now(shared.origin)): number => {
-  const { cells } = shared
-  const period = Atomics.load(cells, PERIOD)
-  if (period <= 0 || period > MAX_PERIOD_MS || SETTLE_MS >= period / 2) return 0
-  const since = (at - Atomics.load(cells, LAST)) | 0
+  const where = position(shared, at)
+  if (where === undefined || SETTLE_MS >= where.period / 2) return 0
+  const { since } = where
   return since >= 0 && since < SETTLE_MS ? SETTLE_MS - since : 0
 }
 
