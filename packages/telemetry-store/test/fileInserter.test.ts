@@ -28,14 +28,4 @@ describe("the write thread's inserter", () => {
       assert.strictEqual(rows.length, 1_280)
       assert.deepStrictEqual(rows.map((row) => row.ts), Array.from({ length: 1_280 }, (_, i) => i))
     }))
-
-  it.scoped("keeps its statement journals in memory, not in temporary files", () =>
-    Effect.gen(function*() {
-      const file = yield* tempFile
-      yield* Layer.build(Layer.effectDiscard(Migrations.run()).pipe(Layer.provideMerge(sqlite(file))))
-      const inserter = FileInserter.open(file)
-      // 2 = MEMORY (0, the default, leaves it to the build: a file here)
-      assert.strictEqual(inserter.number("PRAGMA temp_store"), 2)
-      inserter.close()
-    }))
 })

@@ -50,26 +50,20 @@ const WAL_AUTOCHECKPOINT_PAGES = 10_000
 /** After a checkpoint, a `-wal` file larger than this (64 MB) is truncated back to it. */
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
-/**
- * Statement journals in memory. A multi-row insert inside a transaction
- * keeps a statement journal (the pages it changed, so that a failing row
- * undoes only its statement); past 64 KiB SQLite spills it to a temporary
- * file, and with seven indexes on `events` a statement of 100 rows is past
- * that. Measured over 200,000 agent-run events (13 a run, random trace ids),
- * transactions of 100: `pwrite` calls per 80,000 events 243k against 137k in
- * memory, kernel time 4.9-6.6 against 2.6-3.7 µs an event, wall 12.1-16.2
- * against 9.9-13.1 µs. Larger transactions do not avoid it (2,000 events:
- * 190k `pwrite`s), since the journal is per statement (at most 500 rows: a
- * few hundred KiB). This connection sorts nothing: retention's deletes run
- * outside transactions, with no statement journal, and its counts need no
- * temporary tables.
- */
-const TEMP_STORE = "MEMORY"
+// `temp_store` stays at its default, on purpose. A multi-row insert inside a
+// transaction keeps a statement journal, which past 64 KiB goes to a
+// temporary file: over 200,000 agent-run events in transactions of 100, about
+// 40 % of this thread's `pwrite` calls and 2 µs of kernel time an event
+// (`MEMORY`: 2.6-3.7 against 4.9-6.6 µs, 9.9-13.1 against 12.1-16.2 µs in
+// all). Kept in memory, the inserts are faster but the agents' p99 is worse:
+// agent runs with the model at 0 ms, 8 pairs of processes alternating,
+// 10,000 runs each way each: p99 ratio mean 1.091 with `MEMORY` against 1.060
+// without, higher in 6 of 8 pairs; p50 the same (1.041 against 1.042).
 
 /**
  * Opens the store's file (already migrated, WAL). `synchronous = NORMAL` as on
  * the main connection: a commit survives a process crash without an fsync each.
- * Checkpoints: see `WAL_AUTOCHECKPOINT_PAGES`; statement journals: `TEMP_STORE`.
+ * Checkpoints: see `WAL_AUTOCHECKPOINT_PAGES`.
  */
 export const open = (filename: string): FileInserter => {
   const db = new Database(filename, { timeout: 5_000 })
@@ -78,7 +72,6 @@ export const open = (filename: string): FileInserter => {
     db.pragma("synchronous = NORMAL")
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
-    db.pragma(`temp_store = ${TEMP_STORE}`)
     const table = (name: string, columns: ReadonlyArray<string>, verb?: "INSERT OR IGNORE") => {
       const statement = memo((rows: number) => db.prepare(insertText(name, columns, rows, verb)))
       return (cells: Array<Cell>) =>
