@@ -28,4 +28,26 @@ describe("the write thread's inserter", () => {
       assert.strictEqual(rows.length, 1_280)
       assert.deepStrictEqual(rows.map((row) => row.ts), Array.from({ length: 1_280 }, (_, i) => i))
     }))
+
+  it.scoped("writes a group of batches whole or not at all: a bad row mid-statement leaves nothing behind", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const context = yield* Layer.build(Layer.effectDiscard(Migrations.run()).pipe(Layer.provideMerge(sqlite(file))))
+      const inserter = FileInserter.open(file)
+      const batch = (n: number, from: number) =>
+        prepare(Redaction.defaultRedactor, Array.from({ length: n }, (_, i) => event({ timestamp: from + i })))
+      const good = batch(50, 0)
+      const bad = batch(300, 50)
+      const width = bad.events.length / 300
+      // row 150 of the second batch: no timestamp (NOT NULL), in the middle of one multi-row statement
+      const broken = { ...bad, events: bad.events.map((cell, i) => (i === 150 * width ? null : cell)) }
+      assert.throws(() => inserter.insert([good, broken]), /NOT NULL/)
+      // the connection is usable afterwards, and only this batch is there
+      inserter.insert([batch(3, 1_000)])
+      inserter.close()
+      const rows = yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY rowid")).pipe(
+        Effect.provide(context)
+      )
+      assert.deepStrictEqual(rows.map((row) => row.ts), [1_000, 1_001, 1_002])
+    }))
 })

@@ -31,7 +31,7 @@ export const insertText = (
   table: string,
   columns: ReadonlyArray<string>,
   rows: number,
-  verb: "INSERT" | "INSERT OR IGNORE" = "INSERT"
+  verb: "INSERT" | "INSERT OR IGNORE" | "INSERT OR FAIL" = "INSERT"
 ): string => {
   const tuple = `(${columns.map(() => "?").join(",")})`
   return `${verb} INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`

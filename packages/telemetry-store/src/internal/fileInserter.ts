@@ -50,20 +50,29 @@ const WAL_AUTOCHECKPOINT_PAGES = 10_000
 /** After a checkpoint, a `-wal` file larger than this (64 MB) is truncated back to it. */
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
-// `temp_store` stays at its default, on purpose. A multi-row insert inside a
-// transaction keeps a statement journal, which past 64 KiB goes to a
-// temporary file: over 200,000 agent-run events in transactions of 100, about
-// 40 % of this thread's `pwrite` calls and 2 µs of kernel time an event
-// (`MEMORY`: 2.6-3.7 against 4.9-6.6 µs, 9.9-13.1 against 12.1-16.2 µs in
-// all). Kept in memory, the inserts are faster but the agents' p99 is worse:
-// agent runs with the model at 0 ms, 8 pairs of processes alternating,
-// 10,000 runs each way each: p99 ratio mean 1.091 with `MEMORY` against 1.060
-// without, higher in 6 of 8 pairs; p50 the same (1.041 against 1.042).
+/**
+ * `INSERT OR FAIL` for events and alerts. A multi-row insert whose constraint
+ * failure would undo its own statement (the default `ABORT`) keeps a
+ * statement journal, which past 64 KiB SQLite spills to a temporary file:
+ * with seven indexes on `events`, every statement of 100 rows. `FAIL` stops
+ * at the bad row without undoing the statement's earlier rows, so no journal
+ * is kept, and the error still rolls the whole transaction back (`insert`):
+ * a batch is written whole or not at all, as before. Over 80,000 agent-run
+ * events in transactions of 100: 137k `pwrite` calls against 243k (larger
+ * transactions do not avoid the journal: 190k at 2,000 events). Keeping the
+ * journals in memory instead (`temp_store = MEMORY`) saved the same writes
+ * (kernel time 2.6-3.7 against 4.9-6.6 µs an event) but made the agents' p99
+ * worse: with the model at 0 ms, 8 pairs of processes alternating, 10,000
+ * runs each way each, p99 ratio mean 1.091 against 1.060, higher in 6 pairs.
+ * `FAIL` left it as it was (4 pairs: mean 1.083 against 1.080; p50 1.039
+ * both).
+ */
+const VERB = "INSERT OR FAIL"
 
 /**
  * Opens the store's file (already migrated, WAL). `synchronous = NORMAL` as on
  * the main connection: a commit survives a process crash without an fsync each.
- * Checkpoints: see `WAL_AUTOCHECKPOINT_PAGES`.
+ * Checkpoints: see `WAL_AUTOCHECKPOINT_PAGES`; the insert verb: `VERB`.
  */
 export const open = (filename: string): FileInserter => {
   const db = new Database(filename, { timeout: 5_000 })
@@ -72,7 +81,7 @@ export const open = (filename: string): FileInserter => {
     db.pragma("synchronous = NORMAL")
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
-    const table = (name: string, columns: ReadonlyArray<string>, verb?: "INSERT OR IGNORE") => {
+    const table = (name: string, columns: ReadonlyArray<string>, verb: "INSERT OR IGNORE" | typeof VERB = VERB) => {
       const statement = memo((rows: number) => db.prepare(insertText(name, columns, rows, verb)))
       return (cells: Array<Cell>) =>
         forEachStatement(cells, columns.length, (rows, part) => void statement(rows).run(part))
