@@ -2,8 +2,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Redaction } from "@patinox/core"
 import { Migrations } from "@patinox/telemetry-store"
-import { Effect, Layer } from "effect"
-import { prepare } from "../src/internal/batch.js"
+import { Context, Effect, Layer } from "effect"
+import { insert, prepare } from "../src/internal/batch.js"
 import * as FileInserter from "../src/internal/fileInserter.js"
 import { event, sqlite, tempFile } from "./fixtures.js"
 
@@ -49,5 +49,20 @@ describe("the write thread's inserter", () => {
         Effect.provide(context)
       )
       assert.deepStrictEqual(rows.map((row) => row.ts), [1_000, 1_001, 1_002])
+    }))
+
+  it.scoped("the main connection's insert too: a bad row mid-statement fails the batch and writes none of it", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const context = yield* Layer.build(Layer.effectDiscard(Migrations.run()).pipe(Layer.provideMerge(sqlite(file))))
+      const sql = Context.get(context, SqlClient.SqlClient)
+      const rows = prepare(Redaction.defaultRedactor, Array.from({ length: 300 }, (_, i) => event({ timestamp: i })))
+      const width = rows.events.length / 300
+      const broken = { ...rows, events: rows.events.map((cell, i) => (i === 150 * width ? null : cell)) }
+      const failed = yield* Effect.flip(insert(sql, broken))
+      assert.match(String(failed.cause), /NOT NULL/)
+      yield* insert(sql, prepare(Redaction.defaultRedactor, [event({ timestamp: 1_000 })]))
+      const stored = yield* sql.unsafe<{ ts: number }>("SELECT ts FROM events ORDER BY rowid")
+      assert.deepStrictEqual(stored.map((row) => row.ts), [1_000])
     }))
 })

@@ -5,6 +5,7 @@ import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Effect } from "effect"
 import {
   alertColumnNames,
+  appendVerb,
   type Cell,
   columnNames,
   forEachStatement,
@@ -67,8 +68,8 @@ export const prepare = (
 // Statement texts are built once per row count (see `forEachStatement`), so
 // the client's statement cache sees at most ten per table, and full batches
 // skip `sql.insert`'s per-row compile.
-const eventsInsert = memo((rows: number) => insertText("events", columnNames, rows))
-const alertsInsert = memo((rows: number) => insertText("alerts", alertColumnNames, rows))
+const eventsInsert = memo((rows: number) => insertText("events", columnNames, rows, appendVerb))
+const alertsInsert = memo((rows: number) => insertText("alerts", alertColumnNames, rows, appendVerb))
 const runTracesInsert = memo((rows: number) => insertText("run_traces", runTraceColumnNames, rows, "INSERT OR IGNORE"))
 
 const insertAll = (

@@ -27,11 +27,19 @@ const str = (u: unknown): string | null => typeof u === "string" && u !== "" ? u
 const num = (u: unknown): number | null => typeof u === "number" && Number.isFinite(u) ? u : null
 
 /** `INSERT` (or `verb`) of `rows` rows into `table`, one `?` per cell. */
+/**
+ * The verb of the `events` and `alerts` inserts, on both connections: `FAIL`
+ * keeps no statement journal (see `fileInserter.ts` for what that saves),
+ * and a bad row still fails the statement, whose error rolls the batch's
+ * transaction back.
+ */
+export const appendVerb = "INSERT OR FAIL"
+
 export const insertText = (
   table: string,
   columns: ReadonlyArray<string>,
   rows: number,
-  verb: "INSERT" | "INSERT OR IGNORE" | "INSERT OR FAIL" = "INSERT"
+  verb: typeof appendVerb | "INSERT OR IGNORE"
 ): string => {
   const tuple = `(${columns.map(() => "?").join(",")})`
   return `${verb} INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`

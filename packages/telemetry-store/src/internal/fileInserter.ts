@@ -17,6 +17,7 @@ import Database from "better-sqlite3"
 import type { Rows } from "./batch.js"
 import {
   alertColumnNames,
+  appendVerb,
   type Cell,
   columnNames,
   forEachStatement,
@@ -51,7 +52,7 @@ const WAL_AUTOCHECKPOINT_PAGES = 10_000
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 /**
- * `INSERT OR FAIL` for events and alerts. A multi-row insert whose constraint
+ * `INSERT OR FAIL` for events and alerts (`appendVerb`). A multi-row insert whose constraint
  * failure would undo its own statement (the default `ABORT`) keeps a
  * statement journal, which past 64 KiB SQLite spills to a temporary file:
  * with seven indexes on `events`, every statement of 100 rows. `FAIL` stops
@@ -67,7 +68,7 @@ const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
  * `FAIL` left it as it was (4 pairs: mean 1.083 against 1.080; p50 1.039
  * both).
  */
-const VERB = "INSERT OR FAIL"
+const VERB = appendVerb
 
 /**
  * Opens the store's file (already migrated, WAL). `synchronous = NORMAL` as on
