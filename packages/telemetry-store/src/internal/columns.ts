@@ -26,7 +26,6 @@ export const columnNames = [
 const str = (u: unknown): string | null => typeof u === "string" && u !== "" ? u : null
 const num = (u: unknown): number | null => typeof u === "number" && Number.isFinite(u) ? u : null
 
-/** `INSERT` (or `verb`) of `rows` rows into `table`, one `?` per cell. */
 /**
  * The verb of the `events` and `alerts` inserts, on both connections: `FAIL`
  * keeps no statement journal (see `fileInserter.ts` for what that saves),
@@ -35,11 +34,15 @@ const num = (u: unknown): number | null => typeof u === "number" && Number.isFin
  */
 export const appendVerb = "INSERT OR FAIL"
 
+/** `appendVerb`, or `INSERT OR IGNORE` for `run_traces` (a pair may already be stored). */
+export type InsertVerb = typeof appendVerb | "INSERT OR IGNORE"
+
+/** `verb` of `rows` rows into `table`, one `?` per cell. */
 export const insertText = (
   table: string,
   columns: ReadonlyArray<string>,
   rows: number,
-  verb: typeof appendVerb | "INSERT OR IGNORE"
+  verb: InsertVerb
 ): string => {
   const tuple = `(${columns.map(() => "?").join(",")})`
   return `${verb} INTO ${table} (${columns.join(",")}) VALUES ${Array.from({ length: rows }, () => tuple).join(",")}`
