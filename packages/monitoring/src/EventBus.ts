@@ -288,9 +288,10 @@ export const make = (
     // spread evenly over it (6 consumers at 100 ms: one every ~17 ms), so a
     // tick puts one consumer's round on the agents' thread, not all of them:
     // woken together, the six rounds made one pause of 0.3-0.45 ms every
-    // 25 ms (the linger then), and with a model answering at once the slowest agent runs were
-    // those it fell in (bench `monitoring-overhead`: p99 against monitoring
-    // off 1.082-1.1 together, 1.067-1.072 in turn). One timer rather than a
+    // 25 ms (the linger then), and with a model answering at once the
+    // slowest agent runs were those it fell in (bench `monitoring-overhead`:
+    // p99 against monitoring off 1.082-1.1 together, 1.067-1.072 in turn).
+    // One timer rather than a
     // race of the latch and a sleep per consumer per round (two fibers, an
     // interruption and a cause each time). The linger is a batching delay,
     // not domain time: on the real clock even where a TestClock is

@@ -52,27 +52,10 @@ const WAL_AUTOCHECKPOINT_PAGES = 10_000
 /** After a checkpoint, a `-wal` file larger than this (64 MB) is truncated back to it. */
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
-// Why events and alerts go in with `INSERT OR FAIL` (`appendVerb`). A
-// multi-row insert whose constraint failure would undo its own statement
-// (the default `ABORT`) keeps a statement journal, which past 64 KiB SQLite
-// spills to a temporary file:
-// with seven indexes on `events`, every statement of 100 rows. `FAIL` stops
-// at the bad row without undoing the statement's earlier rows, so no journal
-// is kept, and the error still rolls the whole transaction back (`insert`):
-// a batch is written whole or not at all, as before. Over 80,000 agent-run
-// events in transactions of 100: 137k `pwrite` calls against 243k (larger
-// transactions do not avoid the journal: 190k at 2,000 events). Keeping the
-// journals in memory instead (`temp_store = MEMORY`) saved the same writes
-// (kernel time 2.6-3.7 against 4.9-6.6 µs an event) but made the agents' p99
-// worse: with the model at 0 ms, 8 pairs of processes alternating, 10,000
-// runs each way each, p99 ratio mean 1.091 against 1.060, higher in 6 pairs.
-// `FAIL` left it as it was (4 pairs: mean 1.083 against 1.080; p50 1.039
-// both).
-
 /**
  * Opens the store's file (already migrated, WAL). `synchronous = NORMAL` as on
  * the main connection: a commit survives a process crash without an fsync each.
- * Checkpoints: see `WAL_AUTOCHECKPOINT_PAGES`; the insert verb: above `open`.
+ * Checkpoints: see `WAL_AUTOCHECKPOINT_PAGES`; the insert verb: `appendVerb`.
  */
 export const open = (filename: string): FileInserter => {
   const db = new Database(filename, { timeout: 5_000 })
