@@ -291,9 +291,8 @@ export const make = (
     // 25 ms (the linger then), and with a model answering at once the
     // slowest agent runs were those it fell in (bench `monitoring-overhead`:
     // p99 against monitoring off 1.082-1.1 together, 1.067-1.072 in turn).
-    // One timer rather than a
-    // race of the latch and a sleep per consumer per round (two fibers, an
-    // interruption and a cause each time). The linger is a batching delay,
+    // One timer rather than a race of the latch and a sleep per consumer per
+    // round (two fibers, an interruption and a cause each time). The linger is a batching delay,
     // not domain time: on the real clock even where a TestClock is
     // installed, so consumers keep up in users' tests.
     //
