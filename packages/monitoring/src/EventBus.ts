@@ -37,6 +37,7 @@
  */
 import { Monitor, type TelemetryEvent } from "@patinox/core"
 import { Chunk, Context, Deferred, Effect, Exit, Layer, Metric, MetricLabel, PubSub, Queue, type Fiber, type Scope } from "effect"
+import * as GcPhase from "./internal/gcPhase.js"
 import * as MonitoringConfig from "./MonitoringConfig.js"
 
 /** @since 0.1.0 @category metrics */
@@ -61,6 +62,15 @@ export const SLIDE_BATCH = 64
 
 /** The linger tick, which wakes the consumers in turn, comes at most this often (ms). */
 const MIN_TICK_MS = 2
+
+/**
+ * A tick waits (see `BusConfig.gcDeferMs`) while the last scavenge ended
+ * less than this long ago: with the model answering at once, the run it
+ * fell in goes on for 1-2.5 ms more.
+ */
+const GC_AFTER_MS = 3
+/** ... or while the next is expected within this long: the run it will fall in has started. */
+const GC_BEFORE_MS = 4
 
 /**
  * A plain timer: the tick's own sleep, several hundred times a second, for
@@ -141,6 +151,16 @@ export interface Service {
 /** @since 0.1.0 @category tags */
 export class EventBus extends Context.Tag("@patinox/monitoring/EventBus")<EventBus, Service>() {}
 
+/** @since 0.1.0 @category models */
+export interface MakeOptions {
+  /**
+   * Whether the agents' garbage collection is at a moment to keep out of
+   * (see `BusConfig.gcDeferMs`). By default this thread's, read from V8;
+   * tests pass their own.
+   */
+  readonly gcBusy?: (() => boolean) | undefined
+}
+
 /**
  * Builds the bus; it is shut down when the scope closes (events recorded
  * after that are counted as dropped, never an interruption of the caller).
@@ -149,16 +169,21 @@ export class EventBus extends Context.Tag("@patinox/monitoring/EventBus")<EventB
  */
 export const make = (
   config: Partial<MonitoringConfig.BusConfig> & Pick<MonitoringConfig.BusConfig, "capacity" | "strategy"> =
-    MonitoringConfig.defaults.bus
+    MonitoringConfig.defaults.bus,
+  options: MakeOptions = {}
 ): Effect.Effect<{ readonly bus: Service; readonly monitor: Monitor.Service }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { capacity, strategy } = config
     const lingerMs = config.lingerMs ?? MonitoringConfig.defaults.bus.lingerMs
+    const gcDeferMs = config.gcDeferMs ?? MonitoringConfig.defaults.bus.gcDeferMs
     if (!Number.isInteger(capacity) || capacity < 1) {
       return yield* Effect.dieMessage(`EventBus capacity must be a positive integer, got ${capacity}`)
     }
     if (!Number.isInteger(lingerMs) || lingerMs < 1) {
       return yield* Effect.dieMessage(`EventBus lingerMs must be a positive integer, got ${lingerMs}`)
+    }
+    if (!Number.isInteger(gcDeferMs) || gcDeferMs < 0) {
+      return yield* Effect.dieMessage(`EventBus gcDeferMs must be a non-negative integer, got ${gcDeferMs}`)
     }
     const pubsub = strategy === "sliding"
       ? yield* PubSub.sliding<TelemetryEvent.TelemetryEvent>(capacity)
@@ -311,13 +336,40 @@ export const make = (
         if (size._tag === "None" || size.value > 0) consumer.wake.unsafeOpen()
       }
     }
+    /** Whether any of the next `count` consumers `wakeNext` would pass has something waiting. */
+    const nextHaveWork = (count: number) => {
+      for (let i = 1; i <= count && i <= consumers.length; i++) {
+        const size = consumers[(lastWoken + i) % consumers.length]!.subscription.unsafeSize()
+        if (size._tag === "None" || size.value > 0) return true
+      }
+      return false
+    }
+    const gc = gcDeferMs === 0
+      ? undefined
+      : options.gcBusy !== undefined
+      ? { busy: options.gcBusy }
+      : yield* Effect.acquireRelease(
+        Effect.sync(() => GcPhase.observe({ afterMs: GC_AFTER_MS, beforeMs: GC_BEFORE_MS })),
+        (phase) => Effect.sync(phase.stop)
+      )
+    /** Waits, a millisecond at a time for at most `left` of them, while a scavenge has just ended or is due. */
+    const quietMoment = (left: number, perTick: number): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        gc === undefined || left <= 0 || !nextHaveWork(perTick) || !gc.busy()
+          ? Effect.void
+          : Effect.zipRight(realSleep(1), quietMoment(left - 1, perTick))
+      )
     // The overflow slides in on every tick too, for subscribers that read the bus directly.
     const tick = Effect.suspend(() => {
       const count = Math.max(1, consumers.length)
       const perTick = Math.min(count, Math.ceil((count * MIN_TICK_MS) / lingerMs))
       const now = performance.now()
       due = Math.max(due + (lingerMs * perTick) / count, now - lingerMs)
-      return realSleep(due - now).pipe(Effect.zipRight(slideIn), Effect.zipRight(Effect.sync(() => wakeNext(perTick))))
+      return realSleep(due - now).pipe(
+        Effect.zipRight(quietMoment(gcDeferMs, perTick)),
+        Effect.zipRight(slideIn),
+        Effect.zipRight(Effect.sync(() => wakeNext(perTick)))
+      )
     })
     yield* Effect.forkScoped(Effect.forever(tick))
 

@@ -251,6 +251,67 @@ describe("EventBus", () => {
         assert.deepStrictEqual(seen, [1])
       }))
 
+    it.scopedLive("a tick waits while the agents' garbage collection is busy, and wakes the consumers once it is quiet", () =>
+      Effect.gen(function*() {
+        let busy = true
+        let asked = 0
+        const { bus, monitor } = yield* EventBus.make(
+          { capacity: 64, strategy: "sliding", lingerMs: 5, gcDeferMs: 60_000 },
+          { gcBusy: () => (asked++, busy) }
+        )
+        const a = collector()
+        yield* bus.consume(a.handle, { name: "a" })
+        for (let i = 0; i < 3; i++) yield* monitor.record(numbered(i))
+        yield* Effect.sleep("150 millis")
+        assert.deepStrictEqual(a.seen(), [], "no round while busy (30 lingers)")
+        assert.isAtLeast(asked, 10, "asked again about every millisecond")
+        busy = false
+        const seen = yield* eventually(Effect.sync(a.seen), (s) => s.length === 3, 2_000)
+        assert.deepStrictEqual(seen, [0, 1, 2])
+      }))
+
+    it.scopedLive("a tick never waits longer than gcDeferMs, and flush does not wait at all", () =>
+      Effect.gen(function*() {
+        const { bus, monitor } = yield* EventBus.make(
+          { capacity: 64, strategy: "sliding", lingerMs: 5, gcDeferMs: 20 },
+          { gcBusy: () => true }
+        )
+        const a = collector()
+        yield* bus.consume(a.handle, { name: "a" })
+        const rounds: Array<number> = []
+        yield* bus.consume(() => Effect.sync(() => void rounds.push(performance.now())), { name: "b" })
+        let i = 0
+        yield* Effect.forkScoped(Effect.forever(Effect.zipRight(monitor.record(numbered(i++)), Effect.sleep("1 millis"))))
+        yield* Effect.sleep("500 millis")
+        // each tick waits its 20 ms: a round every ~25-30 ms per consumer over two consumers' ticks, not none
+        assert.isAtLeast(rounds.length, 6, `${rounds.length} rounds in 500 ms`)
+        const { bus: quiet, monitor: quietMonitor } = yield* EventBus.make(
+          { capacity: 64, strategy: "sliding", lingerMs: 60_000, gcDeferMs: 60_000 },
+          { gcBusy: () => true }
+        )
+        const c = collector()
+        yield* quiet.consume(c.handle, { name: "c" })
+        yield* quietMonitor.record(numbered(7))
+        yield* quiet.flush
+        assert.deepStrictEqual(c.seen(), [7])
+        assert.isAbove(a.seen().length, 0)
+      }))
+
+    it.scopedLive("with gcDeferMs 0 the garbage collection is never asked about", () =>
+      Effect.gen(function*() {
+        let asked = 0
+        const { bus, monitor } = yield* EventBus.make(
+          { capacity: 64, strategy: "sliding", lingerMs: 2, gcDeferMs: 0 },
+          { gcBusy: () => (asked++, true) }
+        )
+        const a = collector()
+        yield* bus.consume(a.handle, { name: "a" })
+        yield* monitor.record(numbered(1))
+        yield* eventually(Effect.sync(a.seen), (s) => s.length === 1, 2_000)
+        yield* Effect.sleep("20 millis")
+        assert.strictEqual(asked, 0)
+      }))
+
     it.scopedLive("wakes the consumers in turn, each every lingerMs, not all on the same tick", () =>
       Effect.gen(function*() {
         const { bus, monitor } = yield* EventBus.make({ capacity: 4096, strategy: "sliding", lingerMs: 120 })
