@@ -3,7 +3,7 @@ import { HttpServer } from "@effect/platform"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import type { LanguageModel } from "@patinox/core"
 import { Effect, Layer } from "effect"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ConfigFile from "../src/ConfigFile.js"
@@ -13,8 +13,8 @@ export const config = { host: "127.0.0.1", port: 0, realModel: false }
 
 /**
  * Starts the real server, with the config file's defaults (every validator
- * on) unless `configText` says otherwise and a fresh SQLite file, on a free
- * loopback port; returns its base URL.
+ * on) unless `configText` says otherwise and a fresh SQLite file (removed
+ * with the scope), on a free loopback port; returns its base URL.
  */
 export const startServer = (
   model: Layer.Layer<LanguageModel.LanguageModel, unknown>,
@@ -23,7 +23,12 @@ export const startServer = (
 ) =>
   Effect.gen(function*() {
     const parsed = yield* ConfigFile.parse(configText, "test")
-    const file = { ...parsed, database: { path: join(mkdtempSync(join(tmpdir(), "patinox-app-")), "patinox.db") } }
+    // Acquired before the service, so removed after it has stopped and closed the file.
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "patinox-app-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+    const file = { ...parsed, database: { path: join(dir, "patinox.db") } }
     const context = yield* Layer.build(Http.serviceLayer(config, file, model, { spanProcessors }))
     const server = yield* Effect.provide(HttpServer.HttpServer, context)
     const address = server.address

@@ -48,10 +48,10 @@ export const BusConfig = Schema.Struct({
    * the slowest. 0: never wait. The wait delays the monitors, never a step.
    *
    * Default 8. With the model answering at once (bench
-   * `monitoring-overhead`'s setup, eight pairs of processes, 10,000 runs
-   * each way each), the p99 ratio against monitoring off was 1.007-1.054
-   * (mean 1.035, over 1.05 in one) with the wait, 1.009-1.102 (mean 1.055,
-   * over 1.05 in five) without; p50 1.017-1.029 against 1.013-1.051.
+   * `monitoring-overhead`'s setup, one process per figure, 10,000 runs
+   * each way), the p99 ratio against monitoring off was 1.008-1.087 over
+   * ten processes (mean 1.040) with the wait, 1.037-1.111 over five (mean
+   * 1.075) without; p50 unchanged (1.017-1.029 against 1.015-1.025).
    */
   gcDeferMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 8 })
 })
