@@ -305,6 +305,11 @@ export const make = (
       }
       return waiting
     }
+    /** Something waits in its subscription (or it is shut down, which a round handles). */
+    const hasWork = (consumer: Consumer) => {
+      const size = consumer.subscription.unsafeSize()
+      return size._tag === "None" || size.value > 0
+    }
     let lastWoken = -1
     const wakeAll = () => {
       for (let i = 0; i < consumers.length; i++) consumers[i]!.wake.unsafeOpen()
@@ -317,9 +322,9 @@ export const make = (
     // slowest agent runs were those it fell in (bench `monitoring-overhead`:
     // p99 against monitoring off 1.082-1.1 together, 1.067-1.072 in turn).
     // One timer rather than a race of the latch and a sleep per consumer per
-    // round (two fibers, an interruption and a cause each time). The linger is a batching delay,
-    // not domain time: on the real clock even where a TestClock is
-    // installed, so consumers keep up in users' tests.
+    // round (two fibers, an interruption and a cause each time). The linger
+    // is a batching delay, not domain time: on the real clock even where a
+    // TestClock is installed, so consumers keep up in users' tests.
     //
     // Ticks are due at fixed steps of `lingerMs` over the consumers, at least
     // `MIN_TICK_MS` apart (with more consumers than that allows, several wake
@@ -332,15 +337,13 @@ export const make = (
       for (let i = 0; i < count && i < consumers.length; i++) {
         lastWoken = lastWoken + 1 >= consumers.length ? 0 : lastWoken + 1
         const consumer = consumers[lastWoken]!
-        const size = consumer.subscription.unsafeSize()
-        if (size._tag === "None" || size.value > 0) consumer.wake.unsafeOpen()
+        if (hasWork(consumer)) consumer.wake.unsafeOpen()
       }
     }
     /** Whether any of the next `count` consumers `wakeNext` would pass has something waiting. */
     const nextHaveWork = (count: number) => {
       for (let i = 1; i <= count && i <= consumers.length; i++) {
-        const size = consumers[(lastWoken + i) % consumers.length]!.subscription.unsafeSize()
-        if (size._tag === "None" || size.value > 0) return true
+        if (hasWork(consumers[(lastWoken + i) % consumers.length]!)) return true
       }
       return false
     }

@@ -58,9 +58,11 @@ export interface Reading {
  */
 export class Tracker {
   private lastEnd = Number.NEGATIVE_INFINITY
-  private collections = 0
-  private collectionsAtReading = 0
-  private previous: { readonly at: number; readonly used: number } | undefined = undefined
+  /** A collection was reported since the last reading. */
+  private collectedSinceReading = false
+  /** The last reading's time (NaN before the first) and bytes in use. */
+  private previousAt = Number.NaN
+  private previousUsed = 0
   /** Bytes per ms the young generation fills at (a moving average), 0 while unknown. */
   private rate = 0
 
@@ -68,22 +70,23 @@ export class Tracker {
 
   /** A collection (minor or major: either empties the young generation) ended at `end` (ms, `performance.now()`). */
   collected(end: number): void {
-    this.collections++
+    this.collectedSinceReading = true
     if (end > this.lastEnd) this.lastEnd = end
   }
 
   /** Whether deferred work should wait now (ms, `performance.now()`), given the young generation's `reading`. */
   busy(now: number, reading: Reading): boolean {
-    const previous = this.previous
-    const reported = this.collections !== this.collectionsAtReading
-    this.collectionsAtReading = this.collections
-    this.previous = { at: now, used: reading.used }
+    const { previousAt, previousUsed, collectedSinceReading } = this
+    this.collectedSinceReading = false
+    this.previousAt = now
+    this.previousUsed = reading.used
     if (now - this.lastEnd < this.options.afterMs) return true
-    if (previous !== undefined && !reported) {
+    // With a collection reported between the two readings, their difference is no rate.
+    if (!collectedSinceReading && !Number.isNaN(previousAt)) {
       // Emptied since the last reading, and not reported yet: a collection ended a moment ago.
-      if (reading.used < previous.used) return true
-      if (now > previous.at) {
-        const rate = (reading.used - previous.used) / (now - previous.at)
+      if (reading.used < previousUsed) return true
+      if (now > previousAt) {
+        const rate = (reading.used - previousUsed) / (now - previousAt)
         this.rate = this.rate === 0 ? rate : this.rate * 0.7 + rate * 0.3
       }
     }
