@@ -1,9 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Ids, Monitor, type TelemetryEvent } from "@patinox/core"
 import { TelemetrySink } from "@patinox/telemetry-store"
+import { TempDir } from "@patinox/testing"
 import { Effect, FiberSet, Layer } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ConfigFile from "../src/ConfigFile.js"
 import * as Telemetry from "../src/Telemetry.js"
@@ -18,15 +17,11 @@ const event: TelemetryEvent.TelemetryEvent = {
   context: { tool: "burst" }
 }
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "patinox-burst-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
 
 describe("the service's telemetry under a burst", () => {
   it.scopedLive("keeps writing while reporters keep the event loop busy with back-to-back timers", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* TempDir.make("patinox-burst-")
       const file = yield* ConfigFile.parse("{}", "defaults")
       const db = join(dir, "burst.db")
       const context = yield* Layer.build(Telemetry.layer(file, db).pipe(Layer.provide(Telemetry.databaseLayer(db))))

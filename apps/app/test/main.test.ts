@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import { TempDir } from "@patinox/testing"
 import { Deferred, Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -59,7 +59,7 @@ const startService = (env: Record<string, string>) =>
 describe("the service process", () => {
   it.scopedLive("starts on a fresh environment with the simulated model, serves, and exits cleanly on SIGTERM", () =>
     Effect.gen(function*() {
-      const dir = mkdtempSync(join(tmpdir(), "patinox-main-"))
+      const dir = yield* TempDir.make("patinox-main-")
       const configPath = join(dir, "patinox.config.json")
       writeFileSync(configPath, JSON.stringify({ database: { path: join(dir, "patinox.db") } }))
       const service = yield* startService({ PATINOX_PORT: "0", PATINOX_CONFIG: configPath })
@@ -79,7 +79,7 @@ describe("the service process", () => {
 
   it.scopedLive("on SIGINT drains the agents, then flushes telemetry to SQLite, then exits 0", () =>
     Effect.gen(function*() {
-      const dir = mkdtempSync(join(tmpdir(), "patinox-sigint-"))
+      const dir = yield* TempDir.make("patinox-sigint-")
       const configPath = join(dir, "patinox.config.json")
       const database = join(dir, "patinox.db")
       // a flush interval far beyond the test: only the shutdown flush can have written the events
@@ -107,7 +107,7 @@ describe("the service process", () => {
 
   it.scopedLive("fails to start on a bad config file, naming the key", () =>
     Effect.gen(function*() {
-      const dir = mkdtempSync(join(tmpdir(), "patinox-config-"))
+      const dir = yield* TempDir.make("patinox-config-")
       const path = join(dir, "patinox.config.json")
       writeFileSync(path, JSON.stringify({ validation: { circuitBreaker: { failureRateThreshold: 3 } } }))
       const exit = yield* Effect.flip(startService({ PATINOX_PORT: "0", PATINOX_CONFIG: path }))

@@ -2,9 +2,8 @@
 import { HttpServer } from "@effect/platform"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import type { LanguageModel } from "@patinox/core"
+import { TempDir } from "@patinox/testing"
 import { Effect, Layer } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ConfigFile from "../src/ConfigFile.js"
 import * as Http from "../src/Http.js"
@@ -24,10 +23,7 @@ export const startServer = (
   Effect.gen(function*() {
     const parsed = yield* ConfigFile.parse(configText, "test")
     // Acquired before the service, so removed after it has stopped and closed the file.
-    const dir = yield* Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "patinox-app-"))),
-      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-    )
+    const dir = yield* TempDir.make("patinox-app-")
     const file = { ...parsed, database: { path: join(dir, "patinox.db") } }
     const context = yield* Layer.build(Http.serviceLayer(config, file, model, { spanProcessors }))
     const server = yield* Effect.provide(HttpServer.HttpServer, context)

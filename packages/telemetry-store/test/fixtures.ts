@@ -2,16 +2,12 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { ActionResult, AgentAction, Decision, Ids, Usage } from "@patinox/core"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
+import { TempDir } from "@patinox/testing"
 import { Effect, Layer, Logger, LogLevel } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 /** A fresh SQLite file, removed with the scope. */
-export const tempFile = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "patinox-store-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-).pipe(Effect.map((dir) => join(dir, "store.db")))
+export const tempFile = Effect.map(TempDir.make("patinox-store-"), (dir) => join(dir, "store.db"))
 
 export const sqlite = (filename: string) => SqliteClient.layer({ filename })
 

@@ -3,3 +3,4 @@
  */
 export * as FakeOpenAi from "./FakeOpenAi.js"
 export * as ScriptedModel from "./ScriptedModel.js"
+export * as TempDir from "./TempDir.js"

@@ -1,10 +1,6 @@
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { AgentAction, Ids, Message, Monitor, ValidationPipeline } from "@patinox/core"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as HallucinationValidator from "../src/HallucinationValidator.js"
 import * as JailbreakValidator from "../src/JailbreakValidator.js"
@@ -12,6 +8,7 @@ import * as KnowledgeBase from "../src/KnowledgeBase.js"
 import * as Pipeline from "../src/Pipeline.js"
 import * as PromptGuard from "../src/PromptGuard.js"
 import * as RateLimiter from "../src/RateLimiter.js"
+import { tempDatabase } from "./fixtures.js"
 
 const ids = { agentId: Ids.AgentId.make("agent-bad"), runId: Ids.RunId.make("run-bad") }
 
@@ -68,7 +65,7 @@ const kb = Layer.effectDiscard(
     kb.add({ id: "canal", text: "The canal pumping station was rebuilt in 1904. It moves 30 tonnes of water a minute." }))
 ).pipe(
   Layer.provideMerge(KnowledgeBase.layer),
-  Layer.provide(SqliteClient.layer({ filename: join(mkdtempSync(join(tmpdir(), "patinox-bad-")), "kb.sqlite") }))
+  Layer.provide(tempDatabase("patinox-bad-"))
 )
 
 const services = Layer.mergeAll(PromptGuard.layer(), CircuitBreaker.layer(), kb).pipe(

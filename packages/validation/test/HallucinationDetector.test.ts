@@ -1,12 +1,9 @@
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { LanguageModel, Message, Usage } from "@patinox/core"
 import { Effect, Layer, Stream } from "effect"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as HallucinationDetector from "../src/HallucinationDetector.js"
 import * as KnowledgeBase from "../src/KnowledgeBase.js"
+import { tempDatabase } from "./fixtures.js"
 
 const BRIDGE =
   "Harrowgate Bridge is a stone arch bridge over the river Lenn in the town of Castlemere. " +
@@ -25,9 +22,7 @@ const seeded = Layer.effectDiscard(
 const detectorLayer = HallucinationDetector.layer.pipe(
   Layer.provideMerge(seeded),
   Layer.provideMerge(KnowledgeBase.layer),
-  Layer.provide(
-    SqliteClient.layer({ filename: join(mkdtempSync(join(tmpdir(), "patinox-halu-")), "kb.sqlite") })
-  )
+  Layer.provide(tempDatabase("patinox-halu-"))
 )
 
 describe("HallucinationDetector", () => {

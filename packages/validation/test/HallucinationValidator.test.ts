@@ -3,12 +3,10 @@ import { assert, describe, layer } from "@effect/vitest"
 import { AgentAction, Ids, Monitor, ValidationPipeline } from "@patinox/core"
 import { ScriptedModel } from "@patinox/testing"
 import { Effect, Layer } from "effect"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as HallucinationValidator from "../src/HallucinationValidator.js"
 import * as KnowledgeBase from "../src/KnowledgeBase.js"
 import * as Pipeline from "../src/Pipeline.js"
+import { tempDatabase } from "./fixtures.js"
 
 const LIGHTHOUSE =
   "The Skerrow Point lighthouse stands on the northern cape of the island of Vell. " +
@@ -29,7 +27,7 @@ const seeded = Layer.effectDiscard(
 )
 
 const kbLayer = Layer.mergeAll(Monitor.layerMemory(), seeded.pipe(Layer.provideMerge(KnowledgeBase.layer))).pipe(
-  Layer.provide(SqliteClient.layer({ filename: join(mkdtempSync(join(tmpdir(), "patinox-halv-")), "kb.sqlite") }))
+  Layer.provide(tempDatabase("patinox-halv-"))
 )
 
 const answer = (content: string) => new AgentAction.FinalAnswer({ step: 3, content })
@@ -145,7 +143,7 @@ describe("HallucinationValidator", () => {
       }).pipe(Effect.provide(ScriptedModel.layer([ScriptedModel.text("not json")]))))
   })
 
-  layer(Layer.merge(Monitor.layerMemory(), SqliteClient.layer({ filename: join(mkdtempSync(join(tmpdir(), "patinox-halv-broken-")), "kb.sqlite") })))(
+  layer(Layer.merge(Monitor.layerMemory(), tempDatabase("patinox-halv-broken-")))(
     "when the knowledge base fails",
     (it) => {
       it.effect("fails closed with the storage error", () =>

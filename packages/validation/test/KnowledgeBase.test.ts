@@ -1,17 +1,12 @@
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as KnowledgeBase from "../src/KnowledgeBase.js"
+import { tempDatabase } from "./fixtures.js"
 
-const tempDatabase = (name: string) =>
-  SqliteClient.layer({ filename: join(mkdtempSync(join(tmpdir(), "patinox-kb-")), `${name}.sqlite`) })
 
 const kbLayer = (name: string, options?: KnowledgeBase.Options) =>
   (options === undefined ? KnowledgeBase.layer : KnowledgeBase.layerWith(options)).pipe(
-    Layer.provide(tempDatabase(name))
+    Layer.provide(tempDatabase("patinox-kb-", name))
   )
 
 describe("KnowledgeBase", () => {
