@@ -17,7 +17,6 @@ const event: TelemetryEvent.TelemetryEvent = {
   context: { tool: "burst" }
 }
 
-
 describe("the service's telemetry under a burst", () => {
   it.scopedLive("keeps writing while reporters keep the event loop busy with back-to-back timers", () =>
     Effect.gen(function*() {
