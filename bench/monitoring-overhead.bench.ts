@@ -117,6 +117,121 @@ const writeThreads = (): Array<string> => {
 
 const agent = Agent.make("bench").model("gpt-bench").instructions("Add with the add tool.").tools(add).build()
 
+/** The monitored and the unmonitored runtime on one fake model, answering after `latencyMs`. */
+export const runtimes = async (
+  scope: Scope.Scope,
+  file: ConfigFile.ConfigFile,
+  dir: string,
+  latencyMs: number,
+  db: string
+) => {
+  const fake = await Effect.runPromise(
+    Scope.extend(
+      FakeOpenAi.make({
+        record: false,
+        responder: FakeOpenAi.toolThenAnswer("add", { a: 17, b: 25 }, "42", { latencyMs })
+      }),
+      scope
+    )
+  )
+  const model = OpenAiLanguageModel.layer({
+    apiKey: Redacted.make("sk-bench"),
+    baseURL: fake.url,
+    model: "gpt-bench",
+    retryPolicy: { maxRetries: 0, baseDelay: "1 millis", maxDelay: "1 millis" }
+  })
+  const monitored = ManagedRuntime.make(
+    Layer.mergeAll(model, ValidationPipeline.passThrough).pipe(
+      Layer.provideMerge(Telemetry.layer(file, join(dir, db))),
+      Layer.provide(Telemetry.databaseLayer(join(dir, db)))
+    )
+  )
+  const off = ManagedRuntime.make(
+    Layer.mergeAll(model, ValidationPipeline.passThrough, Layer.succeed(Monitor.Monitor, { record: () => Effect.void }))
+  )
+  return { monitored, off }
+}
+
+/** The pair `runtimes` builds. */
+type Runtimes = Awaited<ReturnType<typeof runtimes>>
+
+/** Alternating blocks of runs of the two runtimes: per-run latencies, and the per-round p50 ratios. */
+export const compare = async (
+  pair: Runtimes,
+  rounds: number,
+  perRound: number,
+  label: string,
+  progress: (message: string) => void
+) => {
+  const runs = {
+    monitored: () => pair.monitored.runPromise(Agent.run(agent, "17 + 25?")),
+    off: () => pair.off.runPromise(Agent.run(agent, "17 + 25?"))
+  }
+  const warmup = Math.min(WARMUP, perRound * 2)
+  progress(`${label}: warming up (${warmup} runs each)`)
+  for (let i = 0; i < warmup; i++) {
+    await runs.monitored()
+    await runs.off()
+  }
+  const samples = { monitored: [] as Array<number>, off: [] as Array<number> }
+  // Each run's start and end, and every garbage-collection pause, to tell which runs a pause fell in.
+  const spans = { monitored: [] as Array<number>, off: [] as Array<number> }
+  const pauses: Array<Pause> = []
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const detail: unknown = "detail" in entry ? entry.detail : undefined
+      const kind = typeof detail === "object" && detail !== null && "kind" in detail ? detail.kind : undefined
+      pauses.push({
+        start: entry.startTime,
+        end: entry.startTime + entry.duration,
+        minor: kind === constants.NODE_PERFORMANCE_GC_MINOR
+      })
+    }
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  // The agents' thread's CPU time per run, and the write threads' share of each side's time.
+  const main = String(process.pid)
+  const onProc = threadCpuNs(main) !== undefined
+  const writers = writeThreads()
+  const cpu = { monitored: { main: 0, writers: 0, wall: 0 }, off: { main: 0, writers: 0, wall: 0 } }
+  const writersNs = () => writers.reduce((sum, tid) => sum + (threadCpuNs(tid) ?? 0), 0)
+  // p50 of each monitored block over the p50 of the off block beside it: the spread shows the host's noise
+  const roundRatios: Array<number> = []
+  for (let r = 0; r < rounds; r++) {
+    const medians = { monitored: 0, off: 0 }
+    // alternate which goes first, so a drift in the host's speed hits both alike
+    for (const name of r % 2 === 0 ? (["monitored", "off"] as const) : (["off", "monitored"] as const)) {
+      const block: Array<number> = []
+      const main0 = threadCpuNs(main) ?? 0
+      const writers0 = writersNs()
+      const wall0 = performance.now()
+      for (let i = 0; i < perRound; i++) {
+        const t0 = performance.now()
+        await runs[name]()
+        const t1 = performance.now()
+        block.push(t1 - t0)
+        spans[name].push(t0, t1)
+      }
+      cpu[name].main += (threadCpuNs(main) ?? 0) - main0
+      cpu[name].writers += writersNs() - writers0
+      cpu[name].wall += performance.now() - wall0
+      samples[name].push(...block)
+      medians[name] = percentile(block, 50)
+    }
+    roundRatios.push(medians.monitored / medians.off)
+    if ((r + 1) % Math.ceil(rounds / 4) === 0) progress(`${label}: round ${r + 1}/${rounds}`)
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50)) // the last entries are delivered
+  observer.disconnect()
+  pauses.sort((a, b) => a.start - b.start)
+  return {
+    samples,
+    roundRatios,
+    cpu: onProc ? { ...cpu, runs: rounds * perRound } : undefined,
+    gc: { monitored: pausesIn(spans.monitored, pauses), off: pausesIn(spans.off, pauses) }
+  }
+}
+
 const benchmark: Benchmark = {
   name: "monitoring-overhead",
   description: "agent runs with the full monitoring stack vs monitoring off; a 10x burst into the sink",
@@ -125,112 +240,8 @@ const benchmark: Benchmark = {
     const dir = mkdtempSync(join(tmpdir(), "patinox-bench-monitoring-"))
     try {
       const file = await Effect.runPromise(ConfigFile.parse("{}", "defaults"))
-      /** The monitored and the unmonitored runtime on one fake model, answering after `latencyMs`. */
-      const runtimes = async (latencyMs: number, db: string) => {
-        const fake = await Effect.runPromise(
-          Scope.extend(
-            FakeOpenAi.make({
-              record: false,
-              responder: FakeOpenAi.toolThenAnswer("add", { a: 17, b: 25 }, "42", { latencyMs })
-            }),
-            scope
-          )
-        )
-        const model = OpenAiLanguageModel.layer({
-          apiKey: Redacted.make("sk-bench"),
-          baseURL: fake.url,
-          model: "gpt-bench",
-          retryPolicy: { maxRetries: 0, baseDelay: "1 millis", maxDelay: "1 millis" }
-        })
-        const monitored = ManagedRuntime.make(
-          Layer.mergeAll(model, ValidationPipeline.passThrough).pipe(
-            Layer.provideMerge(Telemetry.layer(file, join(dir, db))),
-            Layer.provide(Telemetry.databaseLayer(join(dir, db)))
-          )
-        )
-        const off = ManagedRuntime.make(
-          Layer.mergeAll(model, ValidationPipeline.passThrough, Layer.succeed(Monitor.Monitor, { record: () => Effect.void }))
-        )
-        return { monitored, off }
-      }
-      const { monitored, off } = await runtimes(0, "monitored.db")
-      const slow = await runtimes(SLOW_MODEL_MS, "monitored-slow.db")
-
-      /** Alternating blocks of runs of the two runtimes: per-run latencies, and the per-round p50 ratios. */
-      const compare = async (
-        pair: { readonly monitored: typeof monitored; readonly off: typeof off },
-        rounds: number,
-        perRound: number,
-        label: string
-      ) => {
-        const runs = {
-          monitored: () => pair.monitored.runPromise(Agent.run(agent, "17 + 25?")),
-          off: () => pair.off.runPromise(Agent.run(agent, "17 + 25?"))
-        }
-        const warmup = Math.min(WARMUP, perRound * 2)
-        progress(`${label}: warming up (${warmup} runs each)`)
-        for (let i = 0; i < warmup; i++) {
-          await runs.monitored()
-          await runs.off()
-        }
-        const samples = { monitored: [] as Array<number>, off: [] as Array<number> }
-        // Each run's start and end, and every garbage-collection pause, to tell which runs a pause fell in.
-        const spans = { monitored: [] as Array<number>, off: [] as Array<number> }
-        const pauses: Array<Pause> = []
-        const observer = new PerformanceObserver((list) => {
-          for (const entry of list.getEntries()) {
-            const detail: unknown = "detail" in entry ? entry.detail : undefined
-            const kind = typeof detail === "object" && detail !== null && "kind" in detail ? detail.kind : undefined
-            pauses.push({
-              start: entry.startTime,
-              end: entry.startTime + entry.duration,
-              minor: kind === constants.NODE_PERFORMANCE_GC_MINOR
-            })
-          }
-        })
-        observer.observe({ entryTypes: ["gc"] })
-        // The agents' thread's CPU time per run, and the write threads' share of each side's time.
-        const main = String(process.pid)
-        const onProc = threadCpuNs(main) !== undefined
-        const writers = writeThreads()
-        const cpu = { monitored: { main: 0, writers: 0, wall: 0 }, off: { main: 0, writers: 0, wall: 0 } }
-        const writersNs = () => writers.reduce((sum, tid) => sum + (threadCpuNs(tid) ?? 0), 0)
-        // p50 of each monitored block over the p50 of the off block beside it: the spread shows the host's noise
-        const roundRatios: Array<number> = []
-        for (let r = 0; r < rounds; r++) {
-          const medians = { monitored: 0, off: 0 }
-          // alternate which goes first, so a drift in the host's speed hits both alike
-          for (const name of r % 2 === 0 ? (["monitored", "off"] as const) : (["off", "monitored"] as const)) {
-            const block: Array<number> = []
-            const main0 = threadCpuNs(main) ?? 0
-            const writers0 = writersNs()
-            const wall0 = performance.now()
-            for (let i = 0; i < perRound; i++) {
-              const t0 = performance.now()
-              await runs[name]()
-              const t1 = performance.now()
-              block.push(t1 - t0)
-              spans[name].push(t0, t1)
-            }
-            cpu[name].main += (threadCpuNs(main) ?? 0) - main0
-            cpu[name].writers += writersNs() - writers0
-            cpu[name].wall += performance.now() - wall0
-            samples[name].push(...block)
-            medians[name] = percentile(block, 50)
-          }
-          roundRatios.push(medians.monitored / medians.off)
-          if ((r + 1) % Math.ceil(rounds / 4) === 0) progress(`${label}: round ${r + 1}/${rounds}`)
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50)) // the last entries are delivered
-        observer.disconnect()
-        pauses.sort((a, b) => a.start - b.start)
-        return {
-          samples,
-          roundRatios,
-          cpu: onProc ? { ...cpu, runs: rounds * perRound } : undefined,
-          gc: { monitored: pausesIn(spans.monitored, pauses), off: pausesIn(spans.off, pauses) }
-        }
-      }
+      const { monitored, off } = await runtimes(scope, file, dir, 0, "monitored.db")
+      const slow = await runtimes(scope, file, dir, SLOW_MODEL_MS, "monitored-slow.db")
 
       const rows: Array<BenchRow> = []
       const report = (prefix: string, result: Awaited<ReturnType<typeof compare>>) => {
@@ -311,10 +322,10 @@ const benchmark: Benchmark = {
       }
       // The worst case first: a model answering at once, so every run is CPU-bound and
       // monitoring's deferred work has no idle time to go into.
-      report("monitoring-overhead/run", await compare({ monitored, off }, ROUNDS, PER_ROUND, "model at 0 ms"))
+      report("monitoring-overhead/run", await compare({ monitored, off }, ROUNDS, PER_ROUND, "model at 0 ms", progress))
       report(
         `monitoring-overhead/run-model-${SLOW_MODEL_MS}ms`,
-        await compare(slow, SLOW_ROUNDS, SLOW_PER_ROUND, `model at ${SLOW_MODEL_MS} ms`)
+        await compare(slow, SLOW_ROUNDS, SLOW_PER_ROUND, `model at ${SLOW_MODEL_MS} ms`, progress)
       )
       await slow.monitored.dispose()
       await slow.off.dispose()
