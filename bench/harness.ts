@@ -3,6 +3,9 @@
  * entry point (it may run Effects); it reports rows that `bench/run.ts`
  * prints as a table and appends to `bench-results.json`.
  */
+import { readdirSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 
@@ -19,6 +22,17 @@ export interface Benchmark {
   readonly name: string
   readonly description: string
   readonly run: (progress: (message: string) => void) => Promise<ReadonlyArray<BenchRow>>
+}
+
+const benchDir = dirname(fileURLToPath(import.meta.url))
+
+/** Every `bench/*.bench.ts` module, imported in name order (each module's `default` is its `Benchmark`). */
+export const importBenchModules = async (): Promise<Array<{ readonly default?: unknown }>> => {
+  const modules: Array<{ readonly default?: unknown }> = []
+  for (const file of readdirSync(benchDir).filter((f) => f.endsWith(".bench.ts")).sort()) {
+    modules.push(await import(pathToFileURL(join(benchDir, file)).href))
+  }
+  return modules
 }
 
 /** Index of the `p`th percentile (nearest rank) in `length` sorted samples. */

@@ -16,25 +16,19 @@
  * times: one process's p99 ratio moves by a few hundredths from one to the next.
  */
 import { Effect, Exit, Scope } from "effect"
-import { mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { join } from "node:path"
 import * as ConfigFile from "../apps/app/src/ConfigFile.js"
+import { bootstrapRatio, importBenchModules, percentile, round } from "./harness.js"
 
 const loads = ["lean", "service", "bench"] as const
 type Load = (typeof loads)[number]
 const isLoad = (s: string): s is Load => loads.some((load) => load === s)
 
-const here = dirname(fileURLToPath(import.meta.url))
-
 const preload = async (load: Load): Promise<void> => {
   if (load === "service") await import("../apps/app/src/Http.js")
-  if (load === "bench") {
-    for (const file of readdirSync(here).filter((f) => f.endsWith(".bench.ts")).sort()) {
-      await import(pathToFileURL(join(here, file)).href)
-    }
-  }
+  if (load === "bench") await importBenchModules()
 }
 
 const main = async () => {
@@ -48,7 +42,6 @@ const main = async () => {
   await preload(loadArg)
   // After the preload, so that `lean` loads no more than the comparison needs.
   const { compare, runtimes } = await import("./monitoring-overhead.bench.js")
-  const { bootstrapRatio, percentile, round } = await import("./harness.js")
   const scope = Effect.runSync(Scope.make())
   const dir = mkdtempSync(join(tmpdir(), "patinox-overhead-process-"))
   try {

@@ -3,10 +3,10 @@
  * the named ones), prints a table, and writes `bench-results.json` at the
  * repository root with one row per figure.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import type { Benchmark, BenchRow } from "./harness.js"
+import { fileURLToPath } from "node:url"
+import { type Benchmark, type BenchRow, importBenchModules } from "./harness.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, "..")
@@ -29,12 +29,8 @@ const isBenchmark = (u: unknown): u is Benchmark =>
 
 const main = async () => {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))
-  const files = readdirSync(here).filter((f) => f.endsWith(".bench.ts")).sort()
   const benchmarks: Array<Benchmark> = []
-  for (const file of files) {
-    const mod: { default?: unknown } = await import(pathToFileURL(join(here, file)).href)
-    if (isBenchmark(mod.default)) benchmarks.push(mod.default)
-  }
+  for (const mod of await importBenchModules()) if (isBenchmark(mod.default)) benchmarks.push(mod.default)
   const selected = wanted.length === 0 ? benchmarks : benchmarks.filter((b) => wanted.includes(b.name))
   const unknown = wanted.filter((w) => !benchmarks.some((b) => b.name === w))
   if (unknown.length > 0) {

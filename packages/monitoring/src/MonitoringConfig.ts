@@ -48,8 +48,8 @@ export const BusConfig = Schema.Struct({
    * the slowest. 0: never wait. The wait delays the monitors, never a step.
    *
    * Default 8. With the model answering at once (bench
-   * `monitoring-overhead`'s setup, one process per figure, 10,000 runs
-   * each way), the p99 ratio against monitoring off was 1.008-1.087 over
+   * `monitoring-overhead`'s setup, one lean process per figure, 10,000
+   * runs each way), the p99 ratio against monitoring off was 1.008-1.087 over
    * ten processes (mean 1.040) with the wait, 1.037-1.111 over five (mean
    * 1.075) without; p50 unchanged (1.017-1.029 against 1.015-1.025).
    */
