@@ -61,7 +61,9 @@ export const AgentsConfig = Schema.Struct({
   /** How many levels an agent may delegate through other agents (cycles stop here). */
   maxDelegationDepth: Schema.optionalWith(PositiveInt, { default: () => 3 }),
   /** How long an agent asking another waits for the answer. */
-  askTimeoutMs: Schema.optionalWith(Positive, { default: () => 60_000 })
+  askTimeoutMs: Schema.optionalWith(Positive, { default: () => 60_000 }),
+  /** Bounds a whole run (model calls and their retries, tools, validators); past it the run fails. */
+  runDeadlineMs: Schema.optionalWith(Positive, { default: () => 120_000 })
 })
 
 export const ConfigFile = Schema.Struct({

@@ -375,23 +375,47 @@ const withinRun = <A, E, R>(self: Effect.Effect<A, E, R>, agent: Ids.AgentId, ru
  */
 export const run = <Tools extends Tool.Any, E, R, O extends Overflow>(
   agent: Agent<Tools, E, R, O>,
-  input: string
+  input: string,
+  options: RunOptions = {}
 ): Effect.Effect<
   RunResult,
   Errors.RunError | E,
   R | ValidationPipeline.ValidationPipeline | Monitor.Monitor
-> =>
-  Effect.scoped(
+> => {
+  const once = Effect.scoped(
     Effect.gen(function*() {
       const prepared = yield* prepare(agent)
-      const runId = yield* Ids.makeRunId
+      const runId = options.runId ?? (yield* Ids.makeRunId)
       return yield* withinRun(
-        RunContext.within(runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId)),
+        RunContext.within(
+          runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId, { userId: options.userId })
+        ),
         agent.id,
         runId
       )
     })
   )
+  if (options.deadline === undefined) return once
+  const deadlineMs = Duration.toMillis(options.deadline)
+  return Effect.timeoutFail(once, {
+    duration: options.deadline,
+    onTimeout: () => new Errors.RunDeadlineExceeded({ agent: agent.name, deadlineMs })
+  })
+}
+
+/**
+ * Per-run options of `run`.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface RunOptions {
+  /** The run's id, when the caller needs it before the run ends (to report errors with it). */
+  readonly runId?: Ids.RunId | undefined
+  /** The end user the run is for: validators key rate limits on it. */
+  readonly userId?: string | undefined
+  /** Bounds the whole run (model calls and their retries, tools, validators); past it, `RunDeadlineExceeded`. */
+  readonly deadline?: Duration.DurationInput | undefined
+}
 
 /**
  * What `stream` emits: each step as it is taken, then the validated answer in

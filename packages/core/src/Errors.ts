@@ -35,7 +35,14 @@ export interface Recoverable {
 /** A validator rejected an action. @since 0.1.0 @category validation */
 export class ValidationRejected extends Schema.TaggedError<ValidationRejected>("@patinox/core/ValidationRejected")(
   "ValidationRejected",
-  { validator: Schema.String, stage: Schema.String, reason: Schema.String, score: Schema.optional(Schema.Number) }
+  {
+    validator: Schema.String,
+    stage: Schema.String,
+    reason: Schema.String,
+    score: Schema.optional(Schema.Number),
+    /** Set when the rejection is a rate limit: how long until the action would be allowed. */
+    retryAfterMs: Schema.optional(Schema.Number)
+  }
 ) {
   readonly category: ErrorCategory = "validation"
   readonly recoveryStrategy: RecoveryStrategy = "fail"
@@ -159,6 +166,21 @@ export class MaxStepsExceeded extends Schema.TaggedError<MaxStepsExceeded>("@pat
   readonly recoveryStrategy: RecoveryStrategy = "fail"
   override get message(): string {
     return `Agent "${this.agent}" reached its limit of ${this.maxSteps} steps without a final answer`
+  }
+}
+
+/**
+ * A run did not finish within its deadline; everything inside it (model calls,
+ * their retries, tools, validators) was interrupted. @since 0.1.0 @category execution
+ */
+export class RunDeadlineExceeded extends Schema.TaggedError<RunDeadlineExceeded>("@patinox/core/RunDeadlineExceeded")(
+  "RunDeadlineExceeded",
+  { agent: Schema.String, deadlineMs: Schema.Number }
+) {
+  readonly category: ErrorCategory = "execution"
+  readonly recoveryStrategy: RecoveryStrategy = "fail"
+  override get message(): string {
+    return `Agent "${this.agent}" did not finish within its deadline of ${this.deadlineMs} ms`
   }
 }
 
@@ -352,7 +374,7 @@ export type ToolError = ToolNotFound | ToolArgumentsInvalid | ToolFailed | ToolT
 export type ValidationError = ValidationRejected | ValidationRetriesExhausted | ModificationNotAllowed
 
 /** Everything an agent run can fail with. @since 0.1.0 @category unions */
-export type RunError = ModelError | ValidationError | InvalidInput | MaxStepsExceeded
+export type RunError = ModelError | ValidationError | InvalidInput | MaxStepsExceeded | RunDeadlineExceeded
 
 /** @since 0.1.0 @category unions */
 export const RunError = Schema.Union(
@@ -361,7 +383,8 @@ export const RunError = Schema.Union(
   ValidationRetriesExhausted,
   ModificationNotAllowed,
   InvalidInput,
-  MaxStepsExceeded
+  MaxStepsExceeded,
+  RunDeadlineExceeded
 )
 
 // ---------------------------------------------------------------------------

@@ -42,6 +42,8 @@ export interface LoopHooks {
   readonly history?: ReadonlyArray<Message.Message> | undefined
   /** Extra context on the `run.start` event (e.g. the delegating run). */
   readonly startContext?: Readonly<Record<string, unknown>> | undefined
+  /** The end user the run is for (validators key rate limits on it). */
+  readonly userId?: string | undefined
 }
 
 /** Runs a tool with its requirements already provided (see `Agent`). */
@@ -78,6 +80,7 @@ export const runLoop = (
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const base = { agentId: agent.id, runId }
+    const validationBase = hooks.userId === undefined ? base : { ...base, userId: hooks.userId }
     const guard = Option.getOrUndefined(yield* Effect.serviceOption(DependencyGuard.DependencyGuard))
     const protect = <A, E>(dependency: string, effect: Effect.Effect<A, E>) =>
       guard === undefined ? effect : guard.protect(dependency, effect)
@@ -89,14 +92,14 @@ export const runLoop = (
     yield* report({ type: "run.start", action: new AgentAction.UserInput({ input }, true), context: hooks.startContext })
 
     if (input.trim() === "") return yield* new Errors.InvalidInput({ reason: "input is empty" })
-    const checkedInput = yield* ValidationPipeline.check(new AgentAction.UserInput({ input }, true), base)
+    const checkedInput = yield* ValidationPipeline.check(new AgentAction.UserInput({ input }, true), validationBase)
     if (checkedInput._tag === "Revise") {
       return yield* reviseAsRejection("user_input", checkedInput.validator, checkedInput.feedback)
     }
     const userInput = checkedInput.action._tag === "UserInput" ? checkedInput.action.input : input
 
     const modelName = agent.modelName ?? model.model
-    const context = { ...base, input: userInput, model: modelName }
+    const context = { ...validationBase, input: userInput, model: modelName }
     const messages: Array<Message.Message> = [
       Message.system(agent.instructions),
       ...(hooks.history ?? []),
