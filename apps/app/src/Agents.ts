@@ -19,7 +19,7 @@ export interface HostedAgent {
   readonly description: string
   readonly model: string
   readonly tools: ReadonlyArray<Tool.Any>
-  readonly run: (input: string) => Effect.Effect<RunResult.RunResult, Errors.RunError>
+  readonly run: (input: string, options?: Agent.RunOptions) => Effect.Effect<RunResult.RunResult, Errors.RunError>
 }
 
 export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
@@ -54,7 +54,7 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
         description: "A general assistant with exact arithmetic and the current time.",
         model: model.model,
         tools: assistant.tools,
-        run: (input) => Agent.run(assistant, input).pipe(Effect.provide(services))
+        run: (input, options) => Agent.run(assistant, input, options).pipe(Effect.provide(services))
       },
       {
         name: team.router.name,
@@ -62,7 +62,24 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
         model: model.model,
         tools: team.router.tools,
         // Run per request like the assistant; its tools ask the delegate actors by id.
-        run: (input) => Agent.run(team.router, input).pipe(Effect.provide(services))
+        run: (input, options) => Agent.run(team.router, input, options).pipe(Effect.provide(services))
+      },
+      // The delegates are also reachable directly. A direct request runs the agent like the others
+      // rather than through its actor's mailbox, which carries only the input: the run id, user and
+      // deadline of the request would not reach the run.
+      {
+        name: team.calculator.name,
+        description: "Does exact arithmetic with the calculator tool; the router delegates to it.",
+        model: model.model,
+        tools: team.calculator.tools,
+        run: (input, options) => Agent.run(team.calculator, input, options).pipe(Effect.provide(services))
+      },
+      {
+        name: team.researcher.name,
+        description: "Answers questions from the documents it searches; the router delegates to it.",
+        model: model.model,
+        tools: team.researcher.tools,
+        run: (input, options) => Agent.run(team.researcher, input, options).pipe(Effect.provide(services))
       }
     ]
     const byName = new Map(hosted.map((agent) => [agent.name, agent] as const))

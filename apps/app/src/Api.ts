@@ -34,37 +34,99 @@ export class RunRequest extends Schema.Class<RunRequest>("RunRequest")({
   )
 }) {}
 
-export class AgentNotFound extends Schema.TaggedError<AgentNotFound>()(
-  "AgentNotFound",
-  { name: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 404 })
-) {}
+/*
+ * Every non-2xx response carries one JSON shape: `{ error, message, runId?, details? }`
+ * (docs/http-api.md). The error classes below are that shape on the wire, so they are
+ * `Schema.Class`es with an `error` field rather than `Schema.TaggedError`s, whose `_tag`
+ * would be sent too. Each carries its status, so OpenAPI lists it.
+ */
 
-export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()(
-  "InvalidRequest",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 400 })
-) {}
+/** One problem found in a request: where (`path`) and what. */
+export class Issue extends Schema.Class<Issue>("Issue")({
+  path: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
+  message: Schema.String
+}) {}
 
-/** A validator refused the run. */
-export class RunRejected extends Schema.TaggedError<RunRejected>()(
-  "RunRejected",
-  { error: Schema.String, message: Schema.String, validator: Schema.optional(Schema.String), stage: Schema.optional(Schema.String) },
-  HttpApiSchema.annotations({ status: 422 })
-) {}
+/** The body could not be used: not JSON, too deep, not UTF-8, or not what the endpoint expects. */
+export class InvalidRequest extends Schema.Class<InvalidRequest>("InvalidRequest")({
+  error: Schema.tag("InvalidRequest"),
+  message: Schema.String,
+  runId: Schema.optional(Schema.String),
+  details: Schema.optional(Schema.Array(Issue))
+}, HttpApiSchema.annotations({ status: 400 })) {}
+
+/** No or a wrong bearer token, while the service requires one. */
+export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")({
+  error: Schema.tag("Unauthorized"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 401 })) {}
+
+/** No route at this path (for any method). */
+export class NotFound extends Schema.Class<NotFound>("NotFound")({
+  error: Schema.tag("NotFound"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 404 })) {}
+
+/** The path exists, not with this method; the `Allow` header lists the ones it has. */
+export class MethodNotAllowed extends Schema.Class<MethodNotAllowed>("MethodNotAllowed")({
+  error: Schema.tag("MethodNotAllowed"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 405 })) {}
+
+/** The body is larger than `server.maxBodyBytes`. */
+export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")({
+  error: Schema.tag("PayloadTooLarge"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 413 })) {}
+
+/** A body that is not `application/json` (forms and plain text included: browsers send those cross-site). */
+export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")({
+  error: Schema.tag("UnsupportedMediaType"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 415 })) {}
+
+/** A fault in the service; the cause is logged, not sent. */
+export class InternalError extends Schema.Class<InternalError>("InternalError")({
+  error: Schema.tag("InternalError"),
+  message: Schema.String,
+  runId: Schema.optional(Schema.String)
+}, HttpApiSchema.annotations({ status: 500 })) {}
+
+export class AgentNotFound extends Schema.Class<AgentNotFound>("AgentNotFound")({
+  error: Schema.tag("AgentNotFound"),
+  message: Schema.String,
+  name: Schema.String
+}, HttpApiSchema.annotations({ status: 404 })) {}
+
+/**
+ * A run that ended without an answer: `error` is the run error's tag
+ * (`ValidationRejected`, `MaxStepsExceeded`, …), `runId` finds it in telemetry.
+ */
+const runErrorFields = { error: Schema.String, message: Schema.String, runId: Schema.String }
+
+/** A validator refused the run, or it reached its step budget. */
+export class RunRejected extends Schema.Class<RunRejected>("RunRejected")({
+  ...runErrorFields,
+  validator: Schema.optional(Schema.String),
+  stage: Schema.optional(Schema.String)
+}, HttpApiSchema.annotations({ status: 422 })) {}
+
+/** A rate limit refused the run; `Retry-After` says when to try again. */
+export class RunRateLimited extends Schema.Class<RunRateLimited>("RunRateLimited")({
+  ...runErrorFields,
+  retryAfterMs: Schema.Number
+}, HttpApiSchema.annotations({ status: 429 })) {}
 
 /** The model provider failed (after the retries its errors allow). */
-export class ModelFailed extends Schema.TaggedError<ModelFailed>()(
-  "ModelFailed",
-  { error: Schema.String, message: Schema.String },
+export class ModelFailed extends Schema.Class<ModelFailed>("ModelFailed")(
+  runErrorFields,
   HttpApiSchema.annotations({ status: 502 })
 ) {}
 
-/** The run ended without an answer for another reason (e.g. its step budget). */
-export class RunFailed extends Schema.TaggedError<RunFailed>()(
-  "RunFailed",
-  { error: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 500 })
+/** The run did not finish within `agents.runDeadlineMs`. */
+export class RunTimedOut extends Schema.Class<RunTimedOut>("RunTimedOut")(
+  runErrorFields,
+  HttpApiSchema.annotations({ status: 504 })
 ) {}
 
 export class HealthGroup extends HttpApiGroup.make("health").add(
@@ -79,10 +141,10 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
       .setPayload(RunRequest)
       .addSuccess(RunResult.RunResult)
       .addError(AgentNotFound)
-      .addError(InvalidRequest)
       .addError(RunRejected)
+      .addError(RunRateLimited)
       .addError(ModelFailed)
-      .addError(RunFailed)
+      .addError(RunTimedOut)
   )
 {}
 
@@ -109,11 +171,10 @@ export class SearchHit extends Schema.Class<SearchHit>("SearchHit")({
 }) {}
 
 /** The knowledge base (SQLite) failed; the service logs the cause. */
-export class KnowledgeUnavailable extends Schema.TaggedError<KnowledgeUnavailable>()(
-  "KnowledgeUnavailable",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 503 })
-) {}
+export class KnowledgeUnavailable extends Schema.Class<KnowledgeUnavailable>("KnowledgeUnavailable")({
+  error: Schema.tag("KnowledgeUnavailable"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 503 })) {}
 
 export class KnowledgeGroup extends HttpApiGroup.make("knowledge")
   .add(
@@ -140,17 +201,16 @@ export class ObservabilityGroup extends HttpApiGroup.make("observability").add(
 ) {}
 
 /** The telemetry store failed; the service logs the cause. */
-export class TelemetryUnavailable extends Schema.TaggedError<TelemetryUnavailable>()(
-  "TelemetryUnavailable",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 503 })
-) {}
+export class TelemetryUnavailable extends Schema.Class<TelemetryUnavailable>("TelemetryUnavailable")({
+  error: Schema.tag("TelemetryUnavailable"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 503 })) {}
 
-export class ToolNotDisabled extends Schema.TaggedError<ToolNotDisabled>()(
-  "ToolNotDisabled",
-  { tool: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 404 })
-) {}
+export class ToolNotDisabled extends Schema.Class<ToolNotDisabled>("ToolNotDisabled")({
+  error: Schema.tag("ToolNotDisabled"),
+  message: Schema.String,
+  tool: Schema.String
+}, HttpApiSchema.annotations({ status: 404 })) {}
 
 const WindowParams = Schema.Struct({
   /** How far back, in milliseconds (default one hour). */
@@ -190,7 +250,18 @@ export class MonitoringGroup extends HttpApiGroup.make("monitoring")
   )
 {}
 
+/**
+ * The errors any endpoint can answer with, declared once for the whole API;
+ * `ErrorResponse.ts` produces those that come from before or around the handlers.
+ */
 export class Api extends HttpApi.make("patinox")
+  .addError(InvalidRequest)
+  .addError(Unauthorized)
+  .addError(NotFound)
+  .addError(MethodNotAllowed)
+  .addError(PayloadTooLarge)
+  .addError(UnsupportedMediaType)
+  .addError(InternalError)
   .add(HealthGroup)
   .add(AgentsGroup)
   .add(KnowledgeGroup)

@@ -66,7 +66,21 @@ export const AgentsConfig = Schema.Struct({
   runDeadlineMs: Schema.optionalWith(Positive, { default: () => 120_000 })
 })
 
+/** Who may call the service, and what a request may carry (see docs/http-api.md). */
+export const ServerConfig = Schema.Struct({
+  /** Required bearer token (overridden by PATINOX_API_TOKEN); needed to bind a non-loopback address. */
+  apiToken: Schema.optional(Schema.Redacted(Schema.NonEmptyTrimmedString)),
+  /** Origins answered with CORS headers; none by default, so browsers on other origins get no access. */
+  allowedOrigins: Schema.optionalWith(Schema.Array(Schema.NonEmptyTrimmedString), { default: () => [] }),
+  /** Larger request bodies get 413 before they are read. */
+  maxBodyBytes: Schema.optionalWith(PositiveInt, { default: () => 1_048_576 }),
+  /** Deeper JSON gets 400 before it is parsed (parsers and decoders recurse per level). */
+  maxJsonDepth: Schema.optionalWith(PositiveInt.pipe(Schema.lessThanOrEqualTo(1_000)), { default: () => 64 })
+})
+export type ServerConfig = typeof ServerConfig.Type
+
 export const ConfigFile = Schema.Struct({
+  server: Schema.optionalWith(ServerConfig, { default: () => ServerConfig.make({}) }),
   agents: Schema.optionalWith(AgentsConfig, { default: () => AgentsConfig.make({}) }),
   /** The SQLite file for the knowledge base (and, later, telemetry). */
   database: Schema.optionalWith(Schema.Struct({ path: Schema.NonEmptyString }), {

@@ -4,9 +4,9 @@
  */
 import {
   HttpApiBuilder,
+  HttpApp,
   HttpMiddleware,
   HttpServer,
-  HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -16,6 +16,7 @@ import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { createServer } from "node:http"
+import type { Duplex } from "node:stream"
 import { Agents } from "./Agents.js"
 import { Alerts, Monitoring, PerformanceMonitor, ToolSwitch } from "@patinox/monitoring"
 import { TelemetryQueries, type TelemetryStoreError } from "@patinox/telemetry-store"
@@ -29,8 +30,9 @@ import {
   InvalidRequest,
   KnowledgeUnavailable,
   ModelFailed,
-  RunFailed,
+  RunRateLimited,
   RunRejected,
+  RunTimedOut,
   SearchHit,
   TelemetryUnavailable,
   ToolNotDisabled,
@@ -38,27 +40,44 @@ import {
 } from "./Api.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
+import * as ErrorResponse from "./ErrorResponse.js"
 import * as Guard from "./Guard.js"
 import * as Observability from "./Observability.js"
+import * as RequestLog from "./RequestLog.js"
+import * as Security from "./Security.js"
 import * as SimulatedModel from "./SimulatedModel.js"
 import * as Telemetry from "./Telemetry.js"
 import * as Validation from "./Validation.js"
 
-const toHttpError = (error: Errors.RunError) => {
+/**
+ * A failed run is never a 500: each run error gets the status that says whose
+ * problem it is, and the run's id to find it in telemetry.
+ */
+const toHttpError = (error: Errors.RunError, runId: Ids.RunId) => {
   switch (error._tag) {
     case "InvalidInput":
-      return new InvalidRequest({ message: error.message })
+      return new InvalidRequest({ message: error.message, runId })
     case "ValidationRejected":
-      return new RunRejected({ error: error._tag, message: error.message, validator: error.validator, stage: error.stage })
+      return error.retryAfterMs === undefined
+        ? new RunRejected({ error: error._tag, message: error.message, runId, validator: error.validator, stage: error.stage })
+        : new RunRateLimited({ error: "RateLimited", message: error.message, runId, retryAfterMs: error.retryAfterMs })
     case "ValidationRetriesExhausted":
     case "ModificationNotAllowed":
-      return new RunRejected({ error: error._tag, message: error.message, validator: error.validator, stage: error.stage })
+      return new RunRejected({ error: error._tag, message: error.message, runId, validator: error.validator, stage: error.stage })
     case "MaxStepsExceeded":
-      return new RunFailed({ error: error._tag, message: error.message })
+      return new RunRejected({ error: error._tag, message: error.message, runId })
+    case "RunDeadlineExceeded":
+      return new RunTimedOut({ error: error._tag, message: error.message, runId })
     default:
-      return new ModelFailed({ error: error._tag, message: error.message })
+      return new ModelFailed({ error: error._tag, message: error.message, runId })
   }
 }
+
+/** `Retry-After` in whole seconds, rounded up, on the response this request ends with. */
+const retryAfter = (ms: number) =>
+  HttpApp.appendPreResponseHandler((_, response) =>
+    Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", String(Math.max(1, Math.ceil(ms / 1000)))))
+  )
 
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
@@ -77,9 +96,10 @@ const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
         })))
   }))
 
-const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
+const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api, "agents", (handlers) =>
   Effect.gen(function*() {
     const agents = yield* Agents
+    const deadline = Duration.millis(file.agents.runDeadlineMs)
     return handlers
       .handle("list", () =>
         Effect.succeed(
@@ -98,21 +118,33 @@ const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
             })
           )
         ))
-      .handle("run", ({ path, payload }) => {
-        const agent = agents.get(path.name)
-        if (agent === undefined) {
-          return Effect.fail(
-            new AgentNotFound({
-              name: path.name,
-              message: `No agent named "${path.name}". Agents: ${agents.list.map((a) => a.name).join(", ")}`
-            })
+      .handle("run", ({ path, payload, request }) =>
+        Effect.gen(function*() {
+          const agent = agents.get(path.name)
+          if (agent === undefined) {
+            return yield* Effect.fail(
+              new AgentNotFound({
+                name: path.name,
+                message: `No agent named "${path.name}". Agents: ${agents.list.map((a) => a.name).join(", ")}`
+              })
+            )
+          }
+          // Made here, so that an error response can name the run.
+          const runId = yield* Ids.makeRunId
+          return yield* agent.run(payload.input, { runId, userId: Security.userId(request), deadline }).pipe(
+            Effect.tapError((error) =>
+              error._tag === "ValidationRejected" && error.retryAfterMs !== undefined
+                ? retryAfter(error.retryAfterMs)
+                : Effect.void
+            ),
+            Effect.mapError((error) => toHttpError(error, runId)),
+            Effect.tapError((error) =>
+              error instanceof ModelFailed || error instanceof RunTimedOut
+                ? Effect.logWarning(`run ${runId} of ${agent.name} failed: ${error.message}`)
+                : Effect.void
+            )
           )
-        }
-        return agent.run(payload.input).pipe(
-          Effect.mapError(toHttpError),
-          Effect.tapErrorTag("ModelFailed", (error) => Effect.logWarning(`run of ${agent.name} failed: ${error.message}`))
-        )
-      })
+        }))
   }))
 
 const KnowledgeLive = HttpApiBuilder.group(Api, "knowledge", (handlers) =>
@@ -188,29 +220,6 @@ const MonitoringLive = HttpApiBuilder.group(Api, "monitoring", (handlers) =>
         }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
   }))
 
-/**
- * `HttpApiBuilder` turns an unparseable JSON body into a defect (500); a client
- * sending bad JSON deserves a 400 that says so. The body text is cached by the
- * request, so the handler's own read is not repeated.
- */
-const rejectMalformedJson = HttpMiddleware.make((app) =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const contentType = request.headers["content-type"]?.toLowerCase() ?? "application/json"
-    if (request.method === "POST" && contentType.includes("application/json")) {
-      const parsed = yield* Effect.either(request.json)
-      if (parsed._tag === "Left") {
-        const reason = parsed.left.cause instanceof Error ? parsed.left.cause.message : parsed.left.reason
-        return HttpServerResponse.unsafeJson(
-          { _tag: "InvalidRequest", message: `Request body is not valid JSON: ${reason}` },
-          { status: 400 }
-        )
-      }
-    }
-    return yield* app
-  })
-)
-
 /** The configured model: a real OpenAI-compatible endpoint, or the simulated one, announced. */
 export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.LanguageModel, Errors.ConfigurationInvalid> =>
   config.realModel
@@ -238,7 +247,7 @@ export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.Languag
  */
 export const apiLayer = (file: ConfigFile) =>
   HttpApiBuilder.api(Api).pipe(
-    Layer.provide([HealthLive, AgentsLive, KnowledgeLive, ObservabilityLive, MonitoringLive]),
+    Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive]),
     Layer.provide(Agents.DefaultWithoutDependencies),
     Layer.provideMerge(
       AgentRuntime.layer({
@@ -252,15 +261,46 @@ export const apiLayer = (file: ConfigFile) =>
   )
 
 /**
+ * Node answers malformed requests (an oversized header block: 431; a bad
+ * request line: 400) before the app sees them; this gives those answers the
+ * one error shape too.
+ */
+const makeNodeServer = () => {
+  const server = createServer()
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === "ECONNRESET" || !socket.writable) return socket.destroy()
+    const [status, tag, reason] = error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "HeadersTooLarge", "Request Header Fields Too Large"] as const
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "RequestTimeout", "Request Timeout"] as const
+      : [400, "InvalidRequest", "Bad Request"] as const
+    const body = JSON.stringify({
+      error: tag,
+      message: status === 431 ? "The request line and headers are too large" : `Malformed HTTP request (${error.code ?? "unknown"})`
+    })
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`
+    )
+  })
+  return server
+}
+
+/**
  * The HTTP server on `config.host:config.port`, logging the URL it listens on.
  * It also provides `HttpServer`, so that a caller that asked for port 0 can
  * read the port it got.
  */
 export const serverLayer = (config: AppConfig, file: ConfigFile) =>
-  HttpApiBuilder.serve((app) => rejectMalformedJson(HttpMiddleware.logger(app))).pipe(
+  Layer.unwrapEffect(Effect.map(Security.settings(config, file.server), (security) =>
+    HttpApiBuilder.serve((app) => RequestLog.middleware(Security.middleware(security)(app))).pipe(
+      // RequestLog's span replaces the platform's, which records the URL unredacted.
+      HttpMiddleware.withTracerDisabledWhen(() => true),
+      Layer.provide(ErrorResponse.layer)
+    ))).pipe(
     Layer.provideMerge(apiLayer(file)),
     HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: config.host, port: config.port }))
+    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { host: config.host, port: config.port }))
   )
 
 /**
