@@ -5,6 +5,7 @@ import { TempDir } from "@patinox/testing"
 import { Deferred, Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -64,6 +65,7 @@ describe("the service process", () => {
       writeFileSync(configPath, JSON.stringify({ database: { path: join(dir, "patinox.db") } }))
       const service = yield* startService({ PATINOX_PORT: "0", PATINOX_CONFIG: configPath })
       assert.include(service.output(), "OFFLINE SIMULATED MODEL")
+      assert.include(service.output(), `Database: ${join(dir, "patinox.db")}`)
       const answer = yield* Effect.promise(() =>
         fetch(`${service.url}/agents/assistant/runs`, {
           method: "POST",
@@ -118,5 +120,40 @@ describe("the service process", () => {
     Effect.gen(function*() {
       const exit = yield* Effect.flip(startService({ PATINOX_PORT: "not-a-port" }))
       assert.include(exit.message, "PATINOX_PORT")
+    }))
+
+  it.scopedLive("refuses to listen on every interface without an API token, saying why", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.flip(startService({ PATINOX_PORT: "0", PATINOX_HOST: "0.0.0.0" }))
+      assert.include(exit.message, "refusing to listen on 0.0.0.0 without an API token")
+      assert.include(exit.message, "PATINOX_API_TOKEN")
+    }))
+
+  it.scopedLive("names the reason when the port is taken", () =>
+    Effect.gen(function*() {
+      const taken = yield* Effect.acquireRelease(
+        Effect.async<Server>((resume) => {
+          const server = createServer()
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const address = taken.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const exit = yield* Effect.flip(startService({ PATINOX_PORT: String(port) }))
+      assert.include(exit.message, `Patinox could not start: listen EADDRINUSE: address already in use 127.0.0.1:${port}`)
+    }))
+
+  it.scopedLive("names the reason when the host is not an address", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.flip(startService({ PATINOX_PORT: "0", PATINOX_HOST: "999.1.1.1", PATINOX_API_TOKEN: "t" }))
+      assert.match(exit.message, /Patinox could not start: .*999\.1\.1\.1/)
+    }))
+
+  it.scopedLive("names PATINOX_PORT when it is out of range", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.flip(startService({ PATINOX_PORT: "70000" }))
+      assert.include(exit.message, "PATINOX_PORT")
+      assert.include(exit.message, "between 0 and 65535")
     }))
 })
