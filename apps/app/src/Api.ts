@@ -73,6 +73,12 @@ export class MethodNotAllowed extends Schema.Class<MethodNotAllowed>("MethodNotA
   message: Schema.String
 }, HttpApiSchema.annotations({ status: 405 })) {}
 
+/** A body sent without `Content-Length` (chunked): its size could only be learnt by reading it. */
+export class LengthRequired extends Schema.Class<LengthRequired>("LengthRequired")({
+  error: Schema.tag("LengthRequired"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 411 })) {}
+
 /** The body is larger than `server.maxBodyBytes`. */
 export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")({
   error: Schema.tag("PayloadTooLarge"),
@@ -259,6 +265,7 @@ export class Api extends HttpApi.make("patinox")
   .addError(Unauthorized)
   .addError(NotFound)
   .addError(MethodNotAllowed)
+  .addError(LengthRequired)
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)
   .addError(InternalError)

@@ -53,7 +53,7 @@ import * as Validation from "./Validation.js"
  * A failed run is never a 500: each run error gets the status that says whose
  * problem it is, and the run's id to find it in telemetry.
  */
-const toHttpError = (error: Errors.RunError, runId: Ids.RunId) => {
+export const toHttpError = (error: Errors.RunError, runId: Ids.RunId) => {
   switch (error._tag) {
     case "InvalidInput":
       return new InvalidRequest({ message: error.message, runId })
@@ -73,10 +73,13 @@ const toHttpError = (error: Errors.RunError, runId: Ids.RunId) => {
   }
 }
 
-/** `Retry-After` in whole seconds, rounded up, on the response this request ends with. */
+/** `Retry-After` is in whole seconds: rounded up, so that a client waiting that long is let through. */
+export const retryAfterSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)))
+
+/** Sets `Retry-After` on the response this request ends with. */
 const retryAfter = (ms: number) =>
   HttpApp.appendPreResponseHandler((_, response) =>
-    Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", String(Math.max(1, Math.ceil(ms / 1000)))))
+    Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", retryAfterSeconds(ms)))
   )
 
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>

@@ -12,7 +12,7 @@
 import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Data, Effect, Option, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
-import { InvalidRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Api.js"
+import { InvalidRequest, LengthRequired, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Api.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ServerConfig } from "./ConfigFile.js"
 import { type ApiError, respond } from "./ErrorResponse.js"
@@ -119,11 +119,16 @@ export const middleware = (settings: Settings) => {
         }
       }
       if (!hasBody) return undefined
+      // The platform's body reader drops the connection when a body outgrows its limit, so the
+      // size is checked from the header, before a byte is read; a body without one is refused.
+      if (length === undefined) {
+        return new LengthRequired({ message: "Request bodies need a Content-Length header (chunked bodies are refused)" })
+      }
       const tooLarge = new PayloadTooLarge({
         message: `Request body larger than ${settings.maxBodyBytes} bytes (${maxMb} MB, server.maxBodyBytes)`
       })
-      // Refused from the header alone, before a byte of the body is read.
-      if (length !== undefined && Number(length) > settings.maxBodyBytes) return tooLarge
+      if (!/^\d{1,15}$/.test(length)) return new InvalidRequest({ message: "Content-Length is not a number" })
+      if (Number(length) > settings.maxBodyBytes) return tooLarge
       // The request caches the text, so the handler's own read reuses it.
       const text = yield* request.text.pipe(
         HttpServerRequest.withMaxBodySize(Option.some(settings.maxBodyBytes)),
