@@ -61,6 +61,9 @@ export type ApiError = typeof ApiError.Type
 export const isApiError = Schema.is(ApiError)
 const encode = Schema.encodeSync(ApiError)
 
+/** `Retry-After` is in whole seconds: rounded up, so that a client waiting that long is let through. */
+export const retryAfterSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)))
+
 /** The status `error`'s class declares (its `HttpApiSchema` annotation). */
 export const statusOf = (error: ApiError): number => {
   const schema = errorClasses.find((c) => error instanceof c)
@@ -76,7 +79,10 @@ export const respond = (
   error: ApiError,
   headers: Readonly<Record<string, string>> = {}
 ): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson(encode(error), { status: statusOf(error), headers })
+  HttpServerResponse.unsafeJson(encode(error), {
+    status: statusOf(error),
+    headers: error instanceof RunRateLimited ? { ...headers, "retry-after": retryAfterSeconds(error.retryAfterMs) } : headers
+  })
 
 /** A readable message and the issue list for a decode failure, instead of Schema's tree dump. */
 export const invalidRequest = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>) => {

@@ -4,10 +4,8 @@
  */
 import {
   HttpApiBuilder,
-  HttpApp,
   HttpMiddleware,
-  HttpServer,
-  HttpServerResponse
+  HttpServer
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { type Errors, Ids, LanguageModel, ValidationPipeline } from "@patinox/core"
@@ -73,15 +71,6 @@ export const toHttpError = (error: Errors.RunError, runId: Ids.RunId) => {
   }
 }
 
-/** `Retry-After` is in whole seconds: rounded up, so that a client waiting that long is let through. */
-export const retryAfterSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)))
-
-/** Sets `Retry-After` on the response this request ends with. */
-const retryAfter = (ms: number) =>
-  HttpApp.appendPreResponseHandler((_, response) =>
-    Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", retryAfterSeconds(ms)))
-  )
-
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
@@ -135,11 +124,6 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api, "agents", (ha
           // Made here, so that an error response can name the run.
           const runId = yield* Ids.makeRunId
           return yield* agent.run(payload.input, { runId, userId: Security.userId(request), deadline }).pipe(
-            Effect.tapError((error) =>
-              error._tag === "ValidationRejected" && error.retryAfterMs !== undefined
-                ? retryAfter(error.retryAfterMs)
-                : Effect.void
-            ),
             Effect.mapError((error) => toHttpError(error, runId)),
             Effect.tapError((error) =>
               error instanceof ModelFailed || error instanceof RunTimedOut

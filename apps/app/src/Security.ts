@@ -16,6 +16,7 @@ import { InvalidRequest, LengthRequired, PayloadTooLarge, Unauthorized, Unsuppor
 import type { AppConfig } from "./AppConfig.js"
 import type { ServerConfig } from "./ConfigFile.js"
 import { type ApiError, respond } from "./ErrorResponse.js"
+import { redactUrl } from "./RequestLog.js"
 
 export interface Settings {
   readonly token: Redacted.Redacted<string> | undefined
@@ -180,7 +181,7 @@ export const middleware = (settings: Settings) => {
         const given = bearer(request)
         if (given === undefined || !tokenMatches(given, settings.token)) {
           yield* Effect.logWarning(
-            `refused ${request.method} ${path.slice(0, 200)}: ${given === undefined ? "no bearer token" : "wrong bearer token"}`
+            `refused ${request.method} ${redactUrl(path)}: ${given === undefined ? "no bearer token" : "wrong bearer token"}`
           )
           return respond(new Unauthorized({ message: "A valid bearer token is required (Authorization: Bearer <token>)" }), {
             ...cors,

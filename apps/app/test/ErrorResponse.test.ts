@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Errors, Ids } from "@patinox/core"
 import { Effect } from "effect"
 import { RunRateLimited } from "../src/Api.js"
-import { statusOf } from "../src/ErrorResponse.js"
+import { respond, retryAfterSeconds, statusOf } from "../src/ErrorResponse.js"
 import * as Http from "../src/Http.js"
 
 describe("run errors on the wire", () => {
@@ -22,6 +22,9 @@ describe("run errors on the wire", () => {
       assert.strictEqual(statusOf(limited), 429)
       assert.deepInclude(limited, { error: "RateLimited", runId, retryAfterMs: 1_200 })
       assert.strictEqual(statusOf(Http.toHttpError(rejected(), runId)), 422)
+      const response = respond(limited)
+      assert.strictEqual(response.status, 429)
+      assert.strictEqual(response.headers["retry-after"], "2")
     }))
 
   it.effect("maps each kind of run failure to its status, never 500", () =>
@@ -41,9 +44,9 @@ describe("run errors on the wire", () => {
 
   it.effect("Retry-After rounds up to whole seconds, at least one", () =>
     Effect.sync(() => {
-      assert.strictEqual(Http.retryAfterSeconds(1), "1")
-      assert.strictEqual(Http.retryAfterSeconds(1_000), "1")
-      assert.strictEqual(Http.retryAfterSeconds(1_001), "2")
-      assert.strictEqual(Http.retryAfterSeconds(0), "1")
+      assert.strictEqual(retryAfterSeconds(1), "1")
+      assert.strictEqual(retryAfterSeconds(1_000), "1")
+      assert.strictEqual(retryAfterSeconds(1_001), "2")
+      assert.strictEqual(retryAfterSeconds(0), "1")
     }))
 })
