@@ -3,6 +3,7 @@ import { FakeOpenAi } from "@patinox/testing"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { ConfigProvider, Effect, Layer, Logger } from "effect"
 import { request as httpRequest } from "node:http"
+import { connect } from "node:net"
 import * as Http from "../src/Http.js"
 import * as SimulatedModel from "../src/SimulatedModel.js"
 import { config, startServer } from "./server.js"
@@ -55,6 +56,17 @@ const sendChunked = (url: string, chunks: ReadonlyArray<string>) =>
     })
     for (const chunk of chunks) request.write(chunk)
     request.end()
+  })
+
+/** Bytes straight to the socket, for what no HTTP client sends; the whole raw answer. */
+const sendRaw = (base: string, bytes: string) =>
+  Effect.async<string>((resume) => {
+    const url = new URL(base)
+    const socket = connect(Number(url.port), url.hostname, () => socket.end(bytes))
+    let answer = ""
+    socket.setEncoding("utf8")
+    socket.on("data", (chunk: string) => (answer += chunk))
+    socket.on("close", () => resume(Effect.succeed(answer)))
   })
 
 const json = (body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}): RequestInit => ({
@@ -129,6 +141,11 @@ describe("fuzzing the service over real HTTP", () => {
         assert.strictEqual(answer.status, expected, `${label}: ${answer.text.slice(0, 200)}`)
         if (label.includes("another origin")) assert.deepStrictEqual(corsHeaderNames(answer.headers), [], label)
       }
+      const garbage = yield* sendRaw(base, "NOT AN HTTP REQUEST\r\n\r\n")
+      assert.match(garbage, /^HTTP\/1\.1 400 /)
+      assert.include(garbage, "content-type: application/json")
+      const garbageBody = JSON.parse(garbage.slice(garbage.indexOf("\r\n\r\n") + 4)) as { error: string; message: string }
+      assert.strictEqual(garbageBody.error, "InvalidRequest")
       const chunked = yield* sendChunked(run, ["{\"input\":", "\"hi\"}"])
       assertShape("a chunked body", chunked)
       assert.strictEqual(chunked.status, 411)
