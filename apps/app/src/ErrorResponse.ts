@@ -14,6 +14,8 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { Cause, Effect, Option, Schema } from "effect"
+import type { Server } from "node:http"
+import type { Duplex } from "node:stream"
 import {
   AgentNotFound,
   Api,
@@ -166,3 +168,28 @@ const shape = (app: Effect.Effect<HttpServerResponse.HttpServerResponse, never, 
 
 /** The API-level middleware layer; `Http.ts` provides it to the server. */
 export const layer = HttpApiBuilder.middleware(shape)
+
+/**
+ * Node answers malformed requests (an oversized header block: 431; a bad
+ * request line: 400; headers too slow: 408) before the app sees them; this
+ * gives those answers the one error shape too. Returns `server`.
+ */
+export const answerClientErrors = (server: Server): Server =>
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === "ECONNRESET" || !socket.writable) return socket.destroy()
+    const [status, tag, reason] = error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "HeadersTooLarge", "Request Header Fields Too Large"] as const
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "RequestTimeout", "Request Timeout"] as const
+      : [400, "InvalidRequest", "Bad Request"] as const
+    const body = JSON.stringify({
+      error: tag,
+      message: status === 431
+        ? "The request line and headers are too large"
+        : `Malformed HTTP request (${error.code ?? "unknown"})`
+    })
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+    )
+  })

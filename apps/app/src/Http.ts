@@ -14,7 +14,6 @@ import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { createServer } from "node:http"
-import type { Duplex } from "node:stream"
 import { Agents } from "./Agents.js"
 import { Alerts, Monitoring, PerformanceMonitor, ToolSwitch } from "@patinox/monitoring"
 import { TelemetryQueries, type TelemetryStoreError } from "@patinox/telemetry-store"
@@ -248,32 +247,6 @@ export const apiLayer = (file: ConfigFile) =>
   )
 
 /**
- * Node answers malformed requests (an oversized header block: 431; a bad
- * request line: 400) before the app sees them; this gives those answers the
- * one error shape too.
- */
-const makeNodeServer = () => {
-  const server = createServer()
-  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === "ECONNRESET" || !socket.writable) return socket.destroy()
-    const [status, tag, reason] = error.code === "HPE_HEADER_OVERFLOW"
-      ? [431, "HeadersTooLarge", "Request Header Fields Too Large"] as const
-      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-      ? [408, "RequestTimeout", "Request Timeout"] as const
-      : [400, "InvalidRequest", "Bad Request"] as const
-    const body = JSON.stringify({
-      error: tag,
-      message: status === 431 ? "The request line and headers are too large" : `Malformed HTTP request (${error.code ?? "unknown"})`
-    })
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `connection: close\r\n\r\n${body}`
-    )
-  })
-  return server
-}
-
-/**
  * The HTTP server on `config.host:config.port`, logging the URL it listens on.
  * It also provides `HttpServer`, so that a caller that asked for port 0 can
  * read the port it got.
@@ -287,7 +260,7 @@ export const serverLayer = (config: AppConfig, file: ConfigFile) =>
     ))).pipe(
     Layer.provideMerge(apiLayer(file)),
     HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { host: config.host, port: config.port }))
+    Layer.provideMerge(NodeHttpServer.layer(() => ErrorResponse.answerClientErrors(createServer()), { host: config.host, port: config.port }))
   )
 
 /**
