@@ -62,6 +62,19 @@ describe("validation in the running service", () => {
       assert.include(String(feedback?.content), "512")
     }))
 
+  // Issue 23: a model that kept the same unsupported answer was sent back until MaxStepsExceeded (500).
+  it.scopedLive("sends an unsupported answer back once, then rejects it with 422 instead of exhausting the steps", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.make({ responder: () => FakeOpenAi.text("The Eiffel Tower is 512 metres tall.") })
+      const base = yield* startServer(fakeModel(fake))
+      yield* post(`${base}/knowledge`, { text: "The Eiffel Tower is 330 metres tall. It stands in Paris." })
+      const { body, status } = yield* post(`${base}/agents/assistant/runs`, { input: "How tall is the Eiffel Tower?" })
+      assert.strictEqual(status, 422)
+      assert.strictEqual(body?.validator, "hallucination")
+      assert.include(String(body?.message), "still not supported by the sources after 1 revision")
+      assert.strictEqual((yield* fake.requests).length, 2)
+    }))
+
   it.scopedLive("flags an unsupported answer with a note in annotate mode", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.make({ replies: [FakeOpenAi.text("The Eiffel Tower is 512 metres tall.")] })
