@@ -24,12 +24,18 @@ const Bucket = Schema.Struct({ capacity: Positive, refillPerSecond: Positive })
 export const RateLimitConfig = Schema.Struct({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   priority: Schema.optionalWith(Schema.Number, { default: () => 20 }),
-  /** Model requests per agent (and user, when known): a burst of 60, one a second sustained. */
-  requests: Schema.optionalWith(Bucket, { default: () => ({ capacity: 60, refillPerSecond: 1 }) }),
-  /** Estimated prompt tokens per agent: 200k burst, ~3.3k a second sustained (200k a minute). */
-  tokens: Schema.optionalWith(Bucket, { default: () => ({ capacity: 200_000, refillPerSecond: 3_334 }) }),
-  /** Waits up to this long are a Retry; longer ones are rejected. */
-  waitBudgetMs: Schema.optionalWith(NonNegative, { default: () => 2_000 })
+  /**
+   * Model requests per user (API token or client address; one shared bucket when unknown): a burst
+   * of 600, 20 a second (1,200 a minute) sustained. A run takes 2-4 model requests, so one demo user
+   * can make a few hundred runs a minute, and 200 clients arriving at once are not refused.
+   */
+  requests: Schema.optionalWith(Bucket, { default: () => ({ capacity: 600, refillPerSecond: 20 }) }),
+  /** Estimated prompt tokens per user: a burst of 1M, ~16.7k a second (1M a minute) sustained. */
+  tokens: Schema.optionalWith(Bucket, { default: () => ({ capacity: 1_000_000, refillPerSecond: 16_667 }) }),
+  /** A request waits for its share up to this long; a longer wait is a 429 at once, with Retry-After. */
+  waitBudgetMs: Schema.optionalWith(NonNegative, { default: () => 1_000 }),
+  /** Users (buckets) kept at once; idle ones are dropped first. */
+  maxUsers: Schema.optionalWith(PositiveInt, { default: () => 10_000 })
 })
 
 export const CircuitBreakerConfig = Schema.Struct({

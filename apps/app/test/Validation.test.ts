@@ -75,6 +75,18 @@ describe("validation in the running service", () => {
       assert.strictEqual((yield* fake.requests).length, 2)
     }))
 
+  // Issue 23: with one bucket of 60 for everyone, 1,983 of 2,021 requests from 200 clients were refused.
+  it.scopedLive("does not throttle a burst of 150 runs from one client with the default rate limits", () =>
+    Effect.gen(function*() {
+      const base = yield* startServer(SimulatedModel.layer)
+      const runs = yield* Effect.forEach(
+        Array.from({ length: 150 }, (_, i) => i),
+        (i) => post(`${base}/agents/assistant/runs`, { input: `What is ${i} + 1?` }),
+        { concurrency: 50 }
+      )
+      assert.deepStrictEqual(runs.filter((run) => run.status !== 200).map((run) => run.body), [])
+    }))
+
   it.scopedLive("flags an unsupported answer with a note in annotate mode", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.make({ replies: [FakeOpenAi.text("The Eiffel Tower is 512 metres tall.")] })
@@ -105,7 +117,7 @@ describe("the config file", () => {
       const file = yield* ConfigFile.parse("{}", "test")
       assert.strictEqual(file.database.path, ".data/patinox.db")
       assert.strictEqual(file.validation.jailbreak.priority, 30)
-      assert.strictEqual(file.validation.rateLimit.requests.capacity, 60)
+      assert.strictEqual(file.validation.rateLimit.requests.capacity, 600)
     }))
 
   it.effect("names every offending key of a bad file", () =>
