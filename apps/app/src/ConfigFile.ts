@@ -8,7 +8,7 @@
  */
 import { MonitoringConfig } from "@patinox/monitoring"
 import { TelemetryStore } from "@patinox/telemetry-store"
-import { HallucinationValidator, JailbreakValidator } from "@patinox/validation"
+import { HallucinationValidator, JailbreakValidator, RateLimiter } from "@patinox/validation"
 import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
@@ -25,17 +25,16 @@ export const RateLimitConfig = Schema.Struct({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   priority: Schema.optionalWith(Schema.Number, { default: () => 20 }),
   /**
-   * Model requests per user (API token or client address; one shared bucket when unknown): a burst
-   * of 600, 20 a second (1,200 a minute) sustained. A run takes 2-4 model requests, so one demo user
-   * can make a few hundred runs a minute, and 200 clients arriving at once are not refused.
+   * Model requests per user (API token or client address; one shared bucket when unknown). Defaults
+   * and why: `RateLimiter.defaults` (600 at once, 20 a second: a few hundred runs a minute).
    */
-  requests: Schema.optionalWith(Bucket, { default: () => ({ capacity: 600, refillPerSecond: 20 }) }),
-  /** Estimated prompt tokens per user: a burst of 1M, ~16.7k a second (1M a minute) sustained. */
-  tokens: Schema.optionalWith(Bucket, { default: () => ({ capacity: 1_000_000, refillPerSecond: 16_667 }) }),
+  requests: Schema.optionalWith(Bucket, { default: () => ({ ...RateLimiter.defaults.requests }) }),
+  /** Estimated prompt tokens per user: 1M at once, 1M a minute. */
+  tokens: Schema.optionalWith(Bucket, { default: () => ({ ...RateLimiter.defaults.tokens }) }),
   /** A request waits for its share up to this long; a longer wait is a 429 at once, with Retry-After. */
   waitBudgetMs: Schema.optionalWith(NonNegative, { default: () => 1_000 }),
   /** Users (buckets) kept at once; idle ones are dropped first. */
-  maxUsers: Schema.optionalWith(PositiveInt, { default: () => 10_000 })
+  maxUsers: Schema.optionalWith(PositiveInt, { default: () => RateLimiter.defaultMaxKeys })
 })
 
 export const CircuitBreakerConfig = Schema.Struct({

@@ -77,6 +77,25 @@ export const defaultPriority = 20
 /** @since 0.1.0 @category defaults */
 export const defaultMaxKeys = 10_000
 
+/**
+ * Limits sized for one service with a handful of users: 600 model requests
+ * at once and 20 a second (1,200 a minute) per user; 1M estimated tokens at
+ * once and ~16.7k a second (1M a minute); waits of up to 1 s are sat out.
+ * An agent run takes 2-4 model requests, so one user (or every caller the
+ * service cannot tell apart, who share a bucket) can make a few hundred runs
+ * a minute and a burst of 200 clients is not refused, while a runaway loop
+ * is still stopped within seconds. A wait longer than a second is better
+ * answered at once with the time to come back than by holding a connection.
+ *
+ * @since 0.1.0 @category defaults
+ */
+export const defaults = {
+  requests: { capacity: 600, refillPerSecond: 20 },
+  tokens: { capacity: 1_000_000, refillPerSecond: 16_667 },
+  waitBudget: "1 second",
+  maxKeys: defaultMaxKeys
+} as const satisfies Config
+
 /** The key of every action whose context names no user. @since 0.1.0 @category keys */
 export const sharedKey = "shared"
 
