@@ -12,7 +12,8 @@
  *   (`context.toolResults`, a delegated agent's answer included): an answer
  *   that repeats what a tool returned is sourced.
  * - Unsupported claims, none of which any retrieved passage speaks to (no
- *   shared word: the sources were found for the question, not for the claim),
+ *   shared word or number: the sources were found for the question, not for
+ *   the claim),
  *   under `whenUnverifiable: "pass"`: the validator cannot decide, so it
  *   approves with a low-confidence note: `Modified` with the answer plus the
  *   note, the reason saying so. Asking for revisions it cannot judge would
@@ -158,8 +159,8 @@ const headOf = (text: string, max: number): string => {
 const toolEvidence = (results: ReadonlyArray<string> | undefined, max: number): ReadonlyArray<string> => {
   const out: Array<string> = []
   let left = max
-  for (let i = (results?.length ?? 0) - 1; i >= 0 && left > 0; i--) {
-    const raw = results![i]!
+  for (const raw of [...(results ?? [])].reverse()) {
+    if (left <= 0) break
     let text = raw
     try {
       const parsed: unknown = JSON.parse(raw)
@@ -174,7 +175,7 @@ const toolEvidence = (results: ReadonlyArray<string> | undefined, max: number): 
 }
 
 /**
- * Unsupported claims that no retrieved passage shares a word with: the
+ * Unsupported claims that no retrieved passage shares a word or number with: the
  * evidence neither backs nor contradicts them, so the rules cannot decide.
  */
 const undecidable = (assessment: HallucinationDetector.Assessment): boolean => {
@@ -231,6 +232,7 @@ export const make = (
       revisions: number
     ): Decision.Decision => {
       if (!assessment.hallucinated) return Decision.Approved()
+      // Only the rules' own verdict (no judge feedback) can be undecidable: a judge that read the passages decided.
       if (config.whenUnverifiable !== "flag" && feedback === "" && undecidable(assessment)) {
         const count = assessment.unsupportedClaims.length
         return Decision.Modified({
