@@ -10,6 +10,7 @@
  */
 import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
 import { type Errors, LanguageModel, type Monitor, type Tool, type ValidationPipeline } from "@patinox/core"
+import { KnowledgeBase } from "@patinox/validation"
 import { Effect } from "effect"
 import { calculator, currentTime } from "./DemoTools.js"
 import * as MultiAgent from "./MultiAgent.js"
@@ -32,7 +33,7 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       | AgentRuntime.AgentRuntime
     >()
     const runtime = yield* AgentRuntime.AgentRuntime
-    const team = MultiAgent.agents(model.model)
+    const team = MultiAgent.agents(model.model, yield* KnowledgeBase.KnowledgeBase)
     // The delegates are actors: supervised, bounded mailboxes, drained on shutdown. Starting
     // them can only fail on a duplicate id, a programming error.
     yield* Effect.orDie(Effect.provide(runtime.spawn(team.calculator), services))

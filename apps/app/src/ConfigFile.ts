@@ -8,7 +8,7 @@
  */
 import { MonitoringConfig } from "@patinox/monitoring"
 import { TelemetryStore } from "@patinox/telemetry-store"
-import { HallucinationValidator, JailbreakValidator } from "@patinox/validation"
+import { HallucinationValidator, JailbreakValidator, RateLimiter } from "@patinox/validation"
 import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
@@ -24,12 +24,17 @@ const Bucket = Schema.Struct({ capacity: Positive, refillPerSecond: Positive })
 export const RateLimitConfig = Schema.Struct({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   priority: Schema.optionalWith(Schema.Number, { default: () => 20 }),
-  /** Model requests per agent (and user, when known): a burst of 60, one a second sustained. */
-  requests: Schema.optionalWith(Bucket, { default: () => ({ capacity: 60, refillPerSecond: 1 }) }),
-  /** Estimated prompt tokens per agent: 200k burst, ~3.3k a second sustained (200k a minute). */
-  tokens: Schema.optionalWith(Bucket, { default: () => ({ capacity: 200_000, refillPerSecond: 3_334 }) }),
-  /** Waits up to this long are a Retry; longer ones are rejected. */
-  waitBudgetMs: Schema.optionalWith(NonNegative, { default: () => 2_000 })
+  /**
+   * Model requests per user (API token or client address; one shared bucket when unknown). Defaults
+   * and why: `RateLimiter.defaults` (600 at once, 20 a second: a few hundred runs a minute).
+   */
+  requests: Schema.optionalWith(Bucket, { default: () => ({ ...RateLimiter.defaults.requests }) }),
+  /** Estimated prompt tokens per user: 1M at once, 1M a minute. */
+  tokens: Schema.optionalWith(Bucket, { default: () => ({ ...RateLimiter.defaults.tokens }) }),
+  /** A request waits for its share up to this long; a longer wait is a 429 at once, with Retry-After. */
+  waitBudgetMs: Schema.optionalWith(NonNegative, { default: () => 1_000 }),
+  /** Users (buckets) kept at once; idle ones are dropped first. */
+  maxUsers: Schema.optionalWith(PositiveInt, { default: () => RateLimiter.defaultMaxKeys })
 })
 
 export const CircuitBreakerConfig = Schema.Struct({

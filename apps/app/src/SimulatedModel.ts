@@ -8,8 +8,10 @@
  * answer from the tool's result. Offered `ask_calculator` / `ask_researcher`
  * (the multi-agent router), it delegates arithmetic and "what / who /
  * explain" questions to those agents; offered `search_documents` (the
- * researcher), it searches and quotes the best match. Anything else gets an honest explanation of
- * what it is. Token usage is an estimate (about four characters a token),
+ * researcher), it searches the knowledge base and quotes the best passage.
+ * Anything else gets an honest explanation of what it is. It reads the
+ * user's request, never a validator's revision feedback (which quotes
+ * claims, numbers included): asked to revise, it says it cannot. Token usage is an estimate (about four characters a token),
  * reported like a provider's so that the rest of the system sees real numbers.
  */
 import { Ids, LanguageModel, Message, Usage } from "@patinox/core"
@@ -51,8 +53,11 @@ const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse
 
   if (last?._tag === "tool") {
     content = last.isError ? `I could not do that: ${last.content}` : summarise(last.name, last.content)
+  } else if (last?._tag === "user" && isRevisionRequest(last.content)) {
+    content = "I cannot revise that answer: I only pass on what my tools return and cannot check it against " +
+      "other sources."
   } else {
-    const question = [...request.messages].reverse().find((m) => m._tag === "user")
+    const question = [...request.messages].reverse().find((m) => m._tag === "user" && !isRevisionRequest(m.content))
     const text = question?._tag === "user" ? question.content : ""
     const arithmetic = expression.exec(text)
     const operator = arithmetic?.[2]?.toLowerCase()
@@ -71,9 +76,9 @@ const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse
       const zone = /\bin ([A-Z][A-Za-z_]+\/[A-Z][A-Za-z_]+)/.exec(text)?.[1]
       toolCalls.push(call("current_time", zone === undefined ? {} : { timeZone: zone }))
     } else {
-      content = "I am Patinox's offline simulated model, not a language model: I can only do simple arithmetic " +
-        "(for example \"What is 17 + 25?\") and tell the current time. Set OPENAI_API_KEY or OPENAI_BASE_URL " +
-        "to use a real model."
+      // One sentence about itself and no numbers: nothing a source could contradict, nothing to compute.
+      content = "I cannot do that: I am Patinox's offline simulated model, not a language model, so I only do " +
+        "simple arithmetic and tell the current time (set OPENAI_API_KEY or OPENAI_BASE_URL to use a real model)."
     }
   }
 
@@ -87,6 +92,9 @@ const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse
     usage: new Usage.Usage({ inputTokens: input, outputTokens: output })
   })
 }
+
+// What the agent loop sends back when a validator did not accept an answer.
+const isRevisionRequest = (text: string) => text.startsWith("Your answer was not accepted (")
 
 const call = (name: string, args: unknown) =>
   new Message.ToolCall({ id: Ids.ToolCallId.make(`call_sim_${++callCounter}`), name, arguments: JSON.stringify(args) })
@@ -103,10 +111,10 @@ const summarise = (tool: string, content: string): string => {
       }
       if (tool === "search_documents" && "results" in parsed && Array.isArray(parsed.results)) {
         const first: unknown = parsed.results[0]
-        if (typeof first === "object" && first !== null && "title" in first && "text" in first) {
-          return `According to "${String(first.title)}": ${String(first.text)}`
+        if (typeof first === "object" && first !== null && "docId" in first && "text" in first) {
+          return `According to "${String(first.docId)}": ${String(first.text)}`
         }
-        return "I found nothing about that in my documents."
+        return "I found nothing about that in the knowledge base."
       }
     }
     // Another agent's answer (an `ask_*` tool returns the answer as a JSON string): pass it on.

@@ -47,7 +47,8 @@ export const pipelineLayer = (
       priority: limit.priority,
       requests: limit.requests,
       tokens: limit.tokens,
-      waitBudget: `${limit.waitBudgetMs} millis`
+      waitBudget: `${limit.waitBudgetMs} millis`,
+      maxKeys: limit.maxUsers
     }))
   }
   if (config.jailbreak.enabled) add(JailbreakValidator.layer(config.jailbreak))

@@ -62,6 +62,31 @@ describe("validation in the running service", () => {
       assert.include(String(feedback?.content), "512")
     }))
 
+  // Issue 23: a model that kept the same unsupported answer was sent back until MaxStepsExceeded (500).
+  it.scopedLive("sends an unsupported answer back once, then rejects it with 422 instead of exhausting the steps", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeOpenAi.make({ responder: () => FakeOpenAi.text("The Eiffel Tower is 512 metres tall.") })
+      const base = yield* startServer(fakeModel(fake))
+      yield* post(`${base}/knowledge`, { text: "The Eiffel Tower is 330 metres tall. It stands in Paris." })
+      const { body, status } = yield* post(`${base}/agents/assistant/runs`, { input: "How tall is the Eiffel Tower?" })
+      assert.strictEqual(status, 422)
+      assert.strictEqual(body?.validator, "hallucination")
+      assert.include(String(body?.message), "still not supported by the sources after 1 revision")
+      assert.strictEqual((yield* fake.requests).length, 2)
+    }))
+
+  // Issue 23: with one bucket of 60 for everyone, 1,983 of 2,021 requests from 200 clients were refused.
+  it.scopedLive("does not throttle a burst of 150 runs from one client with the default rate limits", () =>
+    Effect.gen(function*() {
+      const base = yield* startServer(SimulatedModel.layer)
+      const runs = yield* Effect.forEach(
+        Array.from({ length: 150 }, (_, i) => i),
+        (i) => post(`${base}/agents/assistant/runs`, { input: `What is ${i} + 1?` }),
+        { concurrency: 50 }
+      )
+      assert.deepStrictEqual(runs.filter((run) => run.status !== 200).map((run) => run.body), [])
+    }))
+
   it.scopedLive("flags an unsupported answer with a note in annotate mode", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.make({ replies: [FakeOpenAi.text("The Eiffel Tower is 512 metres tall.")] })
@@ -92,7 +117,7 @@ describe("the config file", () => {
       const file = yield* ConfigFile.parse("{}", "test")
       assert.strictEqual(file.database.path, ".data/patinox.db")
       assert.strictEqual(file.validation.jailbreak.priority, 30)
-      assert.strictEqual(file.validation.rateLimit.requests.capacity, 60)
+      assert.strictEqual(file.validation.rateLimit.requests.capacity, 600)
     }))
 
   it.effect("names every offending key of a bad file", () =>

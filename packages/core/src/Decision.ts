@@ -17,7 +17,8 @@ import type { AgentAction } from "./AgentAction.js"
 export type Decision = Data.TaggedEnum<{
   Approved: {}
   Modified: { readonly action: AgentAction; readonly reason: string }
-  Rejected: { readonly reason: string; readonly score?: number | undefined }
+  /** `retryAfterMs`: when the action would pass if tried again (a rate limit), for a caller's Retry-After. */
+  Rejected: { readonly reason: string; readonly score?: number | undefined; readonly retryAfterMs?: number | undefined }
   Retry: { readonly delayMs: number; readonly feedback: string }
 }>
 

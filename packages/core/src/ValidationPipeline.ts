@@ -24,6 +24,17 @@ export interface ValidationContext {
   readonly model?: string | undefined
   /** The end user the run is for, when the caller says (rate limits per user). */
   readonly userId?: string | undefined
+  /**
+   * At the final answer: what this run's tools returned without error (a
+   * delegated agent's answer included), in order. A claim taken from them is
+   * sourced, so answer validators count them as evidence.
+   */
+  readonly toolResults?: ReadonlyArray<string> | undefined
+  /**
+   * At the final answer: how many earlier answers of this run were sent back
+   * for revision, so a validator can bound its own requests.
+   */
+  readonly revisions?: number | undefined
 }
 
 /**

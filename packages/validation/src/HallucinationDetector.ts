@@ -33,7 +33,7 @@ export interface ClaimAssessment {
   }
   /** The claim negates what its closest evidence sentence asserts, or the reverse. */
   readonly negationMismatch: boolean
-  /** The passages the claim was checked against that share words with it, best first. */
+  /** The passages the claim was checked against that share words or numbers with it, best first. */
   readonly evidence: ReadonlyArray<Passage>
 }
 
@@ -87,6 +87,12 @@ export interface CheckInput {
   readonly answer: string
   /** Restrict evidence to these knowledge-base documents. */
   readonly scope?: ReadonlyArray<string> | undefined
+  /**
+   * Sources beside the knowledge base, checked with every claim: e.g. what
+   * the run's tools returned, so an answer that repeats a tool's result is
+   * supported by it.
+   */
+  readonly evidence?: ReadonlyArray<string> | undefined
 }
 
 /** @since 0.1.0 @category models */
@@ -114,7 +120,17 @@ export const make = (options?: Options): Effect.Effect<Service, never, Knowledge
           limit,
           scope: input.scope
         }))
-      return assessClaims({ question: input.question, claims }, (_, index) => evidence[index] ?? [], resolved)
+      const extra: ReadonlyArray<Passage> = (input.evidence ?? []).map((text, i) => ({
+        docId: `evidence-${i}`,
+        passageId: `evidence-${i}#0`,
+        text,
+        score: 0
+      }))
+      return assessClaims(
+        { question: input.question, claims },
+        (_, index) => extra.length === 0 ? evidence[index] ?? [] : [...(evidence[index] ?? []), ...extra],
+        resolved
+      )
     })
 
     return HallucinationDetector.of({ check })

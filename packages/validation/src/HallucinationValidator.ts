@@ -8,10 +8,23 @@
  *   to check an answer is not evidence that it is wrong, and an agent that
  *   answers outside its knowledge base would otherwise never finish. Set
  *   `whenUnverifiable: "flag"` to treat it as unsupported.
+ * - Evidence is the knowledge base and this run's tool results
+ *   (`context.toolResults`, a delegated agent's answer included): an answer
+ *   that repeats what a tool returned is sourced.
+ * - Unsupported claims, none of which any retrieved passage speaks to (no
+ *   shared word or number: the sources were found for the question, not for
+ *   the claim),
+ *   under `whenUnverifiable: "pass"`: the validator cannot decide, so it
+ *   approves with a low-confidence note: `Modified` with the answer plus the
+ *   note, the reason saying so. Asking for revisions it cannot judge would
+ *   only spend the run's steps.
  * - Unsupported claims, `mode: "retry"` (default): `Retry({ delayMs: 0,
  *   feedback })`, which the pipeline turns into `Revise`: the agent hands the
  *   feedback (naming each unsupported claim and what the sources lack) back to
- *   the model to revise its answer. The pipeline's retry bound still applies.
+ *   the model to revise its answer, at most `maxRevisions` times a run
+ *   (default 1, counted from `context.revisions`); an answer still
+ *   unsupported after that is `Rejected` (the run fails with
+ *   `ValidationRejected`, never by running out of steps).
  * - Unsupported claims, `mode: "annotate"`: `Modified` with the answer plus a
  *   note naming the unsupported claims.
  *
@@ -61,7 +74,8 @@ export type JudgeConfig = typeof JudgeConfig.Type
  * `enabled: true`, `name: "hallucination"`, `priority: 40`, `mode: "retry"`,
  * detector options as in `HallucinationDetector` (claimThreshold 0.85,
  * maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
- * whenUnverifiable "pass", retrievalLimit 5), `maxAnswerChars: 20000`, `judge: { enabled: false,
+ * whenUnverifiable "pass", retrievalLimit 5), `maxAnswerChars: 20000`, `maxRevisions: 1`,
+ * `maxToolEvidenceChars: 16000`, `judge: { enabled: false,
  * onError: "fallback", timeoutMs: 30000 }`.
  *
  * @since 0.1.0 @category config
@@ -79,6 +93,10 @@ export const Config = Schema.Struct({
   retrievalLimit: Schema.optional(Schema.Int.pipe(Schema.between(1, 100))),
   /** Longer answers are checked on their head only. */
   maxAnswerChars: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 20_000 }),
+  /** Revisions asked for per run in retry mode; an answer still unsupported after them is rejected. */
+  maxRevisions: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1 }),
+  /** Characters of this run's tool results used as evidence, the latest first. */
+  maxToolEvidenceChars: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 16_000 }),
   judge: Schema.optionalWith(JudgeConfig, { default: () => JudgeConfig.make({}) })
 })
 
@@ -133,6 +151,38 @@ const headOf = (text: string, max: number): string => {
   return end >= max * 0.8 ? head.slice(0, end + 1) : head
 }
 
+/**
+ * The tool results to check an answer against, the latest first, within
+ * `max` characters. A delegated agent's answer comes as a JSON string: it is
+ * unquoted so its words and numbers read as in the answer.
+ */
+const toolEvidence = (results: ReadonlyArray<string> | undefined, max: number): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  let left = max
+  for (const raw of [...(results ?? [])].reverse()) {
+    if (left <= 0) break
+    let text = raw
+    try {
+      const parsed: unknown = JSON.parse(raw)
+      if (typeof parsed === "string") text = parsed
+    } catch {
+      // not JSON: used as it is
+    }
+    out.push(text.slice(0, left))
+    left -= text.length
+  }
+  return out
+}
+
+/**
+ * Unsupported claims that no retrieved passage shares a word or number with: the
+ * evidence neither backs nor contradicts them, so the rules cannot decide.
+ */
+const undecidable = (assessment: HallucinationDetector.Assessment): boolean => {
+  const unsupported = assessment.claims.filter((claim) => !claim.supported)
+  return unsupported.length > 0 && unsupported.every((claim) => claim.evidence.length === 0)
+}
+
 /** The rule assessment restated with the judge's verdict. */
 const withJudgement = (
   assessment: HallucinationDetector.Assessment,
@@ -178,9 +228,23 @@ export const make = (
     const decide = (
       action: AgentAction.FinalAnswer,
       assessment: HallucinationDetector.Assessment,
-      feedback: string
+      feedback: string,
+      revisions: number
     ): Decision.Decision => {
       if (!assessment.hallucinated) return Decision.Approved()
+      // Only the rules' own verdict (no judge feedback) can be undecidable: a judge that read the passages decided.
+      if (config.whenUnverifiable !== "flag" && feedback === "" && undecidable(assessment)) {
+        const count = assessment.unsupportedClaims.length
+        return Decision.Modified({
+          action: new AgentAction.FinalAnswer({
+            step: action.step,
+            content: HallucinationDetector.annotate(action.content, assessment)
+          }),
+          reason: `low confidence: no source speaks to ${count} claim(s) (${
+            assessment.unsupportedClaims.map((claim) => `"${claim.slice(0, 80)}"`).join("; ")
+          }); approved with a note`
+        })
+      }
       if (config.mode === "annotate") {
         return Decision.Modified({
           action: new AgentAction.FinalAnswer({
@@ -188,6 +252,14 @@ export const make = (
             content: HallucinationDetector.annotate(action.content, assessment)
           }),
           reason: `annotated ${assessment.unsupportedClaims.length} unsupported claim(s)`
+        })
+      }
+      if (revisions >= config.maxRevisions) {
+        return Decision.Rejected({
+          reason: `the answer is still not supported by the sources after ${revisions} revision(s): ${
+            assessment.unsupportedClaims.map((claim) => `"${claim.slice(0, 120)}"`).join("; ")
+          }`,
+          score: assessment.score
         })
       }
       // Unverifiable answers flagged by `whenUnverifiable: "flag"` still get feedback from `feedbackFor`.
@@ -198,7 +270,8 @@ export const make = (
       model: LanguageModel.Service,
       action: AgentAction.FinalAnswer,
       question: string | undefined,
-      assessment: HallucinationDetector.Assessment
+      assessment: HallucinationDetector.Assessment,
+      revisions: number
     ): Effect.Effect<Decision.Decision, Errors.ModelError | HallucinationDetector.JudgeReplyInvalid> =>
       HallucinationDetector.judge(model, {
         question,
@@ -211,7 +284,7 @@ export const make = (
         }),
         Effect.map((verdict) => {
           const restated = withJudgement(assessment, verdict)
-          return decide(action, restated.assessment, restated.feedback)
+          return decide(action, restated.assessment, restated.feedback, revisions)
         }),
         Effect.catchAll((error) =>
           config.judge.onError === "reject"
@@ -220,7 +293,7 @@ export const make = (
               Effect.logWarning("HallucinationValidator: judge failed, falling back to the rule verdict").pipe(
                 Effect.annotateLogs({ error: error.message })
               ),
-              decide(action, assessment, "")
+              decide(action, assessment, "", revisions)
             )
         )
       )
@@ -231,11 +304,16 @@ export const make = (
     ): Effect.Effect<Decision.Decision, Error> => {
       if (action._tag !== "FinalAnswer") return Effect.succeed(Decision.Approved())
       const question = context.input
-      return detector.check({ question, answer: headOf(action.content, config.maxAnswerChars) }).pipe(
+      const revisions = context.revisions ?? 0
+      return detector.check({
+        question,
+        answer: headOf(action.content, config.maxAnswerChars),
+        evidence: toolEvidence(context.toolResults, config.maxToolEvidenceChars)
+      }).pipe(
         Effect.flatMap((assessment) =>
           model !== undefined && assessment.verifiable && assessment.claims.length > 0
-            ? judged(model, action, question, assessment)
-            : Effect.succeed(decide(action, assessment, ""))
+            ? judged(model, action, question, assessment, revisions)
+            : Effect.succeed(decide(action, assessment, "", revisions))
         )
       )
     }
@@ -244,7 +322,8 @@ export const make = (
       name: config.name,
       priority: config.priority,
       stages: config.enabled ? ["final_answer"] : [],
-      mayModify: config.mode === "annotate",
+      // Modifies in retry mode too: an answer it cannot decide on passes with a note.
+      mayModify: true,
       validate
     })
   })

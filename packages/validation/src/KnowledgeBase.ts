@@ -4,9 +4,14 @@
  * it: the hallucination detector checks an answer's claims against the
  * passages it finds.
  *
+ * Titles, sources, texts and metadata values are redacted before they are
+ * stored (`Redaction`): a secret pasted into a document would otherwise sit in
+ * the file and come back verbatim in every search hit and validator prompt.
+ *
  * @since 0.1.0
  */
 import { SqlClient, type SqlError } from "@effect/sql"
+import { Redaction } from "@patinox/core"
 import { Context, Effect, Layer, Schema } from "effect"
 import { chunk, type ChunkOptions, matchExpression } from "./internal/kbText.js"
 
@@ -72,7 +77,20 @@ export class KnowledgeBase extends Context.Tag("@patinox/validation/KnowledgeBas
 export interface Options {
   /** Passage chunking: sentences per passage (default 4), shared with the next (1), character cap (1200). */
   readonly chunking?: Partial<ChunkOptions> | undefined
+  /**
+   * Applied to title, source, text and metadata before storage. Default:
+   * the built-in detectors with no length cut (`documentRedactor`).
+   */
+  readonly redactor?: Redaction.Redactor | undefined
 }
+
+/**
+ * The built-in detectors without `Redaction`'s 64 KiB cut: a document is
+ * stored whole, so all of it must be scanned (the scan is linear).
+ *
+ * @since 0.1.0 @category constants
+ */
+export const documentRedactor: Redaction.Redactor = Redaction.make({ maxLength: Number.POSITIVE_INFINITY })
 
 const defaultChunking: ChunkOptions = { sentencesPerPassage: 4, overlap: 1, maxPassageChars: 1200 }
 
@@ -90,6 +108,13 @@ export const make = (options?: Options): Effect.Effect<Service, KnowledgeBaseErr
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const chunking: ChunkOptions = { ...defaultChunking, ...options?.chunking }
+    const redactor = options?.redactor ?? documentRedactor
+    const redact = (document: Document): Document => ({
+      title: document.title === undefined ? undefined : redactor.text(document.title),
+      source: document.source === undefined ? undefined : redactor.text(document.source),
+      text: redactor.text(document.text),
+      metadata: document.metadata
+    })
 
     yield* sql`CREATE TABLE IF NOT EXISTS kb_documents (
       id TEXT PRIMARY KEY,
@@ -107,8 +132,9 @@ export const make = (options?: Options): Effect.Effect<Service, KnowledgeBaseErr
       Effect.mapError(failWith("setup"))
     )
 
-    const insert = (document: Document, id: string) =>
+    const insert = (original: Document, id: string) =>
       Effect.gen(function*() {
+        const document = redact(original)
         yield* sql`DELETE FROM kb_passages WHERE doc_id = ${id}`
         yield* sql`DELETE FROM kb_documents WHERE id = ${id}`
         const passages = chunk(document.text, chunking)
@@ -117,7 +143,8 @@ export const make = (options?: Options): Effect.Effect<Service, KnowledgeBaseErr
             id,
             title: document.title ?? null,
             source: document.source ?? null,
-            metadata: JSON.stringify(document.metadata ?? {}),
+            // `value` also blanks values under secret-looking keys (`apiKey`, `password`).
+            metadata: JSON.stringify(redactor.value(document.metadata ?? {})),
             text: document.text,
             passages: passages.length,
             created_at: Date.now()

@@ -25,7 +25,8 @@
  *   into an action of the same kind (`_tag`); later validators see the new
  *   action. Otherwise the check fails with `ModificationNotAllowed` (never
  *   silently ignored).
- * - `Rejected(reason)`: fails with `ValidationRejected` naming the validator.
+ * - `Rejected(reason)`: fails with `ValidationRejected` naming the validator
+ *   (and carrying the decision's `retryAfterMs`, if any).
  *   A validator whose own `validate` fails is treated the same way (fail
  *   closed), with reason `validator failed: ...`.
  * - `Retry(delayMs, feedback)`: the revise-or-wait rule. At a stage where the
@@ -182,7 +183,8 @@ const build = (state: internal.State, monitor: Monitor.Service): internal.Statef
             validator: validator.name,
             stage,
             reason: decision.reason,
-            score: decision.score
+            score: decision.score,
+            retryAfterMs: decision.retryAfterMs
           })
         case "Retry": {
           if (isRevise(decision, stage)) {

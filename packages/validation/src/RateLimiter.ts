@@ -1,14 +1,21 @@
 /**
  * A validator that rate-limits actions with two token buckets per key: one
- * on requests, one on (estimated) model tokens.
+ * on requests, one on (estimated) model tokens. The key is the end user
+ * (`context.userId`, which the service sets from the API token or the client
+ * address) or, when the caller does not say, one shared bucket.
  *
  * - Enough in both buckets: `Approved`, and the request is paid for.
- * - Not enough, and the refill would take at most `waitBudget`:
- *   `Retry({ delayMs })`; the pipeline sleeps that long and asks again
- *   (nothing is reserved meanwhile, so a busy key may be told to wait again,
- *   within the pipeline's retry bounds).
+ * - Not enough, and the refill would take at most `waitBudget`: the request
+ *   reserves its share now (the bucket goes into debt, so callers are served
+ *   in turn) and the validator waits for it, then `Approved`. Waiting here
+ *   rather than answering `Retry` is what keeps a busy key fair: a `Retry`
+ *   reserves nothing, so under load every waiter found the bucket emptied
+ *   again by others and gave up after its retries.
  * - Not enough and the wait is longer, or the request alone is larger than a
- *   bucket's capacity: `Rejected`, with a reason naming the key and the wait.
+ *   bucket's capacity: `Rejected` at once (no waiting), with a reason naming
+ *   the key and the wait, and `retryAfterMs` (the wait) for a caller's
+ *   `Retry-After`. An interrupted wait gives its reservation up to no one: it
+ *   errs on the side of limiting.
  *
  * Time comes from `Clock` (so `TestClock` drives it). Buckets live in one
  * `Ref` holding an immutable map, bounded by `maxKeys` (default 10 000):
@@ -21,7 +28,7 @@
  */
 import type { AgentAction, Monitor, ValidationPipeline } from "@patinox/core"
 import { Decision } from "@patinox/core"
-import { Clock, Duration, Effect, HashMap, Layer, Option, Predicate, Ref } from "effect"
+import { Clock, Duration, Effect, HashMap, Layer, Option, Ref } from "effect"
 import * as Bucket from "./internal/bucket.js"
 import * as Pipeline from "./Pipeline.js"
 import * as Validator from "./Validator.js"
@@ -40,9 +47,9 @@ export interface Config {
   readonly requests: BucketConfig
   /** Estimated model tokens per key; omit to limit requests only. */
   readonly tokens?: BucketConfig | undefined
-  /** The longest refill wait answered with `Retry`; longer waits are `Rejected`. */
+  /** The longest refill wait the validator sits out; longer waits are `Rejected` at once. */
   readonly waitBudget: Duration.DurationInput
-  /** Default: `defaultKeyOf` (agent, and user and model when the context carries them). */
+  /** Default: `defaultKeyOf` (the user when the context carries one, else one shared key). */
   readonly keyOf?: ((action: AgentAction.AgentAction, context: Validator.ValidationContext) => string) | undefined
   /** Tokens an action costs. Default: `estimateTokens`. */
   readonly costOf?: ((action: AgentAction.AgentAction) => number) | undefined
@@ -58,7 +65,7 @@ export interface Config {
 
 /** @since 0.1.0 @category models */
 export interface RateLimiter extends Validator.Validator<never> {
-  /** What `key` has available now (full buckets for a key never seen). */
+  /** What `key` has available now (full buckets for a key never seen; negative while reserved ahead). */
   readonly available: (key: string) => Effect.Effect<{ readonly requests: number; readonly tokens: number | undefined }>
   /** How many keys hold a bucket. */
   readonly size: Effect.Effect<number>
@@ -70,25 +77,38 @@ export const defaultPriority = 20
 /** @since 0.1.0 @category defaults */
 export const defaultMaxKeys = 10_000
 
-const optionalString = (context: object, field: string): string | undefined => {
-  if (!Predicate.hasProperty(context, field)) return undefined
-  const value: unknown = context[field]
-  return typeof value === "string" && value !== "" ? value : undefined
-}
+/**
+ * Limits sized for one service with a handful of users: 600 model requests
+ * at once and 20 a second (1,200 a minute) per user; 1M estimated tokens at
+ * once and ~16.7k a second (1M a minute); waits of up to 1 s are sat out.
+ * An agent run takes 2-4 model requests, so one user (or every caller the
+ * service cannot tell apart, who share a bucket) can make a few hundred runs
+ * a minute and a burst of 200 clients is not refused, while a runaway loop
+ * is still stopped within seconds. A wait longer than a second is better
+ * answered at once with the time to come back than by holding a connection.
+ *
+ * @since 0.1.0 @category defaults
+ */
+export const defaults = {
+  requests: { capacity: 600, refillPerSecond: 20 },
+  tokens: { capacity: 1_000_000, refillPerSecond: 16_667 },
+  waitBudget: "1 second",
+  maxKeys: defaultMaxKeys
+} as const satisfies Config
+
+/** The key of every action whose context names no user. @since 0.1.0 @category keys */
+export const sharedKey = "shared"
 
 /**
- * `agent:<agentId>`, followed by `|user:<userId>` and `|model:<model>` when
- * the validation context carries those (string) fields.
+ * `user:<userId>` when the validation context names the end user, else
+ * `sharedKey`: one bucket for every caller the service cannot tell apart.
+ * Agents and models are not part of the key, so a user's delegated and
+ * direct runs draw on the same allowance.
  *
  * @since 0.1.0 @category keys
  */
-export const defaultKeyOf = (_action: AgentAction.AgentAction, context: Validator.ValidationContext): string => {
-  const user = optionalString(context, "userId")
-  const model = optionalString(context, "model")
-  return `agent:${context.agentId}${user === undefined ? "" : `|user:${user}`}${
-    model === undefined ? "" : `|model:${model}`
-  }`
-}
+export const defaultKeyOf = (_action: AgentAction.AgentAction, context: Validator.ValidationContext): string =>
+  context.userId === undefined || context.userId === "" ? sharedKey : `user:${context.userId}`
 
 /**
  * About four characters per token over what a model call sends: message
@@ -113,7 +133,14 @@ export const estimateTokens = (action: AgentAction.AgentAction): number => {
 interface KeyState {
   readonly requests: Bucket.Bucket
   readonly tokens: Bucket.Bucket | undefined
+  /** When the key was last charged: the eviction order when every bucket is in use. */
+  readonly usedAt: number
 }
+
+type Outcome =
+  | { readonly _tag: "Approved" }
+  | { readonly _tag: "Wait"; readonly waitMs: number }
+  | { readonly _tag: "Rejected"; readonly reason: string; readonly waitMs: number }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 
@@ -142,13 +169,15 @@ export const make = (config: Config): Effect.Effect<RateLimiter> =>
       Option.match(HashMap.get(map, key), {
         onNone: () => ({
           requests: Bucket.full(requestsConfig, now),
-          tokens: tokensConfig === undefined ? undefined : Bucket.full(tokensConfig, now)
+          tokens: tokensConfig === undefined ? undefined : Bucket.full(tokensConfig, now),
+          usedAt: now
         }),
         onSome: (state) => ({
           requests: Bucket.refill(requestsConfig, state.requests, now),
           tokens: tokensConfig === undefined || state.tokens === undefined
             ? state.tokens
-            : Bucket.refill(tokensConfig, state.tokens, now)
+            : Bucket.refill(tokensConfig, state.tokens, now),
+          usedAt: state.usedAt
         })
       })
 
@@ -156,16 +185,22 @@ export const make = (config: Config): Effect.Effect<RateLimiter> =>
       Bucket.isFullAt(requestsConfig, state.requests, now) &&
       (tokensConfig === undefined || state.tokens === undefined || Bucket.isFullAt(tokensConfig, state.tokens, now))
 
+    // Runs only when a new key overflows the map: one pass drops the idle buckets, and while
+    // every bucket is in use one more pass per excess key finds the least recently charged.
     const bounded = (map: HashMap.HashMap<string, KeyState>, keep: string, now: number) => {
       if (HashMap.size(map) <= maxKeys) return map
       let out = HashMap.filter(map, (state, key) => key === keep || !isIdle(state, now))
-      const excess = HashMap.size(out) - maxKeys
-      if (excess > 0) {
-        const oldest = Array.from(HashMap.entries(out))
-          .filter(([key]) => key !== keep)
-          .sort(([, a], [, b]) => a.requests.updatedAt - b.requests.updatedAt)
-          .slice(0, excess)
-        out = HashMap.removeMany(out, oldest.map(([key]) => key))
+      while (HashMap.size(out) > maxKeys) {
+        let oldest: string | undefined
+        let oldestAt = Number.POSITIVE_INFINITY
+        for (const [key, state] of out) {
+          if (key !== keep && state.usedAt < oldestAt) {
+            oldest = key
+            oldestAt = state.usedAt
+          }
+        }
+        if (oldest === undefined) break
+        out = HashMap.remove(out, oldest)
       }
       return out
     }
@@ -187,42 +222,54 @@ export const make = (config: Config): Effect.Effect<RateLimiter> =>
             } allowed at once; it can never pass`
           })
         }
-        return yield* Ref.modify(ref, (map): readonly [Decision.Decision, HashMap.HashMap<string, KeyState>] => {
+        const outcome = yield* Ref.modify(ref, (map): readonly [Outcome, HashMap.HashMap<string, KeyState>] => {
           const state = current(map, key, now)
-          const requestsOk = Bucket.hasEnough(state.requests, 1)
-          const tokensOk = state.tokens === undefined || Bucket.hasEnough(state.tokens, tokenCost)
-          if (requestsOk && tokensOk) {
-            const next: KeyState = {
-              requests: Bucket.take(state.requests, 1),
-              tokens: state.tokens === undefined ? undefined : Bucket.take(state.tokens, tokenCost)
-            }
-            return [Decision.Approved(), bounded(HashMap.set(map, key, next), key, now)]
-          }
           const requestWait = Bucket.waitFor(requestsConfig, state.requests, 1)
           const tokenWait = tokensConfig === undefined || state.tokens === undefined
             ? 0
             : Bucket.waitFor(tokensConfig, state.tokens, tokenCost)
           const waitMs = Math.max(requestWait, tokenWait)
-          const short = [
-            requestsOk ? undefined : `${Math.floor(state.requests.available)}/${requestsConfig.capacity} requests left`,
-            tokensOk || state.tokens === undefined || tokensConfig === undefined
-              ? undefined
-              : `needs ${plural(tokenCost, "token")}, ${Math.floor(state.tokens.available)}/${tokensConfig.capacity} left`
-          ].filter((part) => part !== undefined).join("; ")
           if (waitMs <= waitBudgetMs) {
-            return [
-              Decision.Retry({ delayMs: waitMs, feedback: `rate limit for key ${key}: ${short}; retry in ${waitMs} ms` }),
-              map
-            ]
+            const next: KeyState = {
+              requests: Bucket.reserve(state.requests, 1),
+              tokens: state.tokens === undefined ? undefined : Bucket.reserve(state.tokens, tokenCost),
+              usedAt: now
+            }
+            const outcome: Outcome = waitMs > 0 ? { _tag: "Wait", waitMs } : { _tag: "Approved" }
+            return [outcome, bounded(HashMap.set(map, key, next), key, now)]
           }
+          const short = [
+            requestWait === 0
+              ? undefined
+              : `${Math.max(0, Math.floor(state.requests.available))}/${requestsConfig.capacity} requests left`,
+            tokenWait === 0 || state.tokens === undefined || tokensConfig === undefined
+              ? undefined
+              : `needs ${plural(tokenCost, "token")}, ${
+                Math.max(0, Math.floor(state.tokens.available))
+              }/${tokensConfig.capacity} left`
+          ].filter((part) => part !== undefined).join("; ")
           const after = Number.isFinite(waitMs) ? `retry in ${waitMs} ms` : "the bucket never refills"
           return [
-            Decision.Rejected({
-              reason: `rate limit for key ${key}: ${short}; ${after}, beyond the wait budget of ${waitBudgetMs} ms`
-            }),
+            {
+              _tag: "Rejected",
+              reason: `rate limit for key ${key}: ${short}; ${after}, beyond the wait budget of ${waitBudgetMs} ms`,
+              waitMs
+            },
             map
           ]
         })
+        switch (outcome._tag) {
+          case "Approved":
+            return Decision.Approved()
+          case "Wait":
+            yield* Effect.sleep(Duration.millis(outcome.waitMs))
+            return Decision.Approved()
+          case "Rejected":
+            return Decision.Rejected({
+              reason: outcome.reason,
+              retryAfterMs: Number.isFinite(outcome.waitMs) ? outcome.waitMs : undefined
+            })
+        }
       })
 
     const available = (key: string) =>

@@ -32,8 +32,13 @@ const kbLayer = Layer.mergeAll(Monitor.layerMemory(), seeded.pipe(Layer.provideM
 
 const answer = (content: string) => new AgentAction.FinalAnswer({ step: 3, content })
 
-const check = (input: string, content: string, config: HallucinationValidator.ConfigInput = {}) =>
-  ValidationPipeline.check(answer(content), { ...ids, input }).pipe(
+const check = (
+  input: string,
+  content: string,
+  config: HallucinationValidator.ConfigInput = {},
+  run: { readonly toolResults?: ReadonlyArray<string>; readonly revisions?: number } = {}
+) =>
+  ValidationPipeline.check(answer(content), { ...ids, input, ...run }).pipe(
     Effect.provide(Pipeline.stack(Pipeline.empty, HallucinationValidator.layer(config)))
   )
 
@@ -87,6 +92,60 @@ describe("HallucinationValidator", () => {
         assert.strictEqual(verdict._tag, "Revise")
       }))
 
+    it.effect("counts this run's tool results as evidence: a calculator's result is not a hallucination", () =>
+      Effect.gen(function*() {
+        // The question shares words with the ferry passage, which says nothing of 7.
+        const question = "About the ferry fare: what is 3 + 4?"
+        const toolResults = [JSON.stringify({ result: 7, expression: "3 + 4 = 7" })]
+        const verdict = yield* check(question, "3 + 4 = 7", {}, { toolResults })
+        assert.strictEqual(verdict._tag, "Proceed")
+        if (verdict._tag === "Proceed" && verdict.action._tag === "FinalAnswer") {
+          assert.strictEqual(verdict.action.content, "3 + 4 = 7")
+        }
+        // A tool result that says something else supports nothing.
+        const other = yield* check(question, "3 + 4 = 8", {}, { toolResults })
+        assert.strictEqual(other._tag, "Revise")
+      }))
+
+    it.effect("counts a delegated agent's answer, a JSON string, as evidence for a verbatim quote", () =>
+      Effect.gen(function*() {
+        const quote = "According to \"ferry-2\": The night ferry to Ardlow was withdrawn in 1998 after 41 years."
+        const verdict = yield* check("When does the Vell ferry leave?", quote, {}, { toolResults: [JSON.stringify(quote)] })
+        assert.strictEqual(verdict._tag, "Proceed")
+        const alone = yield* check("When does the Vell ferry leave?", quote)
+        assert.strictEqual(alone._tag, "Revise")
+      }))
+
+    it.effect("approves with a low-confidence note what no retrieved passage speaks to, without a revision", () =>
+      Effect.gen(function*() {
+        // The ferry passage is found for the question's words; it shares none with the claim.
+        const content = "Cats purr when they are content."
+        const memory = yield* Monitor.MemoryMonitor
+        yield* memory.clear
+        const verdict = yield* check("Is there a joke about cats on the ferry?", content)
+        assert.strictEqual(verdict._tag, "Proceed")
+        if (verdict._tag !== "Proceed" || verdict.action._tag !== "FinalAnswer") return assert.fail("expected an answer")
+        assert.isTrue(verdict.action.content.startsWith(content))
+        assert.include(verdict.action.content, "could not be verified")
+        const records = (yield* memory.events).flatMap((e) => e.metrics.decisions ?? [])
+        assert.strictEqual(records[0]?.decision, "modified")
+        assert.match(records[0]?.reason ?? "", /^low confidence: no source speaks to 1 claim/)
+      }))
+
+    it.effect("asks for one revision per run, then rejects an answer still unsupported", () =>
+      Effect.gen(function*() {
+        assert.strictEqual((yield* check(QUESTION, WRONG, {}, { revisions: 0 }))._tag, "Revise")
+        const error = yield* Effect.flip(check(QUESTION, WRONG, {}, { revisions: 1 }))
+        assert.strictEqual(error._tag, "ValidationRejected")
+        if (error._tag === "ValidationRejected") {
+          assert.strictEqual(error.validator, "hallucination")
+          assert.include(error.reason, `still not supported by the sources after 1 revision(s): "${WRONG}"`)
+        }
+        // The bound is configurable; 0 rejects at once.
+        assert.strictEqual((yield* Effect.flip(check(QUESTION, WRONG, { maxRevisions: 0 })))._tag, "ValidationRejected")
+        assert.strictEqual((yield* check(QUESTION, WRONG, { maxRevisions: 3 }, { revisions: 2 }))._tag, "Revise")
+      }))
+
     it.effect("ignores actions other than the final answer", () =>
       Effect.gen(function*() {
         const action = new AgentAction.UserInput({ input: WRONG })
@@ -132,6 +191,20 @@ describe("HallucinationValidator", () => {
         Effect.provide(ScriptedModel.layer([
           ScriptedModel.text(JSON.stringify({ verdict: "entailed", unsupportedClaims: [] })),
           ScriptedModel.text("Looks entailed to me.")
+        ]))
+      ))
+
+    it.effect("judge: a neutral verdict once the revisions are spent is a rejection, not another revision", () =>
+      Effect.gen(function*() {
+        const content = "The lighthouse on Vell was first lit in 1871."
+        const question = "When was the lighthouse first lit?"
+        assert.strictEqual((yield* check(question, content, { judge: { enabled: true } }))._tag, "Revise")
+        const error = yield* Effect.flip(check(question, content, { judge: { enabled: true } }, { revisions: 1 }))
+        assert.strictEqual(error._tag, "ValidationRejected")
+      }).pipe(
+        Effect.provide(ScriptedModel.layer([
+          ScriptedModel.text(JSON.stringify({ verdict: "neutral", unsupportedClaims: [] })),
+          ScriptedModel.text(JSON.stringify({ verdict: "neutral", unsupportedClaims: [] }))
         ]))
       ))
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { AgentAction, Decision, Errors, Ids, Message, Monitor, ValidationPipeline } from "@patinox/core"
+import { AgentAction, Errors, Ids, Message, Monitor, ValidationPipeline } from "@patinox/core"
 import { Effect, Fiber, TestClock } from "effect"
 import * as Pipeline from "../src/Pipeline.js"
 import * as RateLimiter from "../src/RateLimiter.js"
@@ -7,7 +7,12 @@ import type * as Validator from "../src/Validator.js"
 
 const agentId = Ids.AgentId.make("agent-1")
 const runId = Ids.RunId.make("run-1")
-const context = (agent = agentId): Validator.ValidationContext => ({ agentId: agent, runId, stage: "model_request" })
+const context = (userId?: string, agent = agentId): Validator.ValidationContext => ({
+  agentId: agent,
+  runId,
+  stage: "model_request",
+  ...(userId === undefined ? {} : { userId })
+})
 const callOf = (chars: number) =>
   new AgentAction.ModelCall({ step: 1, messages: [Message.user("x".repeat(chars))], tools: [] })
 const small = callOf(4)
@@ -18,30 +23,61 @@ const requestsOnly = {
 } satisfies RateLimiter.Config
 
 describe("RateLimiter", () => {
-  it.effect("approves while the bucket has requests, then asks to retry when one will have refilled", () =>
+  it.effect("approves while the bucket has requests, then waits on the clock for the next one to refill", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make(requestsOnly)
       assert.strictEqual((yield* limiter.validate(small, context()))._tag, "Approved")
       assert.strictEqual((yield* limiter.validate(small, context()))._tag, "Approved")
-      const third = yield* limiter.validate(small, context())
-      assert.isTrue(Decision.isDecision("Retry")(third))
-      if (third._tag === "Retry") {
-        assert.strictEqual(third.delayMs, 1_000)
-        assert.match(third.feedback, /rate limit for key agent:agent-1: .*retry in 1000 ms/)
-      }
-      yield* TestClock.adjust("1 second")
-      assert.strictEqual((yield* limiter.validate(small, context()))._tag, "Approved")
+      const third = yield* Effect.fork(limiter.validate(small, context()))
+      yield* TestClock.adjust("999 millis")
+      assert.isNull(third.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(third))._tag, "Approved")
     }))
 
-  it.effect("rejects, naming the key and the wait, when the refill takes longer than the wait budget", () =>
+  it.effect("serves waiting callers in turn: each reserves its request, so the next waits one refill longer", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ requests: { capacity: 1, refillPerSecond: 1 }, waitBudget: "5 seconds" })
+      yield* limiter.validate(small, context())
+      const second = yield* Effect.fork(limiter.validate(small, context()))
+      yield* Effect.yieldNow()
+      const third = yield* Effect.fork(limiter.validate(small, context()))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(second))._tag, "Approved")
+      assert.isNull(third.unsafePoll())
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(third))._tag, "Approved")
+      // Nothing is left over: the two reservations used exactly the two refills.
+      assert.strictEqual((yield* limiter.available(RateLimiter.sharedKey)).requests, 0)
+    }))
+
+  it.effect("rejects at once, with retryAfterMs, when the wait would exceed the budget", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ requests: { capacity: 1, refillPerSecond: 0.1 }, waitBudget: "2 seconds" })
-      yield* limiter.validate(small, context())
-      const decision = yield* limiter.validate(small, context())
+      yield* limiter.validate(small, context("alice"))
+      // Under TestClock a wait would never end: getting a decision at all shows there was none.
+      const decision = yield* limiter.validate(small, context("alice"))
       assert.strictEqual(decision._tag, "Rejected")
       if (decision._tag === "Rejected") {
-        assert.match(decision.reason, /^rate limit for key agent:agent-1: .*retry in 10000 ms, beyond the wait budget of 2000 ms$/)
+        assert.strictEqual(decision.retryAfterMs, 10_000)
+        assert.match(
+          decision.reason,
+          /^rate limit for key user:alice: 0\/1 requests left; retry in 10000 ms, beyond the wait budget of 2000 ms$/
+        )
       }
+    }))
+
+  it.effect("counts the reservations of callers already waiting when it decides to reject", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ requests: { capacity: 1, refillPerSecond: 1 }, waitBudget: "1500 millis" })
+      yield* limiter.validate(small, context())
+      const waiting = yield* Effect.fork(limiter.validate(small, context()))
+      yield* Effect.yieldNow() // the waiter reserves before the next caller asks
+      const decision = yield* limiter.validate(small, context())
+      assert.strictEqual(decision._tag, "Rejected")
+      if (decision._tag === "Rejected") assert.strictEqual(decision.retryAfterMs, 2_000)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(waiting))._tag, "Approved")
     }))
 
   it.effect("limits estimated tokens as well as requests", () =>
@@ -54,12 +90,13 @@ describe("RateLimiter", () => {
       // 2 400 characters ≈ 600 tokens.
       assert.strictEqual(RateLimiter.estimateTokens(callOf(2_400)), 600)
       assert.strictEqual((yield* limiter.validate(callOf(2_400), context()))._tag, "Approved")
-      const second = yield* limiter.validate(callOf(2_400), context())
-      assert.strictEqual(second._tag, "Retry")
+      assert.strictEqual((yield* limiter.available(RateLimiter.sharedKey)).tokens, 400)
       // 400 tokens left, 600 needed, 100 per second: 2 seconds.
-      if (second._tag === "Retry") assert.strictEqual(second.delayMs, 2_000)
-      const { tokens } = yield* limiter.available("agent:agent-1")
-      assert.strictEqual(tokens, 400)
+      const second = yield* Effect.fork(limiter.validate(callOf(2_400), context()))
+      yield* TestClock.adjust("1999 millis")
+      assert.isNull(second.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(second))._tag, "Approved")
     }))
 
   it.effect("rejects at once a request larger than the bucket can ever hold", () =>
@@ -86,45 +123,50 @@ describe("RateLimiter", () => {
       assert.strictEqual((yield* limiter.validate(small, context()))._tag, "Rejected")
     }))
 
-  it.effect("keeps one bucket per key: agents, users and custom keys", () =>
+  it.effect("keeps one bucket per user, and one shared bucket for every caller without one", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ requests: { capacity: 1, refillPerSecond: 1 }, waitBudget: 0 })
-      const other = Ids.AgentId.make("agent-2")
+      assert.strictEqual(RateLimiter.defaultKeyOf(small, context("alice")), "user:alice")
+      assert.strictEqual(RateLimiter.defaultKeyOf(small, context()), "shared")
+      assert.strictEqual((yield* limiter.validate(small, context("alice")))._tag, "Approved")
+      // Alice spending her bucket leaves Bob's and the shared one untouched.
+      assert.strictEqual((yield* limiter.validate(small, context("bob")))._tag, "Approved")
       assert.strictEqual((yield* limiter.validate(small, context()))._tag, "Approved")
-      assert.strictEqual((yield* limiter.validate(small, context(other)))._tag, "Approved")
-      assert.strictEqual((yield* limiter.validate(small, context()))._tag, "Rejected")
-      // A context that carries a user id gets its own bucket per user.
-      const alice = { ...context(), userId: "alice" }
-      assert.strictEqual(RateLimiter.defaultKeyOf(small, alice), "agent:agent-1|user:alice")
-      assert.strictEqual((yield* limiter.validate(small, alice))._tag, "Approved")
+      assert.strictEqual((yield* limiter.validate(small, context("alice")))._tag, "Rejected")
+      // The key is the user, not the agent: another agent of Alice's draws on the same bucket.
+      assert.strictEqual((yield* limiter.validate(small, context("alice", Ids.AgentId.make("agent-2"))))._tag, "Rejected")
+      assert.strictEqual((yield* limiter.validate(small, context(undefined, Ids.AgentId.make("agent-2"))))._tag, "Rejected")
 
-      const shared = yield* RateLimiter.make({
+      const custom = yield* RateLimiter.make({
         requests: { capacity: 1, refillPerSecond: 1 },
         waitBudget: 0,
-        keyOf: () => "everyone"
+        keyOf: (_, ctx) => ctx.agentId
       })
-      assert.strictEqual((yield* shared.validate(small, context()))._tag, "Approved")
-      assert.strictEqual((yield* shared.validate(small, context(other)))._tag, "Rejected")
+      assert.strictEqual((yield* custom.validate(small, context("alice")))._tag, "Approved")
+      assert.strictEqual((yield* custom.validate(small, context("bob")))._tag, "Rejected")
     }))
 
-  it.effect("stays within maxKeys, forgetting buckets that refilled first", () =>
+  it.effect("stays within maxKeys, forgetting buckets that refilled first, then the least recently used", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({
         requests: { capacity: 1, refillPerSecond: 1 },
         waitBudget: 0,
-        maxKeys: 2,
-        keyOf: (_, ctx) => ctx.agentId
+        maxKeys: 2
       })
-      const agent = (n: number) => context(Ids.AgentId.make(`agent-${n}`))
-      yield* limiter.validate(small, agent(1))
-      yield* TestClock.adjust("1 second") // agent-1's bucket is full again
-      yield* limiter.validate(small, agent(2))
-      yield* limiter.validate(small, agent(3))
+      yield* limiter.validate(small, context("u1"))
+      yield* TestClock.adjust("1 second") // u1's bucket is full again
+      yield* limiter.validate(small, context("u2"))
+      yield* TestClock.adjust("100 millis")
+      yield* limiter.validate(small, context("u3"))
       assert.strictEqual(yield* limiter.size, 2)
-      // agent-2 was kept (still empty), so it is still limited.
-      assert.strictEqual((yield* limiter.validate(small, agent(2)))._tag, "Rejected")
-      for (let n = 4; n < 20; n++) yield* limiter.validate(small, agent(n))
-      assert.isAtMost(yield* limiter.size, 2)
+      // u2 was kept (still empty), so it is still limited.
+      assert.strictEqual((yield* limiter.validate(small, context("u2")))._tag, "Rejected")
+      // Every bucket busy: the least recently charged (u2) goes, u3 stays limited.
+      yield* limiter.validate(small, context("u4"))
+      assert.strictEqual(yield* limiter.size, 2)
+      assert.strictEqual((yield* limiter.validate(small, context("u3")))._tag, "Rejected")
+      for (let n = 5; n < 1_000; n++) yield* limiter.validate(small, context(`u${n}`))
+      assert.strictEqual(yield* limiter.size, 2)
     }))
 
   it.effect("as a layer, makes the pipeline wait for the refill on the clock, at model requests only", () =>
@@ -148,20 +190,21 @@ describe("RateLimiter", () => {
       yield* program.pipe(Effect.provide(layer))
     }).pipe(Effect.provide(Monitor.layerMemory())))
 
-  it.effect("as a layer, rejects through the pipeline with ValidationRejected", () =>
+  it.effect("as a layer, rejects through the pipeline with ValidationRejected carrying retryAfterMs", () =>
     Effect.gen(function*() {
       const layer = Pipeline.stack(
         Pipeline.empty,
-        RateLimiter.layer({ requests: { capacity: 1, refillPerSecond: 0.001 }, waitBudget: "1 second" })
+        RateLimiter.layer({ requests: { capacity: 1, refillPerSecond: 0.5 }, waitBudget: "1 second" })
       )
       const error = yield* Effect.gen(function*() {
-        yield* ValidationPipeline.check(small, { agentId, runId })
-        return yield* Effect.flip(ValidationPipeline.check(small, { agentId, runId }))
+        yield* ValidationPipeline.check(small, { agentId, runId, userId: "carol" })
+        return yield* Effect.flip(ValidationPipeline.check(small, { agentId, runId, userId: "carol" }))
       }).pipe(Effect.provide(layer))
       assert.instanceOf(error, Errors.ValidationRejected)
       if (error._tag === "ValidationRejected") {
         assert.strictEqual(error.validator, "rate-limiter")
-        assert.match(error.reason, /rate limit for key agent:agent-1/)
+        assert.strictEqual(error.retryAfterMs, 2_000)
+        assert.match(error.reason, /rate limit for key user:carol/)
       }
     }).pipe(Effect.provide(Monitor.layerMemory())))
 })

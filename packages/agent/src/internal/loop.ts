@@ -296,7 +296,12 @@ export const runLoop = (
       // -- final answer --------------------------------------------------------
       const answer = response.message.content ?? ""
       yield* state("validating")
-      const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }, true), context)
+      // Answer validators weigh the answer against what this run's tools returned and bound their revisions.
+      const checkedAnswer = yield* ValidationPipeline.check(new AgentAction.FinalAnswer({ step, content: answer }, true), {
+        ...context,
+        toolResults: messages.flatMap((m) => m._tag === "tool" && !m.isError ? [m.content] : []),
+        revisions: steps.filter((s) => s._tag === "RevisionStep" && s.stage === "final_answer").length
+      })
       if (checkedAnswer._tag === "Revise") {
         messages.push(response.message)
         messages.push(

@@ -43,6 +43,15 @@ export const take = (bucket: Bucket, cost: number): Bucket => ({
   updatedAt: bucket.updatedAt
 })
 
+/**
+ * Takes `cost` even when it is not there yet: the bucket goes into debt, so
+ * the next caller's wait counts from after this one's. @internal
+ */
+export const reserve = (bucket: Bucket, cost: number): Bucket => ({
+  available: bucket.available - cost,
+  updatedAt: bucket.updatedAt
+})
+
 /** Whether the bucket is full at `now` (forgetting it loses nothing). @internal */
 export const isFullAt = (config: BucketConfig, bucket: Bucket, now: number): boolean =>
   refill(config, bucket, now).available + epsilon >= config.capacity

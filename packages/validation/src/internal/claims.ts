@@ -57,6 +57,11 @@ const BOILERPLATE = [
   /^(in summary|in conclusion|to summarize|overall)[,:]?$/i
 ]
 
+// The answerer saying what it cannot do or did not find: nothing a source could back or contradict.
+// Only without digits, so "I can't say, but it opened in 1871" is still checked.
+const ABOUT_ITSELF =
+  /^(?:i\s+(?:cannot|can't|can\s+not|could\s*not|couldn't|can\s+only|do\s+not|don't|did\s+not|didn't|am\s+not|am\s+unable|have\s+no|found\s+no(?:thing)?)|i'm\s+(?:not|unable))\b[^\d]*$/i
+
 // Hedges and filler at the start of a claim: stripped, the rest is still a claim.
 const HEDGE_PREFIX =
   /^(?:(?:sure|certainly|of course|absolutely|well|so|okay|ok|yes|indeed)[!,.]\s*|(?:i think|i believe|i guess|i suppose|i'm (?:pretty |fairly )?sure|i am (?:pretty |fairly )?sure|in my opinion|it seems(?: that)?|it appears(?: that)?|it is (?:likely|possible|believed) that|as far as i know|to my knowledge|to the best of my knowledge|probably|perhaps|maybe|i would say|honestly|actually|basically|note that|in fact)\b,?\s*(?:that\s+)?)/i
@@ -85,7 +90,7 @@ export const splitClaims = (answer: string): Array<string> => {
       if (stripped === text) break
       text = stripped
     }
-    if (!/[\p{L}\p{N}]/u.test(text)) continue
+    if (!/[\p{L}\p{N}]/u.test(text) || ABOUT_ITSELF.test(text)) continue
     const parts = text.split(CLAUSE_SPLIT).map((p) => p.trim()).filter((p) => p !== "")
     // Only split when every part can stand as a clause; otherwise "salt and pepper" breaks.
     if (parts.length > 1 && parts.every((p) => wordCount(p) >= 3)) claims.push(...parts)

@@ -310,11 +310,16 @@ export const scoreClaim = (features: ClaimFeatures, evidence: EvidenceIndex, opt
 // answers
 // ---------------------------------------------------------------------------
 
-const evidenceOrder = (features: ClaimFeatures, passages: ReadonlyArray<Passage>): Array<Passage> => {
+// Content words and numbers, single digits included: "3 + 4 = 8" and a tool's "3 + 4 = 7" are about the same sum.
+const overlapStems = (text: string): Set<string> =>
+  new Set(tokenize(text).filter((t) => (t.norm.length > 1 || /^\d/.test(t.norm)) && !STOPWORDS.has(t.norm)).map((t) => t.stem))
+
+const evidenceOrder = (claim: string, passages: ReadonlyArray<Passage>): Array<Passage> => {
+  const claimStems = overlapStems(claim)
   const overlap = (p: Passage) => {
-    const stems = new Set(contentTokens(p.text).map((t) => t.stem))
+    const stems = overlapStems(p.text)
     let n = 0
-    for (const s of features.allStems) if (stems.has(s)) n++
+    for (const s of claimStems) if (stems.has(s)) n++
     return n
   }
   return passages
@@ -352,7 +357,7 @@ export const assessClaims = (
       score: scored.score,
       missing: scored.missing,
       negationMismatch: scored.negationMismatch,
-      evidence: evidenceOrder(features, passages)
+      evidence: evidenceOrder(claim, passages)
     }
   })
   const unsupported = claims.filter((c) => !c.supported)
