@@ -87,6 +87,29 @@ describe("validation in the running service", () => {
       assert.deepStrictEqual(runs.filter((run) => run.status !== 200).map((run) => run.body), [])
     }))
 
+  // Issue 23: a rate-limited run was a 422 after a wait; it is a 429 at once, saying when to come back.
+  it.scopedLive("answers a rate-limited run with 429 and Retry-After at once when the wait exceeds the budget", () =>
+    Effect.gen(function*() {
+      const limits = { rateLimit: { requests: { capacity: 2, refillPerSecond: 0.1 }, waitBudgetMs: 0 } }
+      const base = yield* startServer(SimulatedModel.layer, JSON.stringify({ validation: limits }))
+      const first = yield* post(`${base}/agents/assistant/runs`, { input: "What is 2 + 2?" })
+      assert.strictEqual(first.status, 200)
+      const limited = yield* Effect.promise(async () => {
+        const response = await fetch(`${base}/agents/assistant/runs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ input: "What is 3 + 3?" })
+        })
+        return { status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.json() }
+      })
+      assert.strictEqual(limited.status, 429)
+      assert.strictEqual(limited.body.error, "RateLimited")
+      assert.isString(limited.body.runId)
+      // One request refills in 10 s at 0.1 a second.
+      const seconds = Number(limited.retryAfter)
+      assert.isTrue(seconds >= 1 && seconds <= 10, `Retry-After: ${limited.retryAfter}`)
+    }))
+
   it.scopedLive("flags an unsupported answer with a note in annotate mode", () =>
     Effect.gen(function*() {
       const fake = yield* FakeOpenAi.make({ replies: [FakeOpenAi.text("The Eiffel Tower is 512 metres tall.")] })
