@@ -9,13 +9,11 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { type Errors, Ids, LanguageModel, ValidationPipeline } from "@patinox/core"
 import { AgentRuntime } from "@patinox/agent"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { createServer } from "node:http"
 import { Agents } from "./Agents.js"
 import { Alerts, Monitoring, PerformanceMonitor, ToolSwitch } from "@patinox/monitoring"
 import { TelemetryQueries, type TelemetryStoreError } from "@patinox/telemetry-store"
@@ -29,6 +27,7 @@ import {
   InvalidRequest,
   KnowledgeUnavailable,
   ModelFailed,
+  Ready,
   RunFailed,
   RunRejected,
   SearchHit,
@@ -38,6 +37,7 @@ import {
 } from "./Api.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
+import * as GracefulShutdown from "./GracefulShutdown.js"
 import * as Guard from "./Guard.js"
 import * as Observability from "./Observability.js"
 import * as SimulatedModel from "./SimulatedModel.js"
@@ -66,15 +66,25 @@ const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
     const model = yield* LanguageModel.LanguageModel
     const pipeline = yield* ValidationPipeline.ValidationPipeline
     const agents = yield* Agents
-    return handlers.handle("health", () =>
-      Effect.map(Clock.currentTimeMillis, (now) =>
-        new Health({
-          status: "ok",
-          uptimeMs: now - started,
-          model: { provider: model.provider, name: model.model, simulated: model.provider === SimulatedModel.service.provider },
-          validators: pipeline.validators,
-          agents: agents.list.length
-        })))
+    const shutdown = yield* GracefulShutdown.GracefulShutdown
+    return handlers
+      .handle("health", () =>
+        Effect.map(Clock.currentTimeMillis, (now) =>
+          new Health({
+            status: "ok",
+            uptimeMs: now - started,
+            model: { provider: model.provider, name: model.model, simulated: model.provider === SimulatedModel.service.provider },
+            validators: pipeline.validators,
+            agents: agents.list.length
+          })))
+      .handle("ready", () =>
+        Effect.map(shutdown.isShuttingDown, (stopping) =>
+          stopping
+            ? HttpServerResponse.unsafeJson(
+              GracefulShutdown.shuttingDownBody("The service is shutting down"),
+              { status: 503 }
+            )
+            : new Ready({ status: "ready" })))
   }))
 
 const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
@@ -212,7 +222,10 @@ const rejectMalformedJson = HttpMiddleware.make((app) =>
 )
 
 /** The configured model: a real OpenAI-compatible endpoint, or the simulated one, announced. */
-export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.LanguageModel, Errors.ConfigurationInvalid> =>
+export const modelLayer = (
+  config: AppConfig,
+  simulated: ConfigFile["simulatedModel"] = { latencyMs: 0 }
+): Layer.Layer<LanguageModel.LanguageModel, Errors.ConfigurationInvalid> =>
   config.realModel
     ? OpenAiLanguageModel.layerConfig().pipe(
       Layer.tap((context) => {
@@ -221,7 +234,7 @@ export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.Languag
       })
     )
     : Layer.merge(
-      SimulatedModel.layer,
+      SimulatedModel.layerWith(simulated),
       Layer.effectDiscard(
         Effect.logWarning(
           "No OPENAI_API_KEY or OPENAI_BASE_URL set: using the OFFLINE SIMULATED MODEL. It is a deterministic " +
@@ -254,20 +267,25 @@ export const apiLayer = (file: ConfigFile) =>
 /**
  * The HTTP server on `config.host:config.port`, logging the URL it listens on.
  * It also provides `HttpServer`, so that a caller that asked for port 0 can
- * read the port it got.
+ * read the port it got. On shutdown it answers the requests in flight before
+ * the agents and telemetry beneath it stop (see `GracefulShutdown`).
  */
 export const serverLayer = (config: AppConfig, file: ConfigFile) =>
-  HttpApiBuilder.serve((app) => rejectMalformedJson(HttpMiddleware.logger(app))).pipe(
-    Layer.provideMerge(apiLayer(file)),
-    HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: config.host, port: config.port }))
+  GracefulShutdown.layer(
+    // One deadline for the requests in flight; the agents then drain on the same budget.
+    { host: config.host, port: config.port, deadline: Duration.millis(file.agents.shutdownDeadlineMs) },
+    HttpApiBuilder.serve((app) => GracefulShutdown.middleware(rejectMalformedJson(HttpMiddleware.logger(app)))).pipe(
+      Layer.provideMerge(apiLayer(file)),
+      HttpServer.withLogAddress
+    )
   )
 
 /**
  * The whole service: the model from the environment, the validation stack and
  * the knowledge base from the config file, the monitor.
  */
-export const layer = (config: AppConfig, file: ConfigFile) => serviceLayer(config, file, modelLayer(config))
+export const layer = (config: AppConfig, file: ConfigFile) =>
+  serviceLayer(config, file, modelLayer(config, file.simulatedModel))
 
 /** The service on a given model (tests give the simulated model or a fake endpoint). */
 export const serviceLayer = <E>(
