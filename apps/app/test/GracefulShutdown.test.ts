@@ -6,6 +6,7 @@ import { TempDir } from "@patinox/testing"
 import { Deferred, Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
+import { connect } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -91,6 +92,26 @@ const runRequest = (service: Service, input: string): Promise<Outcome> =>
     (error: unknown) => ({ failed: error instanceof Error ? `${error.message} ${String(error.cause)}` : String(error) })
   )
 
+/** A raw keep-alive connection, to send a request on it after the listener has closed. */
+const rawConnection = (url: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const socket = connect(Number(new URL(url).port), "127.0.0.1")
+      let received = ""
+      socket.on("data", (chunk) => (received += chunk.toString()))
+      socket.on("error", () => undefined)
+      const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()))
+      return { socket, received: () => received, closed }
+    }),
+    ({ socket }) => Effect.sync(() => socket.destroy())
+  )
+
+const rawRun = (input: string) => {
+  const body = JSON.stringify({ input })
+  return `POST /agents/assistant/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+}
+
 const order = (output: string, lines: ReadonlyArray<string>) => {
   const at = lines.map((line) => output.indexOf(line))
   at.forEach((index, i) => assert.isAtLeast(index, 0, `log line "${lines[i]}" missing:\n${output}`))
@@ -111,11 +132,16 @@ describe("SIGTERM with 100 requests in flight", () => {
       const ready = yield* Effect.promise(() => fetch(`${service.url}/ready`).then(async (r) => [r.status, await r.json()]))
       assert.deepStrictEqual(ready, [200, { status: "ready" }])
 
+      // One run on a connection of our own, to send another request on it during shutdown.
+      const raw = yield* rawConnection(service.url)
+      raw.socket.write(rawRun("What is 1 + 2?"))
       const clients = Array.from({ length: 100 }, (_, i) => runRequest(service, `What is ${i} + 1?`))
-      // Every run has started: all 100 are in flight.
-      yield* eventually(service, "100 runs in flight", Effect.map(runsStarted(service, "assistant"), (n) => n === 100))
+      // Every run has started: all 101 are in flight.
+      yield* eventually(service, "101 runs in flight", Effect.map(runsStarted(service, "assistant"), (n) => n === 101))
       service.process.kill("SIGTERM")
       yield* eventually(service, "the listener closing", Effect.sync(() => service.output().includes("stopped accepting")))
+      // On the open connection, pipelined behind its run: answered 503 at once, sent after the run's answer.
+      raw.socket.write("GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 
       // A new connection is refused.
       const late = yield* Effect.promise(() => fetch(`${service.url}/health`).then(() => "answered", () => "refused"))
@@ -125,10 +151,18 @@ describe("SIGTERM with 100 requests in flight", () => {
       const failures = outcomes.filter((outcome) => "failed" in outcome)
       assert.deepStrictEqual(failures, [], "no request was reset or left hanging")
       assert.deepStrictEqual(outcomes.map((o) => "status" in o ? o.status : 0), Array.from({ length: 100 }, () => 200))
+      yield* Effect.promise(() => raw.closed)
+      const responses = raw.received().split(/(?=HTTP\/1\.1 \d{3} )/)
+      assert.strictEqual(responses.length, 2, raw.received())
+      assert.match(responses[0] ?? "", /^HTTP\/1\.1 200 /)
+      assert.include(responses[0] ?? "", "\"answer\":\"1 + 2 = 3\"")
+      assert.match(responses[1] ?? "", /^HTTP\/1\.1 503 /)
+      assert.include(responses[1] ?? "", "{\"error\":\"ShuttingDown\",\"message\":")
       const exit = yield* Deferred.await(service.exit).pipe(Effect.timeout("30 seconds"))
       assert.strictEqual(exit.code, 0, service.output())
       const output = service.output()
-      assert.include(output, "100 requests in flight")
+      assert.include(output, "101 requests in flight")
+      assert.include(output, "(101 answered, 0 answered 503, 1 refused with 503)")
       order(output, ["Shutdown: stopped accepting", "Shutdown: requests done", "Agents stopped: drained=true", "Telemetry flushed"])
     }))
 
