@@ -9,9 +9,10 @@
  * `Agents.DefaultWithoutDependencies` takes a configured one from context.
  */
 import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
-import { type Errors, LanguageModel, type Monitor, type Tool, type ValidationPipeline } from "@patinox/core"
-import { KnowledgeBase } from "@patinox/validation"
-import { Effect } from "effect"
+import { DependencyGuard, type Errors, LanguageModel, type Monitor, type Tool, type ValidationPipeline } from "@patinox/core"
+import { Metrics } from "@patinox/monitoring"
+import { CircuitBreaker, KnowledgeBase } from "@patinox/validation"
+import { Effect, Option } from "effect"
 import { calculator, currentTime } from "./DemoTools.js"
 import * as MultiAgent from "./MultiAgent.js"
 
@@ -83,6 +84,17 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
         run: (input, options) => Agent.run(team.researcher, input, options).pipe(Effect.provide(services))
       }
     ]
+    // The breaker's state gauge for every dependency from the start (a never-called one is closed),
+    // not only after its first state change.
+    const breaker = yield* Effect.serviceOption(CircuitBreaker.CircuitBreaker)
+    if (Option.isSome(breaker)) {
+      const tools = [...hosted.flatMap((agent) => agent.tools), ...team.calculator.tools, ...team.researcher.tools]
+      const dependencies = new Set([DependencyGuard.model, ...tools.map((tool) => DependencyGuard.tool(tool.name))])
+      yield* Effect.forEach(dependencies, (dependency) =>
+        Effect.flatMap(breaker.value.state(dependency), (state) => Metrics.recordCircuitState(dependency, state)), {
+        discard: true
+      })
+    }
     const byName = new Map(hosted.map((agent) => [agent.name, agent] as const))
     return {
       list: hosted,

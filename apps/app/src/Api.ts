@@ -14,6 +14,14 @@ export class Health extends Schema.Class<Health>("Health")({
   agents: Schema.Number
 }) {}
 
+/** `GET /ready`: the service takes requests (a load balancer's readiness probe). */
+export class Ready extends Schema.Class<Ready>("Ready")({ status: Schema.Literal("ready") }) {}
+
+/** What `/ready`, and any request arriving or still running past the shutdown deadline, gets during shutdown. */
+export const ShuttingDown = Schema.Struct({ error: Schema.Literal("ShuttingDown"), message: Schema.String }).annotations({
+  identifier: "ShuttingDown"
+})
+
 export class ToolInfo extends Schema.Class<ToolInfo>("ToolInfo")({
   name: Schema.String,
   description: Schema.String,
@@ -135,9 +143,10 @@ export class RunTimedOut extends Schema.Class<RunTimedOut>("RunTimedOut")(
   HttpApiSchema.annotations({ status: 504 })
 ) {}
 
-export class HealthGroup extends HttpApiGroup.make("health").add(
-  HttpApiEndpoint.get("health", "/health").addSuccess(Health)
-) {}
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Ready).addError(ShuttingDown, { status: 503 }))
+{}
 
 export class AgentsGroup extends HttpApiGroup.make("agents")
   .add(HttpApiEndpoint.get("list", "/agents").addSuccess(Schema.Array(AgentInfo)))

@@ -93,6 +93,14 @@ export const ConfigFile = Schema.Struct({
   }),
   validation: Schema.optionalWith(ValidationConfig, { default: () => ValidationConfig.make({}) }),
   observability: Schema.optionalWith(ObservabilityConfig, { default: () => ObservabilityConfig.make({}) }),
+  /** The offline simulated model (used when no real model is configured). */
+  simulatedModel: Schema.optionalWith(
+    Schema.Struct({
+      /** Delay before each answer, to try the service under realistic latency (load, shutdown). */
+      latencyMs: Schema.optionalWith(NonNegative, { default: () => 0 })
+    }),
+    { default: () => ({ latencyMs: 0 }) }
+  ),
   /** Batching, queue and retention of the SQLite telemetry store. */
   telemetry: Schema.optionalWith(TelemetryStore.Config, { default: () => TelemetryStore.defaults }),
   /** The event bus, monitors, sampling, price table, status thresholds and alert rules. */

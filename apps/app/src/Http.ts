@@ -7,13 +7,11 @@ import {
   HttpMiddleware,
   HttpServer
 } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { type Errors, Ids, LanguageModel, ValidationPipeline } from "@patinox/core"
 import { AgentRuntime } from "@patinox/agent"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { createServer } from "node:http"
 import { Agents } from "./Agents.js"
 import { Alerts, Monitoring, PerformanceMonitor, ToolSwitch } from "@patinox/monitoring"
 import { TelemetryQueries, type TelemetryStoreError } from "@patinox/telemetry-store"
@@ -27,6 +25,7 @@ import {
   InvalidRequest,
   KnowledgeUnavailable,
   ModelFailed,
+  Ready,
   RunRateLimited,
   RunRejected,
   RunTimedOut,
@@ -38,6 +37,7 @@ import {
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
 import * as ErrorResponse from "./ErrorResponse.js"
+import * as GracefulShutdown from "./GracefulShutdown.js"
 import * as Guard from "./Guard.js"
 import * as Observability from "./Observability.js"
 import * as RequestLog from "./RequestLog.js"
@@ -76,15 +76,22 @@ const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
     const model = yield* LanguageModel.LanguageModel
     const pipeline = yield* ValidationPipeline.ValidationPipeline
     const agents = yield* Agents
-    return handlers.handle("health", () =>
-      Effect.map(Clock.currentTimeMillis, (now) =>
-        new Health({
-          status: "ok",
-          uptimeMs: now - started,
-          model: { provider: model.provider, name: model.model, simulated: model.provider === SimulatedModel.service.provider },
-          validators: pipeline.validators,
-          agents: agents.list.length
-        })))
+    const shutdown = yield* GracefulShutdown.GracefulShutdown
+    return handlers
+      .handle("health", () =>
+        Effect.map(Clock.currentTimeMillis, (now) =>
+          new Health({
+            status: "ok",
+            uptimeMs: now - started,
+            model: { provider: model.provider, name: model.model, simulated: model.provider === SimulatedModel.service.provider },
+            validators: pipeline.validators,
+            agents: agents.list.length
+          })))
+      .handle("ready", () =>
+        Effect.flatMap(shutdown.isShuttingDown, (stopping) =>
+          stopping
+            ? Effect.fail(GracefulShutdown.shuttingDownBody("The service is shutting down"))
+            : Effect.succeed(new Ready({ status: "ready" }))))
   }))
 
 const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api, "agents", (handlers) =>
@@ -207,7 +214,10 @@ const MonitoringLive = HttpApiBuilder.group(Api, "monitoring", (handlers) =>
   }))
 
 /** The configured model: a real OpenAI-compatible endpoint, or the simulated one, announced. */
-export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.LanguageModel, Errors.ConfigurationInvalid> =>
+export const modelLayer = (
+  config: AppConfig,
+  simulated: ConfigFile["simulatedModel"] = { latencyMs: 0 }
+): Layer.Layer<LanguageModel.LanguageModel, Errors.ConfigurationInvalid> =>
   config.realModel
     ? OpenAiLanguageModel.layerConfig().pipe(
       Layer.tap((context) => {
@@ -216,7 +226,7 @@ export const modelLayer = (config: AppConfig): Layer.Layer<LanguageModel.Languag
       })
     )
     : Layer.merge(
-      SimulatedModel.layer,
+      SimulatedModel.layerWith(simulated),
       Layer.effectDiscard(
         Effect.logWarning(
           "No OPENAI_API_KEY or OPENAI_BASE_URL set: using the OFFLINE SIMULATED MODEL. It is a deterministic " +
@@ -249,25 +259,32 @@ export const apiLayer = (file: ConfigFile) =>
 /**
  * The HTTP server on `config.host:config.port`, logging the URL it listens on.
  * It also provides `HttpServer`, so that a caller that asked for port 0 can
- * read the port it got.
+ * read the port it got. On shutdown it answers the requests in flight before
+ * the agents and telemetry beneath it stop (see `GracefulShutdown`).
  */
 export const serverLayer = (config: AppConfig, file: ConfigFile) =>
   Layer.unwrapEffect(Effect.map(Security.settings(config, file.server), (security) =>
-    HttpApiBuilder.serve((app) => RequestLog.middleware(Security.middleware(security)(app))).pipe(
-      // RequestLog's span replaces the platform's, which records the URL unredacted.
-      HttpMiddleware.withTracerDisabledWhen(() => true),
-      Layer.provide(ErrorResponse.layer)
-    ))).pipe(
-    Layer.provideMerge(apiLayer(file)),
-    HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(() => ErrorResponse.answerClientErrors(createServer()), { host: config.host, port: config.port }))
-  )
+    GracefulShutdown.layer(
+      // One deadline for the requests in flight; the agents then drain on the same budget.
+      { host: config.host, port: config.port, deadline: Duration.millis(file.agents.shutdownDeadlineMs) },
+      // Shutdown's 503s stay outermost, before authentication and logging.
+      HttpApiBuilder.serve((app) =>
+        GracefulShutdown.middleware(RequestLog.middleware(Security.middleware(security)(app)))
+      ).pipe(
+        // RequestLog's span replaces the platform's, which records the URL unredacted.
+        HttpMiddleware.withTracerDisabledWhen(() => true),
+        Layer.provide(ErrorResponse.layer),
+        Layer.provideMerge(apiLayer(file)),
+        HttpServer.withLogAddress
+      )
+    )))
 
 /**
  * The whole service: the model from the environment, the validation stack and
  * the knowledge base from the config file, the monitor.
  */
-export const layer = (config: AppConfig, file: ConfigFile) => serviceLayer(config, file, modelLayer(config))
+export const layer = (config: AppConfig, file: ConfigFile) =>
+  serviceLayer(config, file, modelLayer(config, file.simulatedModel))
 
 /** The service on a given model (tests give the simulated model or a fake endpoint). */
 export const serviceLayer = <E>(

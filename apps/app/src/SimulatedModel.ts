@@ -15,7 +15,7 @@
  * reported like a provider's so that the rest of the system sees real numbers.
  */
 import { Ids, LanguageModel, Message, Usage } from "@patinox/core"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Stream } from "effect"
 
 export const modelName = "patinox-simulated"
 
@@ -133,3 +133,14 @@ export const service: LanguageModel.Service = {
 }
 
 export const layer: Layer.Layer<LanguageModel.LanguageModel> = Layer.succeed(LanguageModel.LanguageModel, service)
+
+/** The simulated model answering after `latencyMs` (on the Effect clock), like a remote model would. */
+export const layerWith = (options: { readonly latencyMs: number }): Layer.Layer<LanguageModel.LanguageModel> => {
+  if (options.latencyMs <= 0) return layer
+  const latency = Duration.millis(options.latencyMs)
+  return Layer.succeed(LanguageModel.LanguageModel, {
+    ...service,
+    chat: (request) => Effect.delay(service.chat(request), latency),
+    stream: (request) => Stream.unwrap(Effect.delay(Effect.sync(() => service.stream(request)), latency))
+  })
+}

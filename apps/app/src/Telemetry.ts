@@ -53,5 +53,9 @@ export const layer = (file: ConfigFile, filename: string = file.database.path) =
         Monitoring.layer(file.monitoring),
         TelemetryStore.layer(file.telemetry, { filename })
       )
-    )
+    ),
+    Layer.provideMerge(flushed)
   )
+
+/** Built before the store, so released after its last flush: the shutdown log's last step. */
+const flushed = Layer.scopedDiscard(Effect.addFinalizer(() => Effect.logInfo("Telemetry flushed")))

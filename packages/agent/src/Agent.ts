@@ -18,7 +18,6 @@ import {
   Ids,
   LanguageModel,
   Monitor,
-  Recovery,
   Tool,
   type ValidationPipeline
 } from "@patinox/core"
@@ -105,8 +104,6 @@ export interface Options {
   readonly modelTimeout: Duration.Duration
   /** Per tool call, unless the tool sets its own. Default 30 s. */
   readonly toolTimeout: Duration.Duration
-  /** Retries of model calls whose error's recovery strategy is `retry`. */
-  readonly retryPolicy: Recovery.RetryPolicy
   /** Messages a running agent holds before its overflow policy applies. Default 64. */
   readonly mailboxCapacity: number
   /** A full mailbox makes senders wait (`"wait"`, the default) or fail with `MailboxFull` (`"fail"`). */
@@ -146,7 +143,6 @@ const defaultOptions: Options = {
   maxOutputTokens: undefined,
   modelTimeout: Duration.seconds(60),
   toolTimeout: Duration.seconds(30),
-  retryPolicy: { maxRetries: 1, baseDelay: "500 millis", maxDelay: "30 seconds" },
   mailboxCapacity: 64,
   mailboxOverflow: "wait",
   concurrency: 1,
@@ -213,7 +209,6 @@ export interface Builder<S extends Parts, Tools extends Tool.Any, E, R, O extend
   readonly maxOutputTokens: (tokens: number) => Builder<S, Tools, E, R, O>
   readonly modelTimeout: (timeout: Duration.DurationInput) => Builder<S, Tools, E, R, O>
   readonly toolTimeout: (timeout: Duration.DurationInput) => Builder<S, Tools, E, R, O>
-  readonly retryPolicy: (policy: Recovery.RetryPolicy) => Builder<S, Tools, E, R, O>
   readonly mailboxCapacity: (capacity: number) => Builder<S, Tools, E, R, O>
   /** Mailbox size and what a full mailbox does to a sender. */
   readonly mailbox: <const O2 extends Overflow = "wait">(options: MailboxOptions<O2>) => Builder<S, Tools, E, R, O2>
@@ -265,7 +260,6 @@ const builder = <S extends Parts, Tools extends Tool.Any, E, R, O extends Overfl
     maxOutputTokens: (n: number) => option("maxOutputTokens", positiveInt("maxOutputTokens", n)),
     modelTimeout: (d: Duration.DurationInput) => option("modelTimeout", Duration.decode(d)),
     toolTimeout: (d: Duration.DurationInput) => option("toolTimeout", Duration.decode(d)),
-    retryPolicy: (policy: Recovery.RetryPolicy) => option("retryPolicy", policy),
     mailboxCapacity: (n: number) => option("mailboxCapacity", positiveInt("mailboxCapacity", n)),
     mailbox: (options: MailboxOptions<Overflow>) =>
       next({
@@ -325,8 +319,7 @@ const loopAgent = (agent: Any): LoopAgent => ({
   maxOutputTokens: agent.options.maxOutputTokens,
   modelName: agent.modelSpec._tag === "Named" ? agent.modelSpec.name : undefined,
   modelTimeout: agent.options.modelTimeout,
-  toolTimeout: agent.options.toolTimeout,
-  retryPolicy: agent.options.retryPolicy
+  toolTimeout: agent.options.toolTimeout
 })
 
 interface Prepared {
@@ -381,27 +374,23 @@ export const run = <Tools extends Tool.Any, E, R, O extends Overflow>(
   RunResult,
   Errors.RunError | E,
   R | ValidationPipeline.ValidationPipeline | Monitor.Monitor
-> => {
-  const once = Effect.scoped(
+> =>
+  Effect.scoped(
     Effect.gen(function*() {
       const prepared = yield* prepare(agent)
       const runId = options.runId ?? (yield* Ids.makeRunId)
       return yield* withinRun(
         RunContext.within(
-          runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId, { userId: options.userId })
+          runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId, {
+            userId: options.userId,
+            deadline: options.deadline === undefined ? undefined : Duration.decode(options.deadline)
+          })
         ),
         agent.id,
         runId
       )
     })
   )
-  if (options.deadline === undefined) return once
-  const deadlineMs = Duration.toMillis(options.deadline)
-  return Effect.timeoutFail(once, {
-    duration: options.deadline,
-    onTimeout: () => new Errors.RunDeadlineExceeded({ agent: agent.name, deadlineMs })
-  })
-}
 
 /**
  * Per-run options of `run`.
@@ -413,7 +402,11 @@ export interface RunOptions {
   readonly runId?: Ids.RunId | undefined
   /** The end user the run is for: validators key rate limits on it. */
   readonly userId?: string | undefined
-  /** Bounds the whole run (model calls and their retries, tools, validators); past it, `RunDeadlineExceeded`. */
+  /**
+   * Bounds the whole run (model calls and their retries, tools, validators);
+   * past it, what is in flight is interrupted (an HTTP request to the model is
+   * aborted) and the run fails with `RunDeadlineExceeded`.
+   */
   readonly deadline?: Duration.DurationInput | undefined
 }
 
@@ -443,17 +436,19 @@ export const RunEvent = Data.taggedEnum<RunEvent>()
 export const stream = <Tools extends Tool.Any, E, R, O extends Overflow>(
   agent: Agent<Tools, E, R, O>,
   input: string,
-  options: { readonly chunkSize?: number | undefined } = {}
+  options: RunOptions & { readonly chunkSize?: number | undefined } = {}
 ): Stream.Stream<RunEvent, Errors.RunError | E, R | ValidationPipeline.ValidationPipeline | Monitor.Monitor> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
       const prepared = yield* prepare(agent)
-      const runId = yield* Ids.makeRunId
+      const runId = options.runId ?? (yield* Ids.makeRunId)
       // Bounded: a slow consumer holds the run back instead of buffering without limit.
       const mailbox = yield* Mailbox.make<RunEvent, Errors.RunError>(64)
       const chunkSize = Math.max(1, options.chunkSize ?? 32)
       yield* runLoop(loopAgent(agent), prepared.model, prepared.runTool, input, runId, {
         streaming: true,
+        userId: options.userId,
+        deadline: options.deadline === undefined ? undefined : Duration.decode(options.deadline),
         onStep: (step) => Effect.asVoid(mailbox.offer(RunEvent.Step({ step })))
       }).pipe(
         (loop) => withinRun(RunContext.within(loop), agent.id, runId),

@@ -73,7 +73,13 @@ export type ChatDelta = Data.TaggedEnum<{
 /** @since 0.1.0 @category constructors */
 export const { TextDelta, ToolCallDelta, Finish } = Data.taggedEnum<ChatDelta>()
 
-/** @since 0.1.0 @category models */
+/**
+ * A model. An implementation retries its own transient failures (it alone
+ * knows which of its errors are): callers, the agent loop included, do not
+ * retry on top of it, so that a failing request costs one policy's attempts.
+ *
+ * @since 0.1.0 @category models
+ */
 export interface Service {
   /** Provider name as in the GenAI semantic conventions (`openai`, `ollama`, ...). */
   readonly provider: string

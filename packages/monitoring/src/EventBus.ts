@@ -196,6 +196,8 @@ export const make = (
       dropped += count
       droppedEvents.unsafeUpdate(count, [])
     }
+    // At 0 from the start: a metric is exported only once updated, and "none dropped" is worth seeing.
+    droppedEvents.unsafeUpdate(0, [])
     /** Events for a full `sliding` bus, in order, waiting to slide in together (see `slideIn`). */
     let overflow: Array<TelemetryEvent.TelemetryEvent> = []
     const fullEnough = () => {
@@ -395,6 +397,7 @@ export const make = (
           wake,
           subscription
         }
+        consumerMissedEvents.unsafeUpdate(0, consumer.labels) // exported at 0 from the start, as `droppedEvents`
         yield* Effect.acquireRelease(
           Effect.sync(() => {
             consumers = [...consumers, consumer]

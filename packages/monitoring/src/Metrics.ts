@@ -100,6 +100,20 @@ export const circuitStateValue = (state: string): number | undefined => {
   }
 }
 
+/**
+ * Sets `patinox_circuit_breaker_state` for a dependency from a breaker's
+ * state name; the service calls it at start for every dependency its agents
+ * have, so the gauge is there before the first state change.
+ *
+ * @since 0.1.0 @category metrics
+ */
+export const recordCircuitState = (dependency: string, state: string): Effect.Effect<void> => {
+  const value = circuitStateValue(state)
+  return value === undefined
+    ? Effect.void
+    : Metric.set(Metric.tagged(circuitBreakerState, "dependency", dependency), value)
+}
+
 // -- system and process gauges (set by SystemMetrics) ------------------------------
 
 /** Host CPU busy share since the previous sample, 0..1. @since 0.1.0 @category metrics */

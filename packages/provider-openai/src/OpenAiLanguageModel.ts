@@ -2,9 +2,12 @@
  * `LanguageModel` on the official `openai` SDK's chat completions, for OpenAI
  * and OpenAI-compatible servers (Ollama, vLLM, LM Studio, ...).
  *
- * The SDK's own retries are off (`maxRetries: 0`): retries belong to
- * `Recovery.withRetries`, which honours `retry-after` and the error's recovery
- * strategy. Interrupting a call aborts its HTTP request.
+ * This is the one retry layer between an agent and the model: it maps each
+ * HTTP status, `retry-after` header and broken body to a typed error, so it
+ * knows which failures are transient, and for a stream whether output already
+ * went out. The SDK's own retries are off (`maxRetries: 0`) and the agent loop
+ * does not retry. Each attempt has its own timeout; interrupting a call (the
+ * run's deadline) aborts its HTTP request.
  *
  * @since 0.1.0
  */
@@ -44,7 +47,7 @@ export interface Options {
   readonly project?: string | undefined
   /** Per attempt: the whole call for `chat`, until the response headers for `stream`. Default 60 s. */
   readonly timeout?: Duration.DurationInput | undefined
-  /** Default `Recovery.defaultRetryPolicy`. */
+  /** Default `Recovery.defaultRetryPolicy`: 4 attempts in all for a transient failure. */
   readonly retryPolicy?: Recovery.RetryPolicy | undefined
   /**
    * Which request field carries `maxOutputTokens`. OpenAI deprecated

@@ -7,7 +7,6 @@ import {
   LanguageModel,
   Message,
   Monitor,
-  Recovery,
   Tool,
   Usage,
   ValidationPipeline
@@ -27,7 +26,6 @@ export interface LoopAgent {
   readonly modelName: string | undefined
   readonly modelTimeout: Duration.Duration
   readonly toolTimeout: Duration.Duration
-  readonly retryPolicy: Recovery.RetryPolicy
 }
 
 type LoopError = Errors.RunError
@@ -44,6 +42,8 @@ export interface LoopHooks {
   readonly startContext?: Readonly<Record<string, unknown>> | undefined
   /** The end user the run is for (validators key rate limits on it). */
   readonly userId?: string | undefined
+  /** Bounds the whole run; past it, everything in flight is interrupted and the run fails. */
+  readonly deadline?: Duration.Duration | undefined
 }
 
 /** Runs a tool with its requirements already provided (see `Agent`). */
@@ -150,7 +150,8 @@ export const runLoop = (
           timeout: agent.modelTimeout
         }
       })).pipe(
-        (call) => Recovery.withRetries(call, agent.retryPolicy),
+        // No retries here: the model service retries what it knows to be transient (see
+        // `LanguageModel.Service`); a second layer multiplied every failing call's attempts.
         // Usage goes on this span only (the provider's own span does not repeat it), so
         // backends do not count tokens twice.
         Effect.tap((response) =>
@@ -327,6 +328,14 @@ export const runLoop = (
     }
     return yield* new Errors.MaxStepsExceeded({ agent: agent.name, maxSteps: agent.maxSteps })
   }).pipe(
+    // Inside the `run.error` report and the span, so that a run cut by its deadline is recorded as ended.
+    (loop) => {
+      const deadline = hooks.deadline
+      return deadline === undefined ? loop : Effect.timeoutFail(loop, {
+        duration: deadline,
+        onTimeout: () => new Errors.RunDeadlineExceeded({ agent: agent.name, deadlineMs: Duration.toMillis(deadline) })
+      })
+    },
     Effect.tapError((error) =>
       Monitor.report({ type: "run.error", agentId: agent.id, runId, result: describe(error) })
     ),
