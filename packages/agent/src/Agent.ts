@@ -22,6 +22,7 @@ import {
   type ValidationPipeline
 } from "@patinox/core"
 import {
+  Clock,
   Context,
   Data,
   Deferred,
@@ -351,14 +352,25 @@ const prepare = <Tools extends Tool.Any, E, R, O extends Overflow>(agent: Agent<
  * Marks the fiber as inside this run, so that agents it asks through the
  * runtime are linked to it (and one delegation deeper when it is itself asked).
  */
-const withinRun = <A, E, R>(self: Effect.Effect<A, E, R>, agent: Ids.AgentId, runId: Ids.RunId) =>
-  Effect.flatMap(FiberRef.get(Actor.currentDelegation), (outer) =>
-    Effect.locally(self, Actor.currentDelegation, {
+const withinRun = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  agent: Ids.AgentId,
+  runId: Ids.RunId,
+  options: RunOptions
+) =>
+  Effect.gen(function*() {
+    const outer = yield* FiberRef.get(Actor.currentDelegation)
+    const now = yield* Clock.currentTimeMillis
+    const deadlineAt = options.deadline === undefined ? outer.deadlineAt : now + Duration.toMillis(options.deadline)
+    return yield* Effect.locally(self, Actor.currentDelegation, {
       depth: outer.runId === undefined ? outer.depth : outer.depth + 1,
       runId,
       agent,
-      conversationId: undefined
-    }))
+      conversationId: undefined,
+      userId: options.userId ?? outer.userId,
+      deadlineAt
+    })
+  })
 
 /**
  * Runs the agent once on `input`, building its model for this run only.
@@ -387,7 +399,8 @@ export const run = <Tools extends Tool.Any, E, R, O extends Overflow>(
           })
         ),
         agent.id,
-        runId
+        runId,
+        options
       )
     })
   )
@@ -451,7 +464,7 @@ export const stream = <Tools extends Tool.Any, E, R, O extends Overflow>(
         deadline: options.deadline === undefined ? undefined : Duration.decode(options.deadline),
         onStep: (step) => Effect.asVoid(mailbox.offer(RunEvent.Step({ step })))
       }).pipe(
-        (loop) => withinRun(RunContext.within(loop), agent.id, runId),
+        (loop) => withinRun(RunContext.within(loop), agent.id, runId, options),
         Effect.flatMap((result) =>
           Effect.gen(function*() {
             for (let at = 0; at < result.answer.length; at += chunkSize) {
@@ -602,7 +615,9 @@ export const envelope = (
       reply,
       depth: delegation.runId === undefined ? delegation.depth : delegation.depth + 1,
       parentRunId: delegation.runId,
-      parentSpan
+      parentSpan,
+      userId: delegation.userId,
+      deadlineAt: delegation.deadlineAt
     })
   )
 

@@ -250,6 +250,45 @@ describe("AgentRuntime: multi-agent", () => {
       assert.strictEqual(child?.traceId, toolStart?.traceId)
     }).pipe(Effect.provide(services(routerAndCalculator))))
 
+  // Issue 23: a delegated run went on past the asking run's deadline, and its rate limits fell
+  // into the shared bucket because it did not know the user.
+  it.scoped("passes the asking run's user and deadline on to the run it delegates to", () => {
+    const users: Array<string> = []
+    const recording = Layer.succeed(ValidationPipeline.ValidationPipeline, {
+      ...ValidationPipeline.passThroughService,
+      check: (action, context) => {
+        if (context.agentId === "calculator") users.push(context.userId ?? "(none)")
+        return ValidationPipeline.passThroughService.check(action, context)
+      }
+    })
+    return Effect.gen(function*() {
+      const runtime = yield* AgentRuntime.make({ askTimeout: "10 minutes" })
+      const calculator = agent("calculator")
+      const router = Agent.make("router").model("scripted").instructions("You are the router.")
+        .tools(AgentRuntime.asTool(calculator.id, { description: "Asks the calculator" }))
+        .build()
+      yield* runtime.spawn(calculator)
+      const run = yield* Effect.fork(
+        Agent.run(router, "slow 60", { userId: "ada", deadline: "10 seconds" }).pipe(
+          Effect.provideService(AgentRuntime.AgentRuntime, runtime)
+        )
+      )
+      yield* TestClock.adjust("10 seconds")
+      // Both runs end at the deadline, not when the calculator's 60 s model call would.
+      yield* Fiber.await(run)
+      const ended = (yield* events).find((e) => e.agentId === "calculator" && e.type === "run.error")
+      assert.include(JSON.stringify(ended?.result), "RunDeadlineExceeded")
+      assert.isAbove(users.length, 0)
+      assert.deepStrictEqual([...new Set(users)], ["ada"])
+    }).pipe(Effect.provide(Layer.mergeAll(recording, Monitor.layerMemory(), ScriptedModel.layer((request) =>
+      system(request) === "You are calculator."
+        ? ScriptedModel.delay(ScriptedModel.text("60"), Duration.seconds(60))
+        : request.messages.at(-1)?._tag === "tool"
+        ? ScriptedModel.text("the calculator did not answer")
+        : ScriptedModel.toolCall("ask_calculator", { input: lastUser(request) })
+    ))))
+  })
+
   it.scoped("stops a delegation cycle at the maximum depth with DelegationDepthExceeded as a tool error", () =>
     Effect.gen(function*() {
       const runtime = yield* AgentRuntime.make({ maxDelegationDepth: 2 })

@@ -42,12 +42,24 @@ export interface Delegation {
   readonly runId: Ids.RunId | undefined
   readonly agent: Ids.AgentId | undefined
   readonly conversationId: string | undefined
+  /** The end user of the run, passed on to the runs it delegates to (per-user rate limits). */
+  readonly userId: string | undefined
+  /** When the run's deadline passes (epoch ms, `Clock`): a delegated run ends by then too. */
+  readonly deadlineAt: number | undefined
 }
 
 /** Set by an actor around each run, read by tools that ask other agents. */
 export const currentDelegation: FiberRef.FiberRef<Delegation> = globalValue(
   Symbol.for("@patinox/agent/currentDelegation"),
-  () => FiberRef.unsafeMake<Delegation>({ depth: 0, runId: undefined, agent: undefined, conversationId: undefined })
+  () =>
+    FiberRef.unsafeMake<Delegation>({
+      depth: 0,
+      runId: undefined,
+      agent: undefined,
+      conversationId: undefined,
+      userId: undefined,
+      deadlineAt: undefined
+    })
 )
 
 /** What an `ask` can be answered with, besides the result. */
@@ -62,6 +74,9 @@ export interface Envelope {
   readonly depth: number
   readonly parentRunId: Ids.RunId | undefined
   readonly parentSpan: Option.Option<Tracer.AnySpan>
+  /** The sender's end user and deadline (see `Delegation`). */
+  readonly userId: string | undefined
+  readonly deadlineAt: number | undefined
 }
 
 /**
@@ -189,15 +204,20 @@ export const make = (spec: Spec): Effect.Effect<Actor> =>
         const runId = yield* Ids.makeRunId
         const history = envelope.conversationId === undefined ? undefined : conversations.get(envelope.conversationId)
         const parent = envelope.parentRunId
+        const now = yield* Clock.currentTimeMillis
         let program = spec.run(envelope.input, runId, {
           history,
-          startContext: parent === undefined ? undefined : { "patinox.parent.run.id": parent, delegationDepth: envelope.depth }
+          startContext: parent === undefined ? undefined : { "patinox.parent.run.id": parent, delegationDepth: envelope.depth },
+          userId: envelope.userId,
+          deadline: envelope.deadlineAt === undefined ? undefined : Duration.millis(Math.max(0, envelope.deadlineAt - now))
         }).pipe(
           Effect.locally(currentDelegation, {
             depth: envelope.depth,
             runId,
             agent: spec.id,
-            conversationId: envelope.conversationId
+            conversationId: envelope.conversationId,
+            userId: envelope.userId,
+            deadlineAt: envelope.deadlineAt
           })
         )
         if (parent !== undefined) program = Effect.annotateSpans(program, "patinox.parent.run.id", parent)
