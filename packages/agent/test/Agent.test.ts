@@ -198,6 +198,10 @@ describe("Agent.run", () => {
       const exit = yield* Fiber.interrupt(fiber)
       assert.isTrue(Exit.isInterrupted(exit))
       assert.isTrue(yield* Ref.get(interrupted))
+      // Recorded as ended, so telemetry does not show it as still running.
+      const events = yield* Effect.flatMap(Monitor.MemoryMonitor, (m) => m.events)
+      const ended = events.find((e) => e.type === "run.error")
+      assert.include(JSON.stringify(ended?.result), "Interrupted")
     }).pipe(provide([ScriptedModel.toolCall("hang", {})])))
 
   it.effect("gives tools the services they require", () => {

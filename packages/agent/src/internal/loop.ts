@@ -339,6 +339,20 @@ export const runLoop = (
     Effect.tapError((error) =>
       Monitor.report({ type: "run.error", agentId: agent.id, runId, result: describe(error) })
     ),
+    // A run interrupted from outside (a shutdown past its deadline, a caller gone) is recorded as
+    // ended too, so that telemetry never shows it as started and still running.
+    Effect.onInterrupt(() =>
+      Monitor.report({
+        type: "run.error",
+        agentId: agent.id,
+        runId,
+        result: new ActionResult.Failure({
+          error: "Interrupted",
+          message: `The run of "${agent.name}" was interrupted before it finished`,
+          category: "execution"
+        }, true)
+      })
+    ),
     Effect.withSpan(`invoke_agent ${agent.name}`, {
       captureStackTrace: false,
       attributes: {
