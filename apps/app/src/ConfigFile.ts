@@ -66,6 +66,12 @@ export const AgentsConfig = Schema.Struct({
   runDeadlineMs: Schema.optionalWith(Positive, { default: () => 120_000 })
 })
 
+export const TelemetryConfig = Schema.Struct({
+  ...TelemetryStore.Config.fields,
+  /** Commit a run's events to SQLite before its HTTP response (group commit); off, they follow within a second. */
+  durable: Schema.optionalWith(Schema.Boolean, { default: () => true })
+})
+
 export const ConfigFile = Schema.Struct({
   agents: Schema.optionalWith(AgentsConfig, { default: () => AgentsConfig.make({}) }),
   /** The SQLite file for the knowledge base (and, later, telemetry). */
@@ -74,8 +80,8 @@ export const ConfigFile = Schema.Struct({
   }),
   validation: Schema.optionalWith(ValidationConfig, { default: () => ValidationConfig.make({}) }),
   observability: Schema.optionalWith(ObservabilityConfig, { default: () => ObservabilityConfig.make({}) }),
-  /** Batching, queue and retention of the SQLite telemetry store. */
-  telemetry: Schema.optionalWith(TelemetryStore.Config, { default: () => TelemetryStore.defaults }),
+  /** Batching, queue and retention of the SQLite telemetry store; `durable` (see `Durability.ts`). */
+  telemetry: Schema.optionalWith(TelemetryConfig, { default: () => TelemetryConfig.make({}) }),
   /** The event bus, monitors, sampling, price table, status thresholds and alert rules. */
   monitoring: Schema.optionalWith(MonitoringConfig.MonitoringConfig, { default: () => MonitoringConfig.defaults })
 })

@@ -38,6 +38,7 @@ import {
 } from "./Api.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
+import * as Durability from "./Durability.js"
 import * as Guard from "./Guard.js"
 import * as Observability from "./Observability.js"
 import * as SimulatedModel from "./SimulatedModel.js"
@@ -80,6 +81,7 @@ const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
 const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
   Effect.gen(function*() {
     const agents = yield* Agents
+    const durability = yield* Durability.Durability
     return handlers
       .handle("list", () =>
         Effect.succeed(
@@ -110,6 +112,9 @@ const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
         }
         return agent.run(payload.input).pipe(
           Effect.mapError(toHttpError),
+          // Durable mode: the run's events are committed before either answer is sent.
+          durability.durable,
+          Effect.catchTag("TelemetryNotDurable", (error) => Effect.fail(new RunFailed({ error: error._tag, message: error.message }))),
           Effect.tapErrorTag("ModelFailed", (error) => Effect.logWarning(`run of ${agent.name} failed: ${error.message}`))
         )
       })
