@@ -17,7 +17,7 @@ interface Service {
   readonly exit: Deferred.Deferred<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
-/** `node --import tsx src/main.ts` (as `pnpm --filter app start`), once it logs its URL. */
+/** `node --import tsx src/main.ts` (as `pnpm --filter app start:dev`), once it logs its URL. */
 const startService = (configPath: string) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
