@@ -5,7 +5,8 @@
  *
  * Commits are grouped: a caller queues a waiter and wakes one committer
  * fiber, which takes every waiter queued so far, moves what the bus holds to
- * the sink (`EventBus.flush`), writes the sink's queue (`TelemetrySink.flush`,
+ * the sink (`EventBus.flushConsumer` on the sink's feed; the monitors keep
+ * their linger), writes the sink's queue (`TelemetrySink.flush`,
  * one transaction for what is waiting together) and answers them all. Runs
  * that end while a commit is under way share the next one.
  *
@@ -26,8 +27,8 @@ import { EventBus } from "@patinox/monitoring"
 import { TelemetrySink } from "@patinox/telemetry-store"
 import { Clock, Context, Deferred, Effect, Exit, Layer, Metric, Schema } from "effect"
 
-/** The bus consumer that feeds the sink (see `Telemetry.ts`). */
-const feedName = "telemetry-sink"
+/** The bus consumer that feeds the sink (`Telemetry.ts` starts it; its misses are in `EventBus.stats`'s `consumers`). */
+export const feedName = "telemetry-sink"
 
 /** A run whose events may not all be in the store: it must not be answered as stored. */
 export class TelemetryNotDurable extends Schema.TaggedError<TelemetryNotDurable>("@patinox/app/TelemetryNotDurable")(
@@ -144,7 +145,7 @@ export const make = (options: { readonly enabled: boolean }) =>
       const group = waiting
       waiting = []
       if (group.length === 0) return Effect.void
-      return Effect.zipRight(bus.flush, sink.flush).pipe(
+      return Effect.zipRight(bus.flushConsumer(feedName), sink.flush).pipe(
         Effect.onExit((exit) => answer(group, Exit.isSuccess(exit) ? Exit.void : stopped)),
         Effect.uninterruptible
       )

@@ -24,7 +24,7 @@ export const databaseLayer = (path: string) =>
   )
 
 /** The bus consumer that feeds the sink (its misses are in `EventBus.stats`'s `consumers` under this name). */
-export const feedName = "telemetry-sink"
+export const feedName = Durability.feedName
 
 /**
  * Every event the bus carries goes to the sink, a batch at a time; `offer`

@@ -27,8 +27,12 @@ export const emptyTally = (): Tally => ({
 
 /** Where the sink's batches go. */
 export interface Writer {
-  /** Takes a batch; waits at most for room (the worker writer bounds its batches in flight). */
-  readonly write: (events: ReadonlyArray<TelemetryEvent>) => Effect.Effect<void>
+  /**
+   * Takes a batch; waits at most for room (the worker writer bounds its
+   * batches in flight). `urgent`: someone waits for it (a flush), so the
+   * write thread starts it at once rather than between two scavenges.
+   */
+  readonly write: (events: ReadonlyArray<TelemetryEvent>, urgent?: boolean) => Effect.Effect<void>
   /** Waits until every batch taken so far is committed or counted as failed. */
   readonly settle: Effect.Effect<void>
 }
