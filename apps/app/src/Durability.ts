@@ -5,8 +5,8 @@
  *
  * Commits are grouped: a caller queues a waiter and wakes one committer
  * fiber, which takes every waiter queued so far, moves what the bus holds to
- * the sink (`EventBus.flushConsumer` on the sink's feed; the monitors keep
- * their linger), writes the sink's queue (`TelemetrySink.flush`,
+ * the sink and the monitors (`EventBus.flush`: `/monitoring` then reflects
+ * the run too), writes the sink's queue (`TelemetrySink.flush`,
  * one transaction for what is waiting together) and answers them all. Runs
  * that end while a commit is under way share the next one.
  *
@@ -126,6 +126,8 @@ export const make = (options: { readonly enabled: boolean }) =>
     const sink = yield* TelemetrySink.TelemetrySink
     const sql = yield* SqlClient.SqlClient
     const abandoned = yield* markAbandoned(sql, sink)
+    // Before the server listens: the first durable runs would otherwise wait for the write thread to start.
+    if (options.enabled) yield* sink.ready
 
     let waiting: Array<Deferred.Deferred<void, TelemetryNotDurable>> = []
     let commits = 0
@@ -145,7 +147,7 @@ export const make = (options: { readonly enabled: boolean }) =>
       const group = waiting
       waiting = []
       if (group.length === 0) return Effect.void
-      return Effect.zipRight(bus.flushConsumer(feedName), sink.flush).pipe(
+      return Effect.zipRight(bus.flush, sink.flush).pipe(
         Effect.onExit((exit) => answer(group, Exit.isSuccess(exit) ? Exit.void : stopped)),
         Effect.uninterruptible
       )

@@ -144,12 +144,6 @@ export interface Service {
   ) => Effect.Effect<Fiber.RuntimeFiber<never>, never, Scope.Scope>
   /** Wakes every consumer and waits until each has handled the events published before this call. */
   readonly flush: Effect.Effect<void>
-  /**
-   * `flush` for the consumers named `name` only (none running: returns at
-   * once); the others keep their linger. For a caller that waits on one
-   * consumer (the service's durable runs on the SQLite feed).
-   */
-  readonly flushConsumer: (name: string) => Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
   readonly dropped: Effect.Effect<number>
 }
@@ -448,26 +442,23 @@ export const make = (
         )
       })
 
-    const flushWhere = (which: (consumer: Consumer) => boolean) => Effect.gen(function*() {
+    const flush = Effect.gen(function*() {
       yield* slideIn
       const pending: Array<Deferred.Deferred<void>> = []
       for (const consumer of consumers) {
-        if (!which(consumer)) continue
         const waiter = yield* Deferred.make<void>()
         consumer.waiters.push(waiter)
         pending.push(waiter)
-        consumer.wake.unsafeOpen()
       }
+      wakeAll()
       yield* Effect.forEach(pending, Deferred.await, { discard: true })
     })
-    const flush = flushWhere(() => true)
 
     const bus: Service = {
       publish,
       subscribe,
       consume,
       flush,
-      flushConsumer: (name) => flushWhere((consumer) => consumer.name === name),
       stats: Effect.zipRight(slideIn, Effect.sync(() => {
         const size = pubsub.unsafeSize()
         return {

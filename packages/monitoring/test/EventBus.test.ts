@@ -179,22 +179,6 @@ describe("EventBus", () => {
         assert.deepStrictEqual(b.batches, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
       }))
 
-    it.scoped("flushConsumer waits for the named consumer only; the others keep their linger", () =>
-      Effect.gen(function*() {
-        const { bus, monitor } = yield* EventBus.make({ capacity: 1024, strategy: "sliding", lingerMs: 60_000 })
-        const feed = collector()
-        const other = collector()
-        yield* bus.consume(feed.handle, { name: "feed" })
-        yield* bus.consume(other.handle, { name: "other" })
-        for (let i = 0; i < 5; i++) yield* monitor.record(numbered(i))
-        yield* bus.flushConsumer("feed")
-        assert.deepStrictEqual(feed.batches, [[0, 1, 2, 3, 4]])
-        assert.deepStrictEqual(other.batches, [], "not woken")
-        yield* bus.flushConsumer("nobody") // no such consumer: returns at once
-        yield* bus.flush
-        assert.deepStrictEqual(other.batches, [[0, 1, 2, 3, 4]])
-      }))
-
     it.scopedLive("counts each consumer's own misses: a slide drops what the slowest has not read, which a faster one may have", () =>
       Effect.gen(function*() {
         const { bus, monitor } = yield* EventBus.make({ capacity: 8, strategy: "sliding", lingerMs: 2 })

@@ -105,6 +105,11 @@ export interface Service {
   readonly offerAll: (events: ReadonlyArray<TelemetryEvent>) => Effect.Effect<void>
   /** Writes everything queued now, and waits for it. */
   readonly flush: Effect.Effect<void>
+  /**
+   * Waits until a `flush` can commit at once: the write thread has started
+   * (about a second after the layer) or was given up for inline writes.
+   */
+  readonly ready: Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
 }
 
@@ -254,6 +259,7 @@ export const makeRouted = (
           for (let i = 0; i < events.length; i++) enqueue(events[i]!)
         }),
       flush: Effect.withSpan(Effect.zipRight(drainWith(true), writer.settle), "TelemetrySink.flush"),
+      ready: writer.ready,
       stats: Effect.sync(() => ({
         written: tally.written,
         dropped,

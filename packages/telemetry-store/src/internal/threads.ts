@@ -491,6 +491,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
           }
           return yield* prepareHere(events)
         }),
+      ready: Effect.asVoid(Deferred.await(started)),
       settle: Effect.suspend(() => {
         const upTo = nextId - 1
         return until(() => phase === "failed" || settledUpTo(upTo))
