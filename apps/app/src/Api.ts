@@ -137,6 +137,15 @@ export class ModelFailed extends Schema.Class<ModelFailed>("ModelFailed")(
   HttpApiSchema.annotations({ status: 502 })
 ) {}
 
+/**
+ * Durable mode could not vouch that the run's events are stored (the bus or the
+ * sink lost events while it ran): the answer is withheld rather than given as stored.
+ */
+export class RunNotStored extends Schema.Class<RunNotStored>("RunNotStored")(
+  runErrorFields,
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
 /** The run did not finish within `agents.runDeadlineMs`. */
 export class RunTimedOut extends Schema.Class<RunTimedOut>("RunTimedOut")(
   runErrorFields,
@@ -160,6 +169,7 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
       .addError(RunRateLimited)
       .addError(ModelFailed)
       .addError(RunTimedOut)
+      .addError(RunNotStored)
   )
 {}
 

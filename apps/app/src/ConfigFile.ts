@@ -84,6 +84,12 @@ export const ServerConfig = Schema.Struct({
 })
 export type ServerConfig = typeof ServerConfig.Type
 
+export const TelemetryConfig = Schema.Struct({
+  ...TelemetryStore.Config.fields,
+  /** Commit a run's events to SQLite before its HTTP response (group commit); off, they follow within a second. */
+  durable: Schema.optionalWith(Schema.Boolean, { default: () => true })
+})
+
 export const ConfigFile = Schema.Struct({
   server: Schema.optionalWith(ServerConfig, { default: () => ServerConfig.make({}) }),
   agents: Schema.optionalWith(AgentsConfig, { default: () => AgentsConfig.make({}) }),
@@ -101,8 +107,8 @@ export const ConfigFile = Schema.Struct({
     }),
     { default: () => ({ latencyMs: 0 }) }
   ),
-  /** Batching, queue and retention of the SQLite telemetry store. */
-  telemetry: Schema.optionalWith(TelemetryStore.Config, { default: () => TelemetryStore.defaults }),
+  /** Batching, queue and retention of the SQLite telemetry store; `durable` (see `Durability.ts`). */
+  telemetry: Schema.optionalWith(TelemetryConfig, { default: () => TelemetryConfig.make({}) }),
   /** The event bus, monitors, sampling, price table, status thresholds and alert rules. */
   monitoring: Schema.optionalWith(MonitoringConfig.MonitoringConfig, { default: () => MonitoringConfig.defaults })
 })

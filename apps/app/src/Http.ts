@@ -26,6 +26,7 @@ import {
   KnowledgeUnavailable,
   ModelFailed,
   Ready,
+  RunNotStored,
   RunRateLimited,
   RunRejected,
   RunTimedOut,
@@ -36,6 +37,7 @@ import {
 } from "./Api.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
+import * as Durability from "./Durability.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as GracefulShutdown from "./GracefulShutdown.js"
 import * as Guard from "./Guard.js"
@@ -98,6 +100,7 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api, "agents", (ha
   Effect.gen(function*() {
     const agents = yield* Agents
     const deadline = Duration.millis(file.agents.runDeadlineMs)
+    const durability = yield* Durability.Durability
     return handlers
       .handle("list", () =>
         Effect.succeed(
@@ -131,6 +134,10 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api, "agents", (ha
           const runId = yield* Ids.makeRunId
           return yield* agent.run(payload.input, { runId, userId: Security.userId(request), deadline }).pipe(
             Effect.mapError((error) => toHttpError(error, runId)),
+            // Durable mode: the run's events are committed before either answer is sent.
+            durability.durable,
+            Effect.catchTag("TelemetryNotDurable", (error) =>
+              Effect.fail(new RunNotStored({ error: error._tag, message: error.message, runId }))),
             Effect.tapError((error) =>
               error instanceof ModelFailed || error instanceof RunTimedOut
                 ? Effect.logWarning(`run ${runId} of ${agent.name} failed: ${error.message}`)

@@ -12,6 +12,7 @@ import { Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { ConfigFile } from "./ConfigFile.js"
+import * as Durability from "./Durability.js"
 
 /** The service's SQLite file, created with its folder if missing. */
 export const databaseLayer = (path: string) =>
@@ -23,7 +24,7 @@ export const databaseLayer = (path: string) =>
   )
 
 /** The bus consumer that feeds the sink (its misses are in `EventBus.stats`'s `consumers` under this name). */
-export const feedName = "telemetry-sink"
+export const feedName = Durability.feedName
 
 /**
  * Every event the bus carries goes to the sink, a batch at a time; `offer`
@@ -47,7 +48,7 @@ const feed = Layer.scopedDiscard(
  * the sink's inserts run on a thread of its own, off the agents' loop.
  */
 export const layer = (file: ConfigFile, filename: string = file.database.path) =>
-  feed.pipe(
+  Layer.merge(feed, Durability.layer({ enabled: file.telemetry.durable })).pipe(
     Layer.provideMerge(
       Layer.merge(
         Monitoring.layer(file.monitoring),

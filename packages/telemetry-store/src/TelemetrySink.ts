@@ -105,6 +105,11 @@ export interface Service {
   readonly offerAll: (events: ReadonlyArray<TelemetryEvent>) => Effect.Effect<void>
   /** Writes everything queued now, and waits for it. */
   readonly flush: Effect.Effect<void>
+  /**
+   * Waits until a `flush` can commit at once: the write thread has started
+   * (about a second after the layer) or was given up for inline writes.
+   */
+  readonly ready: Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
 }
 
@@ -212,13 +217,18 @@ export const makeRouted = (
       : undefined
     const writer: Writer.Writer = thread ?? inline
 
-    /** Hands over batches until the queue is empty; one writer at a time. */
-    const drain = writing.withPermits(1)(Effect.gen(function*() {
+    /**
+     * Hands over batches until the queue is empty; one writer at a time.
+     * `urgent` for a flush: its caller waits, so its batches skip the write
+     * thread's wait between the agents' scavenges.
+     */
+    const drainWith = (urgent: boolean) => writing.withPermits(1)(Effect.gen(function*() {
       while (queue.length() > 0) {
         // A batch taken off the queue is handed over whole, even during shutdown.
-        yield* Effect.uninterruptible(Effect.suspend(() => writer.write(queue.takeUpTo(batchSize))))
+        yield* Effect.uninterruptible(Effect.suspend(() => writer.write(queue.takeUpTo(batchSize), urgent)))
       }
     }))
+    const drain = drainWith(false)
 
     const loop = Effect.gen(function*() {
       while (true) {
@@ -248,7 +258,8 @@ export const makeRouted = (
         Effect.sync(() => {
           for (let i = 0; i < events.length; i++) enqueue(events[i]!)
         }),
-      flush: Effect.withSpan(Effect.zipRight(drain, writer.settle), "TelemetrySink.flush"),
+      flush: Effect.withSpan(Effect.zipRight(drainWith(true), writer.settle), "TelemetrySink.flush"),
+      ready: writer.ready,
       stats: Effect.sync(() => ({
         written: tally.written,
         dropped,

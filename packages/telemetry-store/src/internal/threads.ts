@@ -470,7 +470,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       })
 
     const writer: ThreadWriter = {
-      write: (events) =>
+      write: (events, urgent = false) =>
         Effect.gen(function*() {
           if (!(yield* Deferred.await(started))) return yield* fallback.write(events)
           const mode = sendMode(events)
@@ -485,12 +485,13 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
               if (!(yield* room) || thread === undefined) return yield* fallback.write(events.slice(at))
               // A whole batch goes as it is, without a copy.
               const part = slice >= events.length ? events : events.slice(at, at + slice)
-              if (!handOverEvents(thread, part, mode === "slices")) return yield* prepareHere(events.slice(at))
+              if (!handOverEvents(thread, part, mode === "slices" && !urgent)) return yield* prepareHere(events.slice(at))
             }
             return
           }
           return yield* prepareHere(events)
         }),
+      ready: Effect.asVoid(Deferred.await(started)),
       settle: Effect.suspend(() => {
         const upTo = nextId - 1
         return until(() => phase === "failed" || settledUpTo(upTo))

@@ -27,10 +27,16 @@ export const emptyTally = (): Tally => ({
 
 /** Where the sink's batches go. */
 export interface Writer {
-  /** Takes a batch; waits at most for room (the worker writer bounds its batches in flight). */
-  readonly write: (events: ReadonlyArray<TelemetryEvent>) => Effect.Effect<void>
+  /**
+   * Takes a batch; waits at most for room (the worker writer bounds its
+   * batches in flight). `urgent`: someone waits for it (a flush), so the
+   * write thread starts it at once rather than between two scavenges.
+   */
+  readonly write: (events: ReadonlyArray<TelemetryEvent>, urgent?: boolean) => Effect.Effect<void>
   /** Waits until every batch taken so far is committed or counted as failed. */
   readonly settle: Effect.Effect<void>
+  /** Waits until the writer can commit at once (a write thread has started, or was given up). */
+  readonly ready: Effect.Effect<void>
 }
 
 /** The main thread's writer: also takes rows already built (for `count` events) when a thread writer gives up. */
@@ -80,6 +86,7 @@ export const inline = (sql: SqlClient.SqlClient, redactor: Redaction.Redactor, t
         return writeRows(events.length, prepare(redactor, events), started)
       }),
     writeRows,
-    settle: Effect.void
+    settle: Effect.void,
+    ready: Effect.void
   }
 }
