@@ -8,8 +8,9 @@
  * post assistant runs for `seconds` (rate limit off, so that every request
  * runs an agent) and the peak RSS (`VmHWM`) is read, and the RSS 10 s after.
  *
- * Usage: `corepack pnpm --filter app build && corepack pnpm tsx bench/memory.ts [rounds] [clients] [seconds] [idle]`
- * (default 2 rounds, 200 clients, 20 s, 20 s idle).
+ * Usage: `corepack pnpm --filter app build && corepack pnpm tsx bench/memory.ts [rounds] [clients] [seconds] [idle] [bundle|source]`
+ * (default 2 rounds, 200 clients, 20 s, 20 s idle, both ways). With 40 s
+ * idle or more it also prints the median 10-20 s after start.
  */
 import * as ServiceProcess from "./serviceProcess.js"
 
@@ -22,28 +23,34 @@ const measure = async (entry: ServiceProcess.Entry, clients: number, seconds: nu
     const readings: Array<number> = []
     for (let s = 0; s < idle; s++) {
       await sleep(1000)
-      if (s >= idle / 2) readings.push(ServiceProcess.memoryMb(pid).rss)
+      readings.push(ServiceProcess.memoryMb(pid).rss)
     }
-    const idleRss = ServiceProcess.median(readings)
+    const idleRss = ServiceProcess.median(readings.slice(Math.floor(idle / 2)))
+    // 10-20 s after start, V8's young generation is still at the size start-up grew it to (see docs/memory.md).
+    const earlyRss = idle >= 40 ? ServiceProcess.median(readings.slice(10, 20)) : undefined
     const idlePeak = ServiceProcess.memoryMb(pid).peak
     const result = await ServiceProcess.load(service.port, clients, seconds)
     const peak = ServiceProcess.memoryMb(pid).peak
     await sleep(10_000)
     const after = ServiceProcess.memoryMb(pid).rss
-    return { idleRss, idlePeak, peak, after, rps: result.ok / result.seconds, failed: result.failed }
+    return { idleRss, earlyRss, idlePeak, peak, after, rps: result.ok / result.seconds, failed: result.failed }
   } finally {
     await service.stop()
   }
 }
 
 const main = async () => {
-  const [rounds = 2, clients = 200, seconds = 20, idle = 20] = process.argv.slice(2).map(Number)
+  const [rounds = 2, clients = 200, seconds = 20, idle = 20] = process.argv.slice(2, 6).map(Number)
+  const only = process.argv[6]
+  const entries: ReadonlyArray<ServiceProcess.Entry> = only === "bundle" || only === "source" ? [only] : ["bundle", "source"]
   for (let i = 0; i < rounds; i++) {
-    const order: ReadonlyArray<ServiceProcess.Entry> = i % 2 === 0 ? ["bundle", "source"] : ["source", "bundle"]
+    const order = i % 2 === 0 ? entries : [...entries].reverse()
     for (const entry of order) {
       const r = await measure(entry, clients, seconds, idle)
       console.log(
-        `round ${i + 1} ${entry.padEnd(6)}: idle RSS ${r.idleRss.toFixed(0)} MB (peak so far ${r.idlePeak.toFixed(0)}), ` +
+        `round ${i + 1} ${entry.padEnd(6)}: idle RSS ${r.idleRss.toFixed(0)} MB` +
+          (r.earlyRss === undefined ? "" : ` (10-20 s after start ${r.earlyRss.toFixed(0)} MB)`) +
+          ` (peak so far ${r.idlePeak.toFixed(0)}), ` +
           `under ${clients} clients peak ${r.peak.toFixed(0)} MB (${r.rps.toFixed(1)} runs/s, non-200 ${r.failed}), ` +
           `10 s after ${r.after.toFixed(0)} MB`
       )
