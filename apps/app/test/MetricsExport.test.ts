@@ -1,4 +1,4 @@
-// Issue 23, item 12: metrics the README lists must be on a real server's /metrics
+// Issue 23, item 12: metrics docs/monitoring.md lists must be on a real server's /metrics
 // from the start, not only after the first drop, miss or breaker state change.
 import { assert, describe, it } from "@effect/vitest"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"

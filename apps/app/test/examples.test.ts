@@ -3,7 +3,7 @@ import { AgentAction, Ids, Monitor, ValidationPipeline } from "@patinox/core"
 import { Effect, Layer } from "effect"
 import { pipeline } from "../src/examples/customValidator.js"
 
-describe("the README's custom validator example", () => {
+describe("the custom validator example in docs/validation.md", () => {
   it.effect("redacts e-mail addresses from final answers and leaves other answers alone", () =>
     Effect.gen(function*() {
       const context = { agentId: Ids.AgentId.make("a"), runId: Ids.RunId.make("r") }

@@ -1,4 +1,4 @@
-// The README's "write your own validator" example, type-checked with the rest.
+// The "write your own validator" example of docs/validation.md, type-checked with the rest.
 import { AgentAction, Decision } from "@patinox/core"
 import { JailbreakValidator, Pipeline, Validator } from "@patinox/validation"
 import { Effect } from "effect"
