@@ -17,9 +17,12 @@ import * as WriteStage from "./writeStage.js"
  * stack beside monitoring off (2 cores, 6,000 runs each way, twice): p99
  * ratio 1.12 and 1.12 with it, 1.25 and 1.27 without; the sink's sustained
  * rate did not change (0.893 against 0.897 of the plain insert loop).
- * Where the system refuses, the thread keeps the normal priority.
+ * Where the system refuses, the thread keeps the normal priority. Only on
+ * Linux: elsewhere (macOS, Windows) pid 0 names the whole process, which
+ * would put the agents at nice 19 for the life of the process.
  */
 const lowerPriority = () => {
+  if (process.platform !== "linux") return
   try {
     setPriority(0, 19)
   } catch {
