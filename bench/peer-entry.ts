@@ -12,17 +12,14 @@
  * Results and settings: `docs/peers.md`.
  */
 import { Agent } from "@patinox/agent"
-import { LanguageModel, Monitor, Tool, ValidationPipeline } from "@patinox/core"
+import { type DependencyGuard, LanguageModel, Monitor, Tool, ValidationPipeline } from "@patinox/core"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ConfigFile from "../apps/app/src/ConfigFile.js"
-import * as Guard from "../apps/app/src/Guard.js"
-import * as Observability from "../apps/app/src/Observability.js"
-import * as Telemetry from "../apps/app/src/Telemetry.js"
-import * as Validation from "../apps/app/src/Validation.js"
+import * as Http from "../apps/app/src/Http.js"
 
 export type Variant = "min" | "full"
 
@@ -63,10 +60,9 @@ const minLayer = (baseURL: string): Layer.Layer<AgentServices> =>
 const unlimited = { capacity: 1e12, refillPerSecond: 1e12 }
 
 /**
- * The service's stack, composed as `Http.serviceLayer` composes it beneath the
- * HTTP server: the tool switch over the circuit breaker, the validation
- * pipeline, monitoring and the telemetry store on one SQLite file, the
- * OpenTelemetry SDK.
+ * The service's stack beneath its HTTP server (`Http.withAgentServices`): the
+ * tool switch over the circuit breaker, the validation pipeline, monitoring
+ * and the telemetry store on one SQLite file, the OpenTelemetry SDK.
  */
 const fullLayer = (baseURL: string, databasePath: string) =>
   Effect.map(
@@ -78,11 +74,9 @@ const fullLayer = (baseURL: string, databasePath: string) =>
       "(peer benchmark)"
     ),
     (file): Layer.Layer<AgentServices, unknown> =>
-      Layer.mergeAll(Guard.layer, modelLayer(baseURL)).pipe(
-        Layer.provideMerge(Validation.layer(file.validation)),
-        Layer.provideMerge(Telemetry.layer(file)),
-        Layer.provide(Telemetry.databaseLayer(file.database.path)),
-        Layer.provide(Observability.layer(file.observability)),
+      // Passes on what the stack provides to it: the agent's services and the guard the loop looks for.
+      Layer.effectContext(Effect.context<AgentServices | DependencyGuard.DependencyGuard>()).pipe(
+        Http.withAgentServices(file, modelLayer(baseURL)),
         Layer.provide(quiet)
       )
   )

@@ -18,9 +18,10 @@ export class Health extends Schema.Class<Health>("Health")({
 export class Ready extends Schema.Class<Ready>("Ready")({ status: Schema.Literal("ready") }) {}
 
 /** What `/ready`, and any request arriving or still running past the shutdown deadline, gets during shutdown. */
-export const ShuttingDown = Schema.Struct({ error: Schema.Literal("ShuttingDown"), message: Schema.String }).annotations({
-  identifier: "ShuttingDown"
-})
+export class ShuttingDown extends Schema.Class<ShuttingDown>("ShuttingDown")({
+  error: Schema.tag("ShuttingDown"),
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 503 })) {}
 
 export class ToolInfo extends Schema.Class<ToolInfo>("ToolInfo")({
   name: Schema.String,
@@ -154,7 +155,7 @@ export class RunTimedOut extends Schema.Class<RunTimedOut>("RunTimedOut")(
 
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
-  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Ready).addError(ShuttingDown, { status: 503 }))
+  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Ready).addError(ShuttingDown))
 {}
 
 export class AgentsGroup extends HttpApiGroup.make("agents")

@@ -31,6 +31,7 @@ import {
   RunRateLimited,
   RunRejected,
   RunTimedOut,
+  ShuttingDown,
   TelemetryUnavailable,
   ToolNotDisabled,
   Unauthorized,
@@ -53,7 +54,8 @@ const errorClasses = [
   RunTimedOut,
   KnowledgeUnavailable,
   TelemetryUnavailable,
-  ToolNotDisabled
+  ToolNotDisabled,
+  ShuttingDown
 ] as const
 
 /** Any error body the API sends. */

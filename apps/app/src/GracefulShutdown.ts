@@ -17,18 +17,14 @@
  * requests first, so in-flight ones were reset and new ones on kept-alive
  * connections hung.
  */
-import { HttpServerResponse } from "@effect/platform"
 import type { HttpApp } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Context, Deferred, Duration, Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
+import { ShuttingDown } from "./Api.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 
-/** The body of every 503 the shutdown sends, in the service's error shape. */
-export const shuttingDownBody = (message: string) => ({ error: "ShuttingDown", message }) as const
-
-const shuttingDown = (message: string) =>
-  HttpServerResponse.unsafeJson(shuttingDownBody(message), { status: 503, headers: { connection: "close" } })
+const shuttingDown = (message: string) => ErrorResponse.respond(new ShuttingDown({ message }), { connection: "close" })
 
 export interface Service {
   /** True from the moment shutdown starts. */

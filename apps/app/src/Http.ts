@@ -31,6 +31,7 @@ import {
   RunRejected,
   RunTimedOut,
   SearchHit,
+  ShuttingDown,
   TelemetryUnavailable,
   ToolNotDisabled,
   ToolInfo
@@ -92,7 +93,7 @@ const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
       .handle("ready", () =>
         Effect.flatMap(shutdown.isShuttingDown, (stopping) =>
           stopping
-            ? Effect.fail(GracefulShutdown.shuttingDownBody("The service is shutting down"))
+            ? Effect.fail(new ShuttingDown({ message: "The service is shutting down" }))
             : Effect.succeed(new Ready({ status: "ready" }))))
   }))
 
@@ -293,14 +294,19 @@ export const serverLayer = (config: AppConfig, file: ConfigFile) =>
 export const layer = (config: AppConfig, file: ConfigFile) =>
   serviceLayer(config, file, modelLayer(config, file.simulatedModel))
 
-/** The service on a given model (tests give the simulated model or a fake endpoint). */
-export const serviceLayer = <E>(
-  config: AppConfig,
+/**
+ * What agents run on, beneath the HTTP server: the tool switch over the circuit
+ * breaker, the validation pipeline, the model, monitoring and the telemetry
+ * store on one SQLite file, OpenTelemetry. `serviceLayer` puts the server on
+ * it; the peer benchmark runs agents on it directly.
+ */
+export const withAgentServices = <E>(
   file: ConfigFile,
   model: Layer.Layer<LanguageModel.LanguageModel, E>,
   options: { readonly spanProcessors?: ReadonlyArray<SpanProcessor> | undefined } = {}
 ) =>
-  serverLayer(config, file).pipe(
+<ROut, E2, RIn>(self: Layer.Layer<ROut, E2, RIn>) =>
+  self.pipe(
     Layer.provide(Guard.layer),
     Layer.provideMerge(Validation.layer(file.validation)),
     Layer.provide(model),
@@ -308,3 +314,11 @@ export const serviceLayer = <E>(
     Layer.provide(Telemetry.databaseLayer(file.database.path)),
     Layer.provide(Observability.layer(file.observability, options.spanProcessors))
   )
+
+/** The service on a given model (tests give the simulated model or a fake endpoint). */
+export const serviceLayer = <E>(
+  config: AppConfig,
+  file: ConfigFile,
+  model: Layer.Layer<LanguageModel.LanguageModel, E>,
+  options: { readonly spanProcessors?: ReadonlyArray<SpanProcessor> | undefined } = {}
+) => withAgentServices(file, model, options)(serverLayer(config, file))

@@ -161,8 +161,8 @@ export const middleware = (settings: Settings) => {
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const origin = request.headers["origin"]
-      const cors = origin !== undefined && allowed.has(origin) ? corsHeaders(origin) : {}
-      if (origin !== undefined && allowed.has(origin)) {
+      const cors = origin !== undefined && allowed.has(origin) ? corsHeaders(origin) : undefined
+      if (cors !== undefined) {
         if (request.method === "OPTIONS" && request.headers["access-control-request-method"] !== undefined) {
           return HttpServerResponse.empty({
             status: 204,

@@ -3,55 +3,12 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { TempDir } from "@patinox/testing"
 import { Deferred, Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { type Service, startService } from "./serviceProcess.js"
 
-const appDir = fileURLToPath(new URL("..", import.meta.url))
-
-interface Service {
-  readonly process: ChildProcess
-  readonly url: string
-  readonly output: () => string
-  readonly exit: Deferred.Deferred<{ code: number | null; signal: NodeJS.Signals | null }>
-}
-
-/** `node --import tsx src/main.ts` (as `pnpm --filter app start:dev`), once it logs its URL. */
-const startService = (configPath: string) =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const listening = yield* Deferred.make<string, Error>()
-      const exit = yield* Deferred.make<{ code: number | null; signal: NodeJS.Signals | null }>()
-      const clean = { ...process.env }
-      delete clean.OPENAI_API_KEY
-      delete clean.OPENAI_BASE_URL
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-        cwd: appDir,
-        env: { ...clean, PATINOX_PORT: "0", PATINOX_CONFIG: configPath },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /Listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-        if (match?.[1] !== undefined) Deferred.unsafeDone(listening, Effect.succeed(match[1]))
-      }
-      child.stdout.on("data", onData)
-      child.stderr.on("data", onData)
-      child.on("exit", (code, signal) => {
-        Deferred.unsafeDone(listening, Effect.fail(new Error(`service exited (${code}) before listening:\n${output}`)))
-        Deferred.unsafeDone(exit, Effect.succeed({ code, signal }))
-      })
-      const url = yield* Deferred.await(listening).pipe(Effect.timeoutFail({
-        duration: "30 seconds",
-        onTimeout: () => new Error(`service did not log its URL in 30 s:\n${output}`)
-      }))
-      const service: Service = { process: child, url, output: () => output, exit }
-      return service
-    }),
-    (service) => Effect.sync(() => service.process.exitCode === null && service.process.kill("SIGKILL"))
-  )
+/** The service on the config file at `configPath`, on a free port. */
+const startOn = (configPath: string) => startService({ PATINOX_PORT: "0", PATINOX_CONFIG: configPath })
 
 /**
  * `clients` loops posting runs until `acknowledged` runs got a 200, then
@@ -103,7 +60,7 @@ describe("durable mode, with a real process", () => {
       const database = join(dir, "patinox.db")
       // The rate limit would answer most of this load with 422s; durable mode is on by default.
       writeFileSync(configPath, JSON.stringify({ database: { path: database }, validation: { rateLimit: { enabled: false } } }))
-      const service = yield* startService(configPath)
+      const service = yield* startOn(configPath)
       const acknowledged = yield* loadThenKill(service, 12, 300)
       assert.isAtLeast(acknowledged.length, 300)
 
@@ -116,7 +73,7 @@ describe("durable mode, with a real process", () => {
       assert.deepStrictEqual(missing, [], `${missing.length} of ${acknowledged.length} acknowledged runs not stored with their end`)
 
       // The next start: every run has an end, the ones the kill cut marked RunAbandoned.
-      const restarted = yield* startService(configPath)
+      const restarted = yield* startOn(configPath)
       const open = yield* query<{ n: number }>(database, (sql) =>
         sql<{ n: number }>`
           SELECT count(*) AS n FROM events s WHERE s.type = 'run.start' AND s.run_id IS NOT NULL AND NOT EXISTS (

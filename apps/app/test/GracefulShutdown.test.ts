@@ -4,58 +4,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import { TempDir } from "@patinox/testing"
 import { Deferred, Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { connect } from "node:net"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { type Service, startService } from "./serviceProcess.js"
 
-const appDir = fileURLToPath(new URL("..", import.meta.url))
-
-interface Service {
-  readonly process: ChildProcess
-  readonly url: string
-  readonly output: () => string
-  readonly exit: Deferred.Deferred<{ code: number | null; signal: NodeJS.Signals | null }>
-}
-
-const startService = (config: Record<string, unknown>) =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const dir = yield* TempDir.make("patinox-shutdown-")
-      const configPath = join(dir, "patinox.config.json")
-      writeFileSync(configPath, JSON.stringify({ database: { path: join(dir, "patinox.db") }, ...config }))
-      const listening = yield* Deferred.make<string, Error>()
-      const exit = yield* Deferred.make<{ code: number | null; signal: NodeJS.Signals | null }>()
-      const env: Record<string, string | undefined> = { ...process.env, PATINOX_PORT: "0", PATINOX_CONFIG: configPath }
-      delete env.OPENAI_API_KEY
-      delete env.OPENAI_BASE_URL
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-        cwd: appDir,
-        env,
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /Listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-        if (match?.[1] !== undefined) Deferred.unsafeDone(listening, Effect.succeed(match[1]))
-      }
-      child.stdout.on("data", onData)
-      child.stderr.on("data", onData)
-      child.on("exit", (code, signal) => {
-        Deferred.unsafeDone(listening, Effect.fail(new Error(`service exited (${code}) before listening:\n${output}`)))
-        Deferred.unsafeDone(exit, Effect.succeed({ code, signal }))
-      })
-      const url = yield* Deferred.await(listening).pipe(Effect.timeoutFail({
-        duration: "20 seconds",
-        onTimeout: () => new Error(`service did not log its URL in 20 s:\n${output}`)
-      }))
-      const service: Service = { process: child, url, output: () => output, exit }
-      return service
-    }),
-    (service) => Effect.sync(() => service.process.exitCode === null && service.process.kill("SIGKILL"))
-  )
+/** The service on a free port with `config` over a fresh database. */
+const startWith = (config: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const dir = yield* TempDir.make("patinox-shutdown-")
+    const configPath = join(dir, "patinox.config.json")
+    writeFileSync(configPath, JSON.stringify({ database: { path: join(dir, "patinox.db") }, ...config }))
+    return yield* startService({ PATINOX_PORT: "0", PATINOX_CONFIG: configPath })
+  })
 
 /** Polls (real time: a separate process) until `check` holds, failing with the service's log after ~20 s. */
 const eventually = (service: Service, what: string, check: Effect.Effect<boolean>) =>
@@ -123,7 +84,7 @@ const order = (output: string, lines: ReadonlyArray<string>) => {
 describe("SIGTERM with 100 requests in flight", () => {
   it.scopedLive("answers every one, refuses new connections, then drains agents, flushes telemetry and exits 0", () =>
     Effect.gen(function*() {
-      const service = yield* startService({
+      const service = yield* startWith({
         // Runs of 2 x 4 s: long enough to be in flight however slow the machine, well within the deadline.
         simulatedModel: { latencyMs: 4000 },
         validation: { rateLimit: { enabled: false } },
@@ -168,7 +129,7 @@ describe("SIGTERM with 100 requests in flight", () => {
 
   it.scopedLive("answers 503 ShuttingDown to the requests still running at the deadline, and exits 0", () =>
     Effect.gen(function*() {
-      const service = yield* startService({
+      const service = yield* startWith({
         // Runs of 2 x 60 s: only the deadline can end them while the test runs.
         simulatedModel: { latencyMs: 60_000 },
         validation: { rateLimit: { enabled: false } },

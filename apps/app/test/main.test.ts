@@ -3,59 +3,11 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { TempDir } from "@patinox/testing"
 import { Deferred, Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { startService } from "./serviceProcess.js"
 
-const appDir = fileURLToPath(new URL("..", import.meta.url))
-
-interface Service {
-  readonly process: ChildProcess
-  readonly url: string
-  readonly output: () => string
-  readonly exit: Deferred.Deferred<{ code: number | null; signal: NodeJS.Signals | null }>
-}
-
-/**
- * Starts `node --import tsx src/main.ts` (what `pnpm --filter app start`
- * runs; pnpm itself does not forward signals) and waits for the URL it logs.
- */
-const startService = (env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const listening = yield* Deferred.make<string, Error>()
-      const exit = yield* Deferred.make<{ code: number | null; signal: NodeJS.Signals | null }>()
-      const clean = { ...process.env }
-      delete clean.OPENAI_API_KEY
-      delete clean.OPENAI_BASE_URL
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-        cwd: appDir,
-        env: { ...clean, ...env },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /Listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-        if (match?.[1] !== undefined) Deferred.unsafeDone(listening, Effect.succeed(match[1]))
-      }
-      child.stdout.on("data", onData)
-      child.stderr.on("data", onData)
-      child.on("exit", (code, signal) => {
-        Deferred.unsafeDone(listening, Effect.fail(new Error(`service exited (${code}) before listening:\n${output}`)))
-        Deferred.unsafeDone(exit, Effect.succeed({ code, signal }))
-      })
-      const url = yield* Deferred.await(listening).pipe(Effect.timeoutFail({
-        duration: "20 seconds",
-        onTimeout: () => new Error(`service did not log its URL in 20 s:\n${output}`)
-      }))
-      const service: Service = { process: child, url, output: () => output, exit }
-      return service
-    }),
-    (service) => Effect.sync(() => service.process.exitCode === null && service.process.kill("SIGKILL"))
-  )
 
 describe("the service process", () => {
   it.scopedLive("starts on a fresh environment with the simulated model, serves, and exits cleanly on SIGTERM", () =>
