@@ -1,22 +1,18 @@
 /**
- * Whether an event can go to the write thread as it is (a structured clone)
- * and be stored there exactly as the main thread would store it.
- *
- * A clone keeps an object's own data and drops its prototype, so anything
- * whose JSON comes from its class (a `toJSON`, like Effect's `Option` or a
- * `Date`, or fields on the prototype) would be stored differently, and a
- * function cannot be cloned at all. The event's own parts (actions,
- * results, decisions: core's schema classes, all data and no `toJSON`) are
- * safe; its free `context` is checked: primitives, arrays and plain objects
- * only, a few levels deep. Anything else is prepared on the main thread,
- * where an event that cannot be serialised is left out and counted.
+ * Makes an event safe to post to the write thread as it is. A structured
+ * clone keeps an object's own data and drops its prototype, so a context
+ * value whose JSON comes from its class (Effect's `Option`, anything with a
+ * `toJSON`) would be stored differently there, and a function cannot be
+ * cloned at all. The event's own parts (core's schema classes: data, no
+ * `toJSON`) clone faithfully; only the free-form `context` is checked.
  */
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
+import { Predicate } from "effect"
 
-/** Deeper than this, a context is prepared on the main thread (and a cycle never loops here). */
+/** Deeper than this, a context is normalised rather than walked further (and a cycle never loops here). */
 const MAX_DEPTH = 4
 
-const portableValue = (u: unknown, depth: number): boolean => {
+const clonesAsJson = (u: unknown, depth: number): boolean => {
   switch (typeof u) {
     case "string":
     case "number":
@@ -26,34 +22,34 @@ const portableValue = (u: unknown, depth: number): boolean => {
     case "object": {
       if (u === null) return true
       if (depth >= MAX_DEPTH) return false
-      if (Array.isArray(u)) {
-        for (let i = 0; i < u.length; i++) if (!portableValue(u[i], depth + 1)) return false
-        return true
-      }
+      if (Array.isArray(u)) return u.every((item) => clonesAsJson(item, depth + 1))
       const proto: unknown = Object.getPrototypeOf(u)
       if (proto !== Object.prototype && proto !== null) return false
       for (const key in u) {
-        if (Object.hasOwn(u, key) && !portableValue(Reflect.get(u, key), depth + 1)) return false
+        if (Object.hasOwn(u, key) && !clonesAsJson(Reflect.get(u, key), depth + 1)) return false
       }
       return true
     }
     default:
-      // bigint (JSON refuses it: the main thread counts it as failed), symbol, function
-      return false
+      return false // bigint, symbol, function
   }
 }
 
-/** A getter that throws makes the event not portable: the main thread then counts it as failed. */
-export const isPortable = (event: TelemetryEvent): boolean => {
+/**
+ * The event as it is when its context clones faithfully; otherwise with the
+ * context replaced by its JSON, which is what would be stored anyway. Throws
+ * what `JSON.stringify` throws (a `BigInt`, a cycle, a getter that throws):
+ * the caller counts the event as failed.
+ */
+export const portable = (event: TelemetryEvent): TelemetryEvent => {
+  let faithful: boolean
   try {
-    return portableValue(event.context, 0)
+    faithful = clonesAsJson(event.context, 0)
   } catch {
-    return false
+    faithful = false // a getter that throws: JSON.stringify below says why
   }
-}
-
-/** Every event of the batch is portable. */
-export const allPortable = (events: ReadonlyArray<TelemetryEvent>): boolean => {
-  for (let i = 0; i < events.length; i++) if (!isPortable(events[i]!)) return false
-  return true
+  if (faithful) return event
+  const json = JSON.stringify(event.context)
+  const context: unknown = json === undefined ? {} : JSON.parse(json)
+  return { ...event, context: Predicate.isRecord(context) ? context : {} }
 }
