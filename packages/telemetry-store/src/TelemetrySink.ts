@@ -6,11 +6,12 @@
  * full the event is dropped and counted. A fiber of the layer's scope takes
  * the queued events in batches, as soon as `batchSize` are waiting or every
  * `flushIntervalMs` otherwise; closing the scope writes whatever is left.
- * Given the store's `filename`, each batch goes as it is to a write thread
- * with its own connection, which redacts, builds the rows and inserts
- * (batches waiting together commit in one transaction); retention's deletes
- * run there too (`TelemetryStore`). Without a filename (or for `:memory:`),
- * batches are written on the main thread through the `SqlClient` in context.
+ * Each batch is redacted and turned into rows on the main thread; given the
+ * store's `filename`, the rows go to a write thread with its own connection,
+ * which inserts them (batches waiting together commit in one transaction)
+ * and runs retention's deletes (`TelemetryStore`). Without a filename (or
+ * for `:memory:`), batches are inserted on the main thread through the
+ * `SqlClient` in context.
  *
  * Crash bound: a process crash loses at most the queue (`queueCapacity`) and
  * the batches in flight (8 at most on the thread, 1 inline); a committed
@@ -89,8 +90,7 @@ export interface Options {
    */
   readonly redaction?: Redaction.Options | undefined
   /**
-   * A ready-made redactor, instead of `redaction`. It runs on the main
-   * thread (a function cannot cross to the write thread).
+   * A ready-made redactor, instead of `redaction`.
    */
   readonly redactor?: Redaction.Redactor | undefined
 }
@@ -147,7 +147,6 @@ export const makeRouted = (
       ? yield* WriteThread.make({
         filename,
         redactor,
-        redaction: options.redactor === undefined ? options.redaction ?? {} : undefined,
         tally,
         fallback: inline
       })

@@ -256,7 +256,7 @@ layer(shared)("TelemetrySink on its own thread", (it) => {
       assert.strictEqual(yield* countRows(), after.written)
     }))
 
-  it.effect("redacts and builds the rows on its thread exactly as the main thread would", () =>
+  it.effect("stores exactly the rows the main thread built, whatever the event holds", () =>
     Effect.gen(function*() {
       const sink = yield* TelemetrySink.TelemetrySink
       const before = yield* sink.stats
@@ -291,7 +291,7 @@ layer(shared)("TelemetrySink on its own thread", (it) => {
       assert.include(payload, `"retry":{"_id":"Option","_tag":"Some","value":2}`)
     }))
 
-  it.effect("redacts with the configured patterns on its thread", () =>
+  it.effect("redacts with the configured patterns", () =>
     Effect.gen(function*() {
       const sink = yield* TelemetrySink.TelemetrySink
       yield* sink.offer(event({ context: { note: "ref tenant-secret-7781, mail jane.doe@example.com", password: "hunter2-db" } }))

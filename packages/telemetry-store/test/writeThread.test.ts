@@ -24,7 +24,6 @@ describe("the sink's write thread", () => {
         const writer = yield* WriteThread.make({
           filename: file,
           redactor,
-          redaction: {},
           tally,
           fallback: Writer.inline(sql, redactor, tally),
           onThread: (worker) => {

@@ -5,17 +5,20 @@
  *
  *   main ──Write/Prune/Stop──▶ write thread ──Ready/Done/Pruned/Crashed──▶ main
  */
-import type * as Redaction from "@patinox/core/Redaction"
-import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Predicate } from "effect"
 import type { MessagePort } from "node:worker_threads"
+import type { Rows } from "./batch.js"
 import type { Outcome, Plan } from "./prune.js"
 
-/** A batch as it was offered (see `portable.ts`), for the write thread to redact, turn into rows and insert. */
+/** A batch's rows, redacted and built on the main thread, for the write thread to insert. */
 export interface Write {
   readonly _tag: "Write"
   readonly id: number
-  readonly events: ReadonlyArray<TelemetryEvent>
+  /** Events in the batch as offered, `rows.failed` included. */
+  readonly count: number
+  readonly rows: Rows
+  /** Redaction and row building on the main thread, in milliseconds. */
+  readonly prepareMs: number
 }
 
 /** Retention's deletes, to run on the write thread's connection between its batches. */
@@ -39,7 +42,7 @@ export interface Done {
   readonly written: number
   readonly failed: number
   readonly failure: string | undefined
-  /** Redaction, rows and insert time of the batch. */
+  /** Redaction and rows (main thread) plus insert time (write thread) of the batch. */
   readonly ms: number
   /** Commit time, epoch ms. */
   readonly at: number
@@ -73,12 +76,6 @@ export interface WriteData {
   readonly maxInFlight: number
   /** Where the thread's answers go: a channel of their own, which the main thread can also read synchronously. */
   readonly acks: MessagePort
-  /**
-   * The sink's redaction, built again on this thread. Absent when the sink
-   * was given a ready-made redactor (functions do not cross threads): the
-   * events then come redacted.
-   */
-  readonly redaction: Redaction.Options | undefined
 }
 
 /** What the main thread accepts from the write thread (anything else is ignored). */

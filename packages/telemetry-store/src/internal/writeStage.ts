@@ -1,16 +1,14 @@
 /**
  * The sink's write thread: its own connection to the store's file (see
- * `fileInserter.ts` for why not the `SqlClient`), and for each batch the
- * redaction, the rows and the insert, one transaction per group of batches
- * waiting together, and a `Done` to the main thread for each. Retention's
- * deletes run here too, a chunk at a time between the batches. WAL lets the
- * main connection (migrations, queries) work on the file beside it.
+ * `fileInserter.ts` for why not the `SqlClient`), the batches' rows inserted
+ * one transaction per group of batches waiting together, and a `Done` to the
+ * main thread for each. Retention's deletes run here too, a chunk at a time
+ * between the batches. WAL lets the main connection (migrations, queries)
+ * work on the file beside it.
  */
-import * as Redaction from "@patinox/core/Redaction"
-import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Cause, Data, Effect, Queue } from "effect"
 import type { MessagePort } from "node:worker_threads"
-import { describe, prepare, type Rows } from "./batch.js"
+import { describe } from "./batch.js"
 import * as FileInserter from "./fileInserter.js"
 import type { Crashed, Done, Prune, Pruned, Ready, Stop, ToWrite, Write, WriteData } from "./protocol.js"
 import * as Pruning from "./prune.js"
@@ -26,21 +24,6 @@ const failedBatch = (id: number, count: number, failure: string): Done => ({
   ms: 0,
   at: Date.now()
 })
-
-/** A batch with its rows. */
-interface Readied {
-  readonly id: number
-  /** Events in the batch as offered, `rows.failed` included. */
-  readonly count: number
-  readonly rows: Rows
-  readonly prepareMs: number
-}
-
-const ready = (redact: (event: TelemetryEvent) => TelemetryEvent, batch: Write): Readied => {
-  const started = performance.now()
-  const rows = prepare(redact, batch.events)
-  return { id: batch.id, count: batch.events.length, rows, prepareMs: performance.now() - started }
-}
 
 type Batch = Write | Stop
 
@@ -67,7 +50,7 @@ const inbox = (parent: MessagePort, acks: MessagePort, capacity: number) =>
         if (message._tag === "Prune") return void Queue.unsafeOffer(prunes, message)
         if (Queue.unsafeOffer(queue, message)) return
         // Only a broken protocol gets here; the batch is refused, and counted, rather than lost.
-        if (message._tag !== "Stop") acks.postMessage(failedBatch(message.id, message.events.length, "write thread inbox full"))
+        if (message._tag !== "Stop") acks.postMessage(failedBatch(message.id, message.count, "write thread inbox full"))
       }
       // A batch that cannot be read would never be acknowledged: stop, so the sink counts it and writes inline.
       const onError = (error: Error) => {
@@ -98,7 +81,7 @@ const connect = (filename: string) =>
   )
 
 /** The batch's Done, posted once its fate is known. */
-const answer = (acks: MessagePort, batch: Readied, started: number, failure?: string) => {
+const answer = (acks: MessagePort, batch: Write, started: number, failure?: string) => {
   const { rows } = batch
   acks.postMessage(
     failure === undefined
@@ -124,7 +107,7 @@ const answer = (acks: MessagePort, batch: Readied, started: number, failure?: st
 const writeGroup = (
   inserter: FileInserter.FileInserter,
   acks: MessagePort,
-  batches: ReadonlyArray<Readied>
+  batches: ReadonlyArray<Write>
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
     const started = performance.now()
@@ -155,14 +138,6 @@ export const run = (data: WriteData, parent: MessagePort) =>
   Effect.gen(function*() {
     const inserter = yield* connect(data.filename)
     const acks = data.acks
-    const redaction = data.redaction
-    // Without redaction options, the events come redacted (the sink's redactor is a function, kept on the main thread).
-    const redact = redaction === undefined
-      ? (event: TelemetryEvent) => event
-      : (yield* Effect.try({
-        try: () => Redaction.make(redaction),
-        catch: (cause) => new WriteError({ message: `cannot build the sink's redaction: ${describe(cause)}` })
-      })).event
     const { prunes, queue } = yield* inbox(parent, acks, data.maxInFlight)
     // Retention's deletes, a chunk at a time with a turn of the event loop between two: the batches
     // that arrive meanwhile are written between the chunks.
@@ -183,8 +158,8 @@ export const run = (data: WriteData, parent: MessagePort) =>
     acks.postMessage({ _tag: "Ready" } satisfies Ready)
     while (true) {
       const waiting = [yield* Queue.take(queue), ...(yield* Queue.takeAll(queue))]
-      const batches: Array<Readied> = []
-      for (const message of waiting) if (message._tag !== "Stop") batches.push(ready(redact, message))
+      const batches: Array<Write> = []
+      for (const message of waiting) if (message._tag !== "Stop") batches.push(message)
       if (batches.length > 0) yield* writeGroup(inserter, acks, batches)
       // The stop comes after every batch of the sink's.
       if (batches.length < waiting.length) return

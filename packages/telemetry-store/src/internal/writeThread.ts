@@ -1,20 +1,18 @@
 /**
- * The main thread's side of the write thread: posts each batch as it was
- * offered (a structured clone), at most `MAX_IN_FLIGHT` at a time, tallies
+ * The main thread's side of the write thread: redacts each batch and builds
+ * its rows, posts them (at most `MAX_IN_FLIGHT` batches at a time), tallies
  * the thread's acknowledgements, and stops it when the scope closes. The
- * thread redacts, builds the rows and inserts, so the agents' thread only
- * pays for the clone.
+ * rows are built here so that building and inserting run on two cores: the
+ * thread alone, doing both, wrote about 0.6 of the plain insert loop.
  */
 import type * as Redaction from "@patinox/core/Redaction"
-import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Deferred, Duration, Effect, Exit, FiberSet, Predicate, type Scope } from "effect"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
-import { describe } from "./batch.js"
-import { portable } from "./portable.js"
+import { describe, prepare } from "./batch.js"
 import { isToMain, type Prune, type Stop, type Write, type WriteData } from "./protocol.js"
 import type { Outcome, Plan } from "./prune.js"
 import type { Tally, Writer } from "./writer.js"
@@ -68,12 +66,6 @@ const entry = Effect.try({
 export interface Options {
   readonly filename: string
   readonly redactor: Redaction.Redactor
-  /**
-   * The same redaction as `redactor`, as options the write thread builds it
-   * from; absent for a ready-made redactor, which then runs here, before
-   * the batch is posted (functions do not cross threads).
-   */
-  readonly redaction: Redaction.Options | undefined
   readonly tally: Tally
   /** Takes over when the thread fails to start or dies. */
   readonly fallback: Writer
@@ -292,8 +284,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
         ...paths,
         filename: options.filename,
         maxInFlight: MAX_IN_FLIGHT,
-        acks: threadAcks,
-        redaction: options.redaction
+        acks: threadAcks
       }))
     yield* Effect.acquireRelease(
       Effect.catchAll(launch, (why) => Effect.sync(() => fail(why))),
@@ -310,43 +301,20 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       Effect.map(() => phase === "running")
     )
 
-    // A ready-made redactor cannot cross to the thread: it runs here, before the clone.
-    const redact = options.redaction === undefined ? options.redactor.event : undefined
-    /** The batch as the thread can take it; an event that cannot be serialised is counted here and left out. */
-    const outgoing = (events: ReadonlyArray<TelemetryEvent>) => {
-      const out: Array<TelemetryEvent> = []
-      let failure: string | undefined
-      for (const event of events) {
-        try {
-          out.push(redact === undefined ? portable(event) : redact(portable(event)))
-        } catch (cause) {
-          failure ??= describe(cause)
-        }
-      }
-      return { out, failed: events.length - out.length, failure }
-    }
-
     const writer: ThreadWriter = {
       write: (events) =>
         Effect.gen(function*() {
           if (!(yield* Deferred.await(started)) || !(yield* room) || thread === undefined) {
             return yield* fallback.write(events)
           }
-          const { failed, failure, out } = outgoing(events)
-          if (failed > 0) {
-            tally.failed += failed
-            yield* Effect.logWarning(`TelemetrySink: ${failed} events could not be serialised: ${failure}`)
-          }
-          if (out.length === 0) return
+          const t0 = performance.now()
+          const rows = prepare(options.redactor.event, events)
           const id = nextId++
-          pending.set(id, out.length)
-          try {
-            thread.postMessage({ _tag: "Write", id, events: out } satisfies Write)
-          } catch {
-            // Something `portable` did not foresee refused the clone: this batch is written here.
-            pending.delete(id)
-            return yield* fallback.write(out)
-          }
+          pending.set(id, events.length)
+          // Rows are strings, numbers and nulls only: the clone cannot refuse them.
+          thread.postMessage(
+            { _tag: "Write", id, count: events.length, rows, prepareMs: performance.now() - t0 } satisfies Write
+          )
         }),
       ready: Effect.asVoid(Deferred.await(started)),
       settle: Effect.suspend(() => {
