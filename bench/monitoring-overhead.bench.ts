@@ -10,19 +10,19 @@
  *    p50 and p99 ratios. Twice: with the model answering at once
  *    (150 rounds of 100 runs each: every run CPU-bound, the worst case, where
  *    monitoring's deferred work has no idle time to go into), and with a
- *    fast model answering in 5 ms (75 rounds of 40). For each side, the share
- *    of runs a garbage-collection pause fell in, the scavenges per 100 runs
- *    and their mean length, and the p99 of the runs no pause fell in: when
- *    more than 1 % of runs hold a pause, the p99 lies among them.
+ *    fast model answering in 5 ms (75 rounds of 40). On Linux, also the
+ *    agents' thread's CPU per run (the main thread: its tid is the pid, read
+ *    from `/proc/self/task/<pid>/schedstat`) and the share of the blocks'
+ *    wall time the process's other threads ran (the sink's write thread,
+ *    plus the garbage collector's and libuv's helpers): process CPU minus
+ *    the main thread's.
  * 2. The process's CPU over 5 s with no agent running (the stack's timers and samplers).
  * 3. A burst of 10x what the sink writes (aimed at 12x), for PATINOX_BENCH_BURST_S seconds
  *    (default 30): memory stays bounded, reporting never waits, drops counted
  *    (every event published is written, or counted as dropped by the sink
  *    or as missed by its feed, the bus's consumer for it). The
- *    sink's rate is measured first, with the main thread free to build its
- *    rows; during the burst the main thread is busy, so the sink leaves that
- *    work to its write thread (the share is reported). The ratio is against
- *    the better of the two rates. Beside it, how fast the publishing loop
+ *    sink's rate is measured first; the ratio is against the better of that
+ *    and its rate during the burst. Beside it, how fast the publishing loop
  *    goes with `record` discarding: the most the burst could offer.
  */
 import { Agent } from "@patinox/agent"
@@ -32,10 +32,9 @@ import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { TelemetrySink } from "@patinox/telemetry-store"
 import { FakeOpenAi } from "@patinox/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { constants, PerformanceObserver } from "node:perf_hooks"
 import * as ConfigFile from "../apps/app/src/ConfigFile.js"
 import * as Telemetry from "../apps/app/src/Telemetry.js"
 import { add } from "./fixtures.js"
@@ -52,47 +51,6 @@ const SLOW_MODEL_MS = 5
 const SLOW_ROUNDS = 75
 const SLOW_PER_ROUND = 40
 
-interface Pause {
-  readonly start: number
-  readonly end: number
-  readonly minor: boolean
-}
-
-/**
- * What the garbage collector did to the runs whose start and end times are
- * `spans` (flat pairs, in time order), given every pause (sorted by start).
- */
-const pausesIn = (spans: ReadonlyArray<number>, pauses: ReadonlyArray<Pause>) => {
-  let hit = 0
-  const clean: Array<number> = []
-  let scavenges = 0
-  let scavengeMs = 0
-  let at = 0
-  for (let i = 0; i < spans.length; i += 2) {
-    const start = spans[i]!
-    const end = spans[i + 1]!
-    while (at < pauses.length && pauses[at]!.end < start) at++
-    let hitThis = false
-    for (let k = at; k < pauses.length && pauses[k]!.start <= end; k++) {
-      hitThis = true
-      if (pauses[k]!.minor) {
-        scavenges++
-        scavengeMs += pauses[k]!.end - pauses[k]!.start
-      }
-    }
-    if (hitThis) hit++
-    else clean.push(end - start)
-  }
-  const runs = spans.length / 2
-  return {
-    hitPercent: (100 * hit) / runs,
-    scavengesPer100: (100 * scavenges) / runs,
-    meanScavengeMs: scavenges === 0 ? 0 : scavengeMs / scavenges,
-    /** Latencies of the runs no pause fell in. */
-    clean
-  }
-}
-
 /** CPU time (ns) a thread of this process has run, from Linux's `/proc`; undefined elsewhere. */
 const threadCpuNs = (tid: string): number | undefined => {
   try {
@@ -102,23 +60,16 @@ const threadCpuNs = (tid: string): number | undefined => {
   }
 }
 
-/** The threads at nice 19: the sinks' write threads (they ask for it); none where `/proc` is missing. */
-const writeThreads = (): Array<string> => {
-  try {
-    return readdirSync("/proc/self/task").filter((tid) => {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8")
-      // after the command's closing parenthesis: state is the 3rd field of the line, nice the 19th
-      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16] === "19"
-    })
-  } catch {
-    return []
-  }
+/** CPU time (ns) of the whole process, every thread. */
+const processCpuNs = (): number => {
+  const { system, user } = process.cpuUsage()
+  return (user + system) * 1000
 }
 
 const agent = Agent.make("bench").model("gpt-bench").instructions("Add with the add tool.").tools(add).build()
 
 /** The monitored and the unmonitored runtime on one fake model, answering after `latencyMs`. */
-export const runtimes = async (
+const runtimes = async (
   scope: Scope.Scope,
   file: ConfigFile.ConfigFile,
   dir: string,
@@ -156,7 +107,7 @@ export const runtimes = async (
 type Runtimes = Awaited<ReturnType<typeof runtimes>>
 
 /** Alternating blocks of runs of the two runtimes: per-run latencies, and the per-round p50 ratios. */
-export const compare = async (
+const compare = async (
   pair: Runtimes,
   rounds: number,
   perRound: number,
@@ -174,27 +125,10 @@ export const compare = async (
     await runs.off()
   }
   const samples = { monitored: [] as Array<number>, off: [] as Array<number> }
-  // Each run's start and end, and every garbage-collection pause, to tell which runs a pause fell in.
-  const spans = { monitored: [] as Array<number>, off: [] as Array<number> }
-  const pauses: Array<Pause> = []
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const detail: unknown = "detail" in entry ? entry.detail : undefined
-      const kind = typeof detail === "object" && detail !== null && "kind" in detail ? detail.kind : undefined
-      pauses.push({
-        start: entry.startTime,
-        end: entry.startTime + entry.duration,
-        minor: kind === constants.NODE_PERFORMANCE_GC_MINOR
-      })
-    }
-  })
-  observer.observe({ entryTypes: ["gc"] })
-  // The agents' thread's CPU time per run, and the write threads' share of each side's time.
+  // The agents' (main) thread's CPU time per run, and the other threads' share of each side's time.
   const main = String(process.pid)
   const onProc = threadCpuNs(main) !== undefined
-  const writers = writeThreads()
-  const cpu = { monitored: { main: 0, writers: 0, wall: 0 }, off: { main: 0, writers: 0, wall: 0 } }
-  const writersNs = () => writers.reduce((sum, tid) => sum + (threadCpuNs(tid) ?? 0), 0)
+  const cpu = { monitored: { main: 0, others: 0, wall: 0 }, off: { main: 0, others: 0, wall: 0 } }
   // p50 of each monitored block over the p50 of the off block beside it: the spread shows the host's noise
   const roundRatios: Array<number> = []
   for (let r = 0; r < rounds; r++) {
@@ -203,17 +137,16 @@ export const compare = async (
     for (const name of r % 2 === 0 ? (["monitored", "off"] as const) : (["off", "monitored"] as const)) {
       const block: Array<number> = []
       const main0 = threadCpuNs(main) ?? 0
-      const writers0 = writersNs()
+      const process0 = processCpuNs()
       const wall0 = performance.now()
       for (let i = 0; i < perRound; i++) {
         const t0 = performance.now()
         await runs[name]()
-        const t1 = performance.now()
-        block.push(t1 - t0)
-        spans[name].push(t0, t1)
+        block.push(performance.now() - t0)
       }
-      cpu[name].main += (threadCpuNs(main) ?? 0) - main0
-      cpu[name].writers += writersNs() - writers0
+      const mainNs = (threadCpuNs(main) ?? 0) - main0
+      cpu[name].main += mainNs
+      cpu[name].others += processCpuNs() - process0 - mainNs
       cpu[name].wall += performance.now() - wall0
       samples[name].push(...block)
       medians[name] = percentile(block, 50)
@@ -221,15 +154,7 @@ export const compare = async (
     roundRatios.push(medians.monitored / medians.off)
     if ((r + 1) % Math.ceil(rounds / 4) === 0) progress(`${label}: round ${r + 1}/${rounds}`)
   }
-  await new Promise((resolve) => setTimeout(resolve, 50)) // the last entries are delivered
-  observer.disconnect()
-  pauses.sort((a, b) => a.start - b.start)
-  return {
-    samples,
-    roundRatios,
-    cpu: onProc ? { ...cpu, runs: rounds * perRound } : undefined,
-    gc: { monitored: pausesIn(spans.monitored, pauses), off: pausesIn(spans.off, pauses) }
-  }
+  return { samples, roundRatios, cpu: onProc ? { ...cpu, runs: rounds * perRound } : undefined }
 }
 
 const benchmark: Benchmark = {
@@ -245,7 +170,7 @@ const benchmark: Benchmark = {
 
       const rows: Array<BenchRow> = []
       const report = (prefix: string, result: Awaited<ReturnType<typeof compare>>) => {
-        const { cpu, gc, roundRatios, samples } = result
+        const { cpu, roundRatios, samples } = result
         const p = (name: "monitored" | "off", q: number) => percentile(samples[name], q)
         const monitoredAt = (q: number): BenchRow => ({
           name: `${prefix}-monitored`,
@@ -273,23 +198,9 @@ const benchmark: Benchmark = {
           { name: `${prefix}-round-p50-ratio`, metric: "p25", value: round(percentile(roundRatios, 25)), unit: "ratio" },
           { name: `${prefix}-round-p50-ratio`, metric: "p75", value: round(percentile(roundRatios, 75)), unit: "ratio" }
         )
-        // Where the p99 lies: when more than 1 % of runs contain a garbage-collection pause, in that population;
-        // the p99 of the other runs shows the cost of monitoring's deferred work alone.
-        const cleanP99 = { off: percentile(gc.off.clean, 99), monitored: percentile(gc.monitored.clean, 99) }
-        rows.push(
-          { name: `${prefix}-no-gc-monitoring-off`, metric: "p99", value: round(cleanP99.off), unit: "ms" },
-          {
-            name: `${prefix}-no-gc-monitored`,
-            metric: "p99",
-            value: round(cleanP99.monitored),
-            unit: "ms",
-            baseline: round(cleanP99.off),
-            ratio: round(cleanP99.monitored / cleanP99.off)
-          }
-        )
         if (cpu !== undefined) {
-          // The monitoring's cost in the agents' thread's CPU time, and the write threads' share of the
-          // wall time of each side's blocks (theirs is the CPU that lengthens the agents' scavenges).
+          // The monitoring's cost in the agents' thread's CPU time, and the other threads' share of the
+          // wall time of each side's blocks (the write thread's work shows on the monitored side).
           const perRun = (name: "monitored" | "off") => cpu[name].main / 1000 / cpu.runs
           rows.push(
             {
@@ -301,18 +212,11 @@ const benchmark: Benchmark = {
               ratio: round(perRun("monitored") / perRun("off"))
             },
             ...(["monitored", "off"] as const).map((name): BenchRow => ({
-              name: `${prefix}-write-threads-${name}`,
+              name: `${prefix}-other-threads-${name}`,
               metric: "CPU share of the blocks",
-              value: round((100 * cpu[name].writers) / 1e6 / cpu[name].wall, 1),
+              value: round((100 * cpu[name].others) / 1e6 / cpu[name].wall, 1),
               unit: "%"
             }))
-          )
-        }
-        for (const name of ["off", "monitored"] as const) {
-          rows.push(
-            { name: `${prefix}-gc-${name}`, metric: "runs with a GC pause", value: round(gc[name].hitPercent, 2), unit: "%" },
-            { name: `${prefix}-gc-${name}`, metric: "scavenges per 100 runs", value: round(gc[name].scavengesPer100, 2), unit: "count" },
-            { name: `${prefix}-gc-${name}`, metric: "mean scavenge", value: round(gc[name].meanScavengeMs, 2), unit: "ms" }
           )
         }
         progress(
@@ -356,11 +260,8 @@ const benchmark: Benchmark = {
         metrics: { latencyMs: 1 },
         context: { tool: "burst" }
       }
-      // What the sink writes under sustained load, measured here: 200,000 events (about a second; over
-      // 40,000 it moved between 140k and 227k events/s from run to run), its queue kept topped up (so it
-      // works as it does when behind, at its best: with the main thread otherwise idle, the rows are built
-      // on this thread and inserted on its own). Offered 2,000 at a time in one call, so that this loop's
-      // own work does not make the main thread look busy to the sink.
+      // What the sink writes under sustained load, measured here: 200,000 events, its queue kept topped
+      // up, offered 2,000 at a time in one call.
       const sinkRate = await monitored.runPromise(Effect.gen(function*() {
         const sink = yield* TelemetrySink.TelemetrySink
         yield* sink.flush
@@ -396,9 +297,8 @@ const benchmark: Benchmark = {
         }
         return count / ((performance.now() - t0) / 1000)
       })()
-      // Aimed at 12x: with the agents' thread busy, the sink leaves all its work to its write thread, which
-      // for these small events can write more than the rate measured above; the ratio reported is against
-      // the better of the two.
+      // Aimed at 12x of the rate measured above; the ratio reported is against the better of that and the
+      // rate during the burst.
       const target = 12 * sinkRate
       progress(`sink writes ${round(sinkRate, 0)} events/s; the publisher alone reaches ${round(ceiling, 0)}/s; burst: offering ${round(target, 0)} events/s for ${seconds} s`)
       // The bus's and the sink's counts, read together once nothing is in between: monitoring's own
@@ -492,12 +392,6 @@ const benchmark: Benchmark = {
         { name: "monitoring-overhead/burst", metric: "sink dropped", value: sinkDropped, unit: "events" },
         { name: "monitoring-overhead/burst", metric: "monitoring's own events", value: published - offered, unit: "events" },
         { name: "monitoring-overhead/burst", metric: "unaccounted", value: published - missedByFeed - sinkDropped - written, unit: "events" },
-        {
-          name: "monitoring-overhead/burst",
-          metric: "written, prepared on the write thread",
-          value: round((100 * (after.preparedOnThread - sinkBefore.preparedOnThread)) / Math.max(1, written), 1),
-          unit: "%"
-        },
         { name: "monitoring-overhead/burst", metric: "record p99", value: round(percentile(recordLatencies, 99), 4), unit: "ms" },
         { name: "monitoring-overhead/burst", metric: "record max", value: round(recordLatencies.reduce((a, b) => Math.max(a, b), 0), 3), unit: "ms" },
         { name: "monitoring-overhead/burst", metric: "heap retained before", value: mb(heap.before), unit: "MB" },

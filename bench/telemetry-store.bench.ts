@@ -11,7 +11,7 @@
  * in `run_traces`, as the sink writes both), so the ratio is the sink's total
  * cost against the bare cost of the inserts. Ids are shaped like
  * production's: random-looking trace ids, time-ordered (UUIDv7) run ids. The headline is the sink given the file (its
- * write thread) under sustained load, in REPS repetitions alternating with
+ * write thread, which redacts, builds the rows and inserts) under sustained load, in REPS repetitions alternating with
  * the baseline, each repetition's ratio against the baseline run just
  * before it; the median is reported with the spread, since one run on a
  * shared 2-core host moves by 10 %. Also reported, once each: the sink fed in
@@ -251,7 +251,7 @@ type Feed = "slices" | "sustained"
 
 /**
  * `threads: true` passes the file to the store, so the sink redacts and
- * writes on its own threads; their start-up (module loading) is waited for
+ * writes on its write thread; its start-up (module loading) is waited for
  * with one event before the clock starts, and reported on its own.
  */
 const sinkThroughput = async (dir: string, events: ReadonlyArray<TelemetryEvent>, threads: boolean, feed: Feed) => {
@@ -413,8 +413,7 @@ const benchmark: Benchmark = {
         reps.push(rep)
         progress(
           `repetition ${r + 1}/${REPS}: baseline (inserts only) ${round(rep.baseline, 0)} events/s, ` +
-            `sink ${round(rep.sink, 0)} events/s (${sink.written} written, ${sink.failed} failed, ${sink.batches} batches, ` +
-            `${sink.preparedOnThread} prepared on its thread), ` +
+            `sink ${round(rep.sink, 0)} events/s (${sink.written} written, ${sink.failed} failed, ${sink.batches} batches), ` +
             `ratio ${round(rep.sink / rep.baseline, 3)}`
         )
       }

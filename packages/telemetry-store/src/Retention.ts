@@ -11,16 +11,12 @@
  * event loop between two, so other work interleaves with a long prune. When
  * a size round ends no smaller than the one before (the sink wrote more
  * between two chunks than a chunk deletes, as in a burst), the next deletes
- * twice as many rows, up to 8 chunks: with 4 chunks' worth written between
- * two deletes, the data was under the limit after 8 rounds, where a fixed
- * chunk got there only once the writes stopped.
+ * twice as many rows, up to 8 chunks, so a burst cannot outrun it.
  * Where the store's sink writes on a thread of its own (`TelemetryStore`
  * with a file), the deletes run there, on its connection: a delete needs the
- * file's one write lock, and on the main thread SQLite would wait for it
- * synchronously, holding up the agents, while the sink commits (measured:
- * 1 000-row chunks took 5.8 ms at the median and up to 30 ms beside a busy
- * sink; a 6-million-row prune during a burst held the agents' thread for
- * about 100 s). Otherwise they run on the main connection.
+ * file's one write lock, which on the main thread SQLite would wait for
+ * synchronously, holding up the agents, while the sink commits. Otherwise
+ * they run on the main connection.
  *
  * @since 0.1.0
  */

@@ -42,8 +42,6 @@ export const Config = Schema.Struct({
   batchSize: Schema.optionalWith(PositiveInt, { default: () => 500 }),
   flushIntervalMs: Schema.optionalWith(PositiveInt, { default: () => 1_000 }),
   queueCapacity: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
-  /** See `TelemetrySink.Options.handOffAboveLoad`. */
-  handOffAboveLoad: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.5 }),
   retention: Schema.optionalWith(RetentionConfig, {
     default: () => ({ maxAgeDays: 7, maxSizeMb: 512, intervalMs: 60_000 })
   }),
@@ -118,7 +116,6 @@ export const layer = (
             batchSize: config.batchSize,
             flushIntervalMs: config.flushIntervalMs,
             queueCapacity: config.queueCapacity,
-            handOffAboveLoad: config.handOffAboveLoad,
             redaction,
             filename: options.filename
           })

@@ -10,7 +10,7 @@ import { event, sqlite, tempFile } from "./fixtures.js"
 
 /** The rows of `n` events stamped `from`, `from + 1`, … */
 const batch = (n: number, from = 0) =>
-  prepare(Redaction.defaultRedactor, Array.from({ length: n }, (_, i) => event({ timestamp: from + i })))
+  prepare(Redaction.defaultRedactor.event, Array.from({ length: n }, (_, i) => event({ timestamp: from + i })))
 
 /** The rows of 300 events stamped from `from`, the 151st without its timestamp (NOT NULL): mid-statement. */
 const brokenBatch = (from: number) => {

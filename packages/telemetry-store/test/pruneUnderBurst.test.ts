@@ -20,7 +20,7 @@ describe("size retention beside a burst", () => {
       let ts = 0
       const write = (n: number) =>
         inserter.insert([
-          prepare(Redaction.defaultRedactor, Array.from({ length: n }, () => event({ timestamp: ts++, context: { note: padding } })))
+          prepare(Redaction.defaultRedactor.event, Array.from({ length: n }, () => event({ timestamp: ts++, context: { note: padding } })))
         ])
       for (let i = 0; i < 12; i++) write(500)
       // As on the write thread, the sink's batches go in between two chunks: here 800 events each time,

@@ -4,7 +4,7 @@ import { Redaction } from "@patinox/core"
 import { Migrations } from "@patinox/telemetry-store"
 import { Effect, Layer } from "effect"
 import type { Worker } from "node:worker_threads"
-import * as Threads from "../src/internal/threads.js"
+import * as WriteThread from "../src/internal/writeThread.js"
 import * as Writer from "../src/internal/writer.js"
 import { countRows, event, logInto, sqlite, tempFile } from "./fixtures.js"
 
@@ -21,15 +21,11 @@ describe("the sink's write thread", () => {
         const tally = Writer.emptyTally()
         const redactor = Redaction.defaultRedactor
         let thread: Worker | undefined
-        const writer = yield* Threads.make({
+        const writer = yield* WriteThread.make({
           filename: file,
           redactor,
-          redaction: {},
           tally,
           fallback: Writer.inline(sql, redactor, tally),
-          behind: () => false,
-          backlog: () => false,
-          handOffAboveLoad: 1,
           onThread: (worker) => {
             thread = worker
           }

@@ -1,6 +1,5 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type * as Redaction from "@patinox/core/Redaction"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Effect } from "effect"
 import {
@@ -18,10 +17,7 @@ import {
   runTraceRows
 } from "./columns.js"
 
-/**
- * A batch ready to insert: redacted, its rows flat arrays of primitives (cheap
- * to hand to another thread: no objects, no prototypes).
- */
+/** A batch ready to insert: redacted, its rows flat arrays of cells. */
 export interface Rows {
   /** `events` rows, `columnNames.length` cells each. */
   readonly events: Array<Cell>
@@ -38,23 +34,21 @@ export const describe = (cause: unknown): string =>
   cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
 
 /**
- * Redacts the events (those from `from` up to `to`) and builds their rows. An
- * event that throws (a `BigInt` or a cycle in its context: `JSON.stringify`
- * refuses both) is left out and counted; the rest of the batch goes on.
+ * Redacts the events and builds their rows. An event that throws (a `BigInt`
+ * or a cycle in its context: `JSON.stringify` refuses both) is left out and
+ * counted; the rest of the batch goes on.
  */
 export const prepare = (
-  redactor: Redaction.Redactor,
-  events: ReadonlyArray<TelemetryEvent>,
-  from = 0,
-  to = events.length
+  redact: (event: TelemetryEvent) => TelemetryEvent,
+  events: ReadonlyArray<TelemetryEvent>
 ): Rows => {
   const rows: Array<Cell> = []
   const alerts: Array<Cell> = []
   let failed = 0
   let failure: string | undefined
-  for (let i = from; i < to; i++) {
+  for (const original of events) {
     try {
-      const event = redactor.event(events[i]!)
+      const event = redact(original)
       const payload = pushRow(rows, event)
       if (isAlert(event)) pushAlert(alerts, event, payload)
     } catch (cause) {

@@ -27,22 +27,11 @@ const str = (u: unknown): string | null => typeof u === "string" && u !== "" ? u
 const num = (u: unknown): number | null => typeof u === "number" && Number.isFinite(u) ? u : null
 
 /**
- * The verb of the `events` and `alerts` inserts, on both connections. A
- * multi-row insert whose constraint failure would undo its own statement
- * (the default `ABORT`) keeps a statement journal, which past 64 KiB SQLite
- * spills to a temporary file: with seven indexes on `events`, every
- * statement of 100 rows. `FAIL` stops at the bad row without undoing the
- * statement's earlier rows, so no journal is kept, and the error still rolls
- * the whole transaction back: a batch is written whole or not at all.
- *
- * Over 80,000 agent-run events in transactions of 100 on the write thread:
- * 137k `pwrite` calls against 243k (larger transactions do not avoid the
- * journal: 190k at 2,000 events). Keeping the journals in memory instead
- * (`temp_store = MEMORY`) saved the same writes (kernel time 2.6-3.7 against
- * 4.9-6.6 µs an event) but made the agents' p99 worse: with the model at
- * 0 ms, 8 pairs of processes alternating, 10,000 runs each way each, p99
- * ratio mean 1.091 against 1.060, higher in 6 pairs. `FAIL` left it as it
- * was (4 pairs: mean 1.083 against 1.080; p50 1.039 both).
+ * The verb of the `events` and `alerts` inserts, on both connections. The
+ * default `ABORT` keeps a statement journal, which SQLite spills to a
+ * temporary file for a large multi-row insert; `FAIL` keeps none, and the
+ * error still rolls the whole transaction back: a batch is written whole or
+ * not at all (figures: docs/benchmarks.md).
  */
 export const appendVerb = "INSERT OR FAIL"
 
@@ -93,9 +82,8 @@ export const runTraceRows = (events: ReadonlyArray<Cell>): Array<Cell> => {
 
 /**
  * Rows per multi-row `INSERT` (500 rows × 17 columns = 8 500 of SQLite's
- * 32 766 parameters). Measured on 200k events through the client: 500 rows
- * per statement wrote ~45k events/s, 100 rows ~31k/s; a statement per row
- * costs a compile each and is slower still.
+ * 32 766 parameters): fewer, larger statements write faster than a
+ * statement per row (docs/benchmarks.md).
  */
 export const ROWS_PER_STATEMENT = 500
 

@@ -1,13 +1,8 @@
 /**
  * The write thread's connection: better-sqlite3 directly, with its statements
- * prepared once, instead of `@effect/sql`'s client.
- *
- * Why not the client: it is the hot loop of the store. Measured on 200k
- * events (same rows, same schema, same file settings), a 500-row multi-row
- * insert through `SqlClient.unsafe` wrote 9.5 µs per event; the same rows
- * through a prepared better-sqlite3 statement 6.2 µs. The client's per-call
- * costs (a statement cache keyed by hashing the whole SQL text, spreading 8 500
- * parameters, a span) are nothing for queries and most of the difference here.
+ * prepared once, instead of `@effect/sql`'s client, whose per-call costs
+ * (hashing the SQL text, spreading 8 500 parameters, a span) are nothing for
+ * queries but a third of the hot insert loop (docs/benchmarks.md).
  * Migrations and queries keep the client on the main thread; retention's
  * deletes come here when the sink has this thread (`run`, `number`).
  *
@@ -40,13 +35,10 @@ export interface FileInserter {
 }
 
 /**
- * Checkpoint the WAL into the database every 10 000 pages (~40 MB) instead of
- * SQLite's 1 000: a page that many commits touch (an index's leaf) is copied
- * back once per checkpoint rather than once per 1 000 pages, and the fsync that
- * ends each checkpoint comes a tenth as often. Measured on the sink benchmark
- * (3 runs each): 0.78-0.81 of the plain insert loop at 1 000 pages, 0.82-0.92
- * at 4 000, 0.89-0.93 at 10 000. The cost: the `-wal` file holds up to ~40 MB
- * more on disk, and readers look through a longer WAL.
+ * Checkpoint the WAL every 10 000 pages (~40 MB) instead of SQLite's 1 000:
+ * a page many commits touch (an index's leaf) is copied back, and the
+ * checkpoint's fsync paid, a tenth as often, at the cost of a larger `-wal`
+ * file (docs/benchmarks.md).
  */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000
 /** After a checkpoint, a `-wal` file larger than this (64 MB) is truncated back to it. */

@@ -1,33 +1,16 @@
 /**
  * The sink's write thread: its own connection to the store's file (see
- * `fileInserter.ts` for why not the `SqlClient`), one transaction per batch
- * (or per group of batches waiting together), a `Done` to the main thread
- * for each. Batches come as rows the main thread built, or as the events
- * themselves, which this thread redacts and turns into rows first (with the
- * sink's redaction). Retention's deletes run here too, a chunk at a time
- * between the batches. The main connection keeps migrations and queries;
- * WAL lets both work on the file, and a busy file is waited for (a 5 s busy
- * timeout).
+ * `fileInserter.ts` for why not the `SqlClient`), the batches' rows inserted
+ * one transaction per group of batches waiting together, and a `Done` to the
+ * main thread for each. Retention's deletes run here too, a chunk at a time
+ * between the batches. WAL lets the main connection (migrations, queries)
+ * work on the file beside it.
  */
-import * as Redaction from "@patinox/core/Redaction"
 import { Cause, Data, Effect, Queue } from "effect"
 import type { MessagePort } from "node:worker_threads"
-import { describe, prepare, type Rows } from "./batch.js"
-import * as GcGate from "./gcGate.js"
+import { describe } from "./batch.js"
 import * as FileInserter from "./fileInserter.js"
-import {
-  type Crashed,
-  type Done,
-  type EventsBatch,
-  type PreparedBatch,
-  type Prune,
-  type Pruned,
-  type Ready,
-  type Stop,
-  type ToWrite,
-  unpackRows,
-  type WriteData
-} from "./protocol.js"
+import type { Crashed, Done, Prune, Pruned, Ready, Stop, ToWrite, Write, WriteData } from "./protocol.js"
 import * as Pruning from "./prune.js"
 import { turn } from "./turn.js"
 
@@ -42,36 +25,7 @@ const failedBatch = (id: number, count: number, failure: string): Done => ({
   at: Date.now()
 })
 
-const countOf = (batch: PreparedBatch | EventsBatch): number =>
-  batch._tag === "Rows" ? batch.count : batch.events.length
-
-/** A batch with its rows, whichever thread built them. */
-interface Readied {
-  readonly id: number
-  /** Events in the batch as offered, `rows.failed` included. */
-  readonly count: number
-  readonly rows: Rows
-  /** Redaction and row building, in milliseconds (on the main thread for `Rows`, here for `Events`). */
-  readonly prepareMs: number
-}
-
-/** The batch's rows: unpacked, or built here with `redactor` (none: the sink never sent events to redact). */
-const ready = (redactor: Redaction.Redactor | undefined, batch: PreparedBatch | EventsBatch): Readied => {
-  if (batch._tag === "Rows") {
-    return { id: batch.id, count: batch.count, rows: unpackRows(batch.rows), prepareMs: batch.prepareMs }
-  }
-  const count = batch.events.length
-  if (redactor === undefined) {
-    // Refused whole rather than written with a redaction other than the sink's.
-    const failure = "events sent to a write thread without the sink's redaction"
-    return { id: batch.id, count, rows: { events: [], alerts: [], failed: count, failure }, prepareMs: 0 }
-  }
-  const started = performance.now()
-  const rows = prepare(redactor, batch.events)
-  return { id: batch.id, count, rows, prepareMs: performance.now() - started }
-}
-
-type Batch = PreparedBatch | EventsBatch | Stop
+type Batch = Write | Stop
 
 /** Retention's connection on this thread: the inserter's, `pause` between two chunks. */
 export const pruneDb = (inserter: FileInserter.FileInserter, pause: Effect.Effect<void>): Pruning.Db<string> => ({
@@ -96,7 +50,7 @@ const inbox = (parent: MessagePort, acks: MessagePort, capacity: number) =>
         if (message._tag === "Prune") return void Queue.unsafeOffer(prunes, message)
         if (Queue.unsafeOffer(queue, message)) return
         // Only a broken protocol gets here; the batch is refused, and counted, rather than lost.
-        if (message._tag !== "Stop") acks.postMessage(failedBatch(message.id, countOf(message), "write thread inbox full"))
+        if (message._tag !== "Stop") acks.postMessage(failedBatch(message.id, message.count, "write thread inbox full"))
       }
       // A batch that cannot be read would never be acknowledged: stop, so the sink counts it and writes inline.
       const onError = (error: Error) => {
@@ -127,7 +81,7 @@ const connect = (filename: string) =>
   )
 
 /** The batch's Done, posted once its fate is known. */
-const answer = (acks: MessagePort, batch: Readied, started: number, failure?: string) => {
+const answer = (acks: MessagePort, batch: Write, started: number, failure?: string) => {
   const { rows } = batch
   acks.postMessage(
     failure === undefined
@@ -153,7 +107,7 @@ const answer = (acks: MessagePort, batch: Readied, started: number, failure?: st
 const writeGroup = (
   inserter: FileInserter.FileInserter,
   acks: MessagePort,
-  batches: ReadonlyArray<Readied>
+  batches: ReadonlyArray<Write>
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
     const started = performance.now()
@@ -184,11 +138,6 @@ export const run = (data: WriteData, parent: MessagePort) =>
   Effect.gen(function*() {
     const inserter = yield* connect(data.filename)
     const acks = data.acks
-    const redaction = data.redaction
-    const redactor = redaction === undefined ? undefined : yield* Effect.try({
-      try: () => Redaction.make(redaction),
-      catch: (cause) => new WriteError({ message: `cannot build the sink's redaction: ${describe(cause)}` })
-    })
     const { prunes, queue } = yield* inbox(parent, acks, data.maxInFlight)
     // Retention's deletes, a chunk at a time with a turn of the event loop between two: the batches
     // that arrive meanwhile are written between the chunks.
@@ -208,13 +157,9 @@ export const run = (data: WriteData, parent: MessagePort) =>
     )
     acks.postMessage({ _tag: "Ready" } satisfies Ready)
     while (true) {
-      const first = yield* Queue.take(queue)
-      // Sent while this thread keeps up, with nothing else waiting: the batch waits for the agents'
-      // next scavenge if one is due. Batches sent under load never wait.
-      if (GcGate.mayHold(first, yield* Queue.size(queue))) GcGate.hold(data.gcGate)
-      const waiting = [first, ...(yield* Queue.takeAll(queue))]
-      const batches: Array<Readied> = []
-      for (const message of waiting) if (message._tag !== "Stop") batches.push(ready(redactor, message))
+      const waiting = [yield* Queue.take(queue), ...(yield* Queue.takeAll(queue))]
+      const batches: Array<Write> = []
+      for (const message of waiting) if (message._tag !== "Stop") batches.push(message)
       if (batches.length > 0) yield* writeGroup(inserter, acks, batches)
       // The stop comes after every batch of the sink's.
       if (batches.length < waiting.length) return

@@ -1,41 +1,11 @@
 /**
- * The main thread's side of the worker writer: hands each batch to the write
- * thread (at most `MAX_IN_FLIGHT` batches at a time), tallies its
- * acknowledgements, and stops it when the scope closes.
- *
- * Where a batch is redacted and turned into rows depends on who has time:
- * - While the write thread keeps up (fewer than `SPARE` batches in flight,
- *   no other full batch waiting in the queue), the events go as they are,
- *   in structured clones of `SLICE` events, and the thread prepares them.
- *   The agents' thread then spends about a third of what preparing costs
- *   it: on the 13 events of a tool-using agent run, 8 against 24 µs in a
- *   micro-benchmark, about 20 against 42 µs in a CPU profile of the runs.
- * - Once it falls behind, or batches queue up, inserting is the bottleneck:
- *   the rows are built here, in slices that give the event loop back in
- *   between, so the write thread only inserts, and the sustained rate stays
- *   at the plain insert loop's.
- * - Unless this thread is busy with other work (the agents): above
- *   `handOffAboveLoad` of its time (see `loopLoad.ts`), batches go as they
- *   are even while they queue up, one clone per batch. The write thread
- *   then prepares and inserts, and takes from the agents only the clone,
- *   about a third of preparing. In a burst from one publisher, this thread
- *   published 1.36M events/s with the rows built here, 1.62M/s with the
- *   work handed off. For those small events the sink wrote about as much as
- *   before (152k to 177k events/s, against 163k to 168k); for the store
- *   bench's events, with more to redact, the write thread alone writes 0.55
- *   to 0.69 of the plain insert loop (0.88 to 1.04 with the rows built
- *   here), and the sink then drops more.
- * - An event the clone would store differently (see `portable.ts`) makes
- *   its batch prepared here, as does a sink given a ready-made redactor
- *   (functions do not cross threads).
- *
- * Why not a second worker for preparing: the events must be serialised to
- * reach it anyway, and on two cores its CPU competed with the write
- * thread's inserts: the sustained rate measured 0.56 to 0.76 of the plain
- * better-sqlite3 loop with three threads, 0.83 to 0.91 with two.
+ * The main thread's side of the write thread: redacts each batch and builds
+ * its rows, posts them (at most `MAX_IN_FLIGHT` batches at a time), tallies
+ * the thread's acknowledgements, and stops it when the scope closes. The
+ * rows are built here so that building and inserting run on two cores: the
+ * thread alone, doing both, wrote about 0.6 of the plain insert loop.
  */
 import type * as Redaction from "@patinox/core/Redaction"
-import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { Deferred, Duration, Effect, Exit, FiberSet, Predicate, type Scope } from "effect"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -43,39 +13,17 @@ import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads"
 import { describe, prepare } from "./batch.js"
-import * as GcGate from "./gcGate.js"
-import { columnNames } from "./columns.js"
-import { builder, transferables } from "./packedCells.js"
-import * as LoopLoad from "./loopLoad.js"
-import { allPortable } from "./portable.js"
-import {
-  type EventsBatch,
-  isToMain,
-  type PackedRows,
-  type PreparedBatch,
-  type Prune,
-  type Stop,
-  unpackRows,
-  type WriteData
-} from "./protocol.js"
+import { isToMain, type Prune, type Stop, type Write, type WriteData } from "./protocol.js"
 import type { Outcome, Plan } from "./prune.js"
-import { turn } from "./turn.js"
-import type { Inline, Tally, Writer } from "./writer.js"
+import type { Tally, Writer } from "./writer.js"
 
 /**
- * Batches handed over and not yet acknowledged: enough that the write thread
- * always has the next one (and can commit those waiting together); it bounds
+ * Batches posted and not yet acknowledged: enough that the write thread
+ * always has the next one (and commits those waiting together); it bounds
  * the memory the thread holds, and what a crash can lose beyond the queue.
  */
 export const MAX_IN_FLIGHT = 8
-/** Batches in flight below which the write thread has room to prepare the next one itself. */
-const SPARE = 2
-/**
- * Events cloned, or redacted and turned into rows, between two turns of the
- * event loop (about 0.06 and 0.25 ms of work).
- */
-const SLICE = 100
-/** How often (ms) a writer waiting for an acknowledgement reads the answers' channel itself. */
+/** How often (ms) a writer waiting for room reads the answers' channel itself. */
 const ACK_POLL_MS = 1
 /** Module loading takes about a second; a thread not ready after this is given up (the sink writes inline). */
 const START_TIMEOUT = Duration.seconds(30)
@@ -89,7 +37,10 @@ const bootstrap = `const { workerData } = require("node:worker_threads");
   ? import(workerData.entry)
   : import(workerData.tsx).then((tsx) => { tsx.register(); return import(workerData.entry) }))`
 
-/** File URL of tsx's ESM API, found from this package (tsx is its dependency). */
+/**
+ * File URL of tsx's ESM API, for running from sources only (tests, benches):
+ * tsx is a dev dependency, resolved here and nowhere else.
+ */
 const tsxApi = (): string => {
   const require = createRequire(import.meta.url)
   const manifest = require.resolve("tsx/package.json")
@@ -115,33 +66,9 @@ const entry = Effect.try({
 export interface Options {
   readonly filename: string
   readonly redactor: Redaction.Redactor
-  /**
-   * The same redaction as `redactor`, as options the write thread can build
-   * it from; absent for a ready-made redactor (every batch is then prepared
-   * on this thread).
-   */
-  readonly redaction: Redaction.Options | undefined
   readonly tally: Tally
   /** Takes over when the thread fails to start or dies. */
-  readonly fallback: Inline
-  /**
-   * True while the sink is falling behind (its queue half full): batches are
-   * then built without giving the event loop a turn between slices, since
-   * those turns, on a loop saturated with work, are what starves the writer.
-   */
-  readonly behind: () => boolean
-  /**
-   * True while another full batch waits in the queue behind the one being
-   * handed over: throughput then matters, and the rows are built here so
-   * the write thread only inserts.
-   */
-  readonly backlog: () => boolean
-  /**
-   * The share (0..1) of the event loop's time, spent on other work than the
-   * sink's, above which every batch goes as it is, whatever the backlog:
-   * the agents then keep the time preparing would take (see `make`).
-   */
-  readonly handOffAboveLoad: number
+  readonly fallback: Writer
   /** Given the thread once it is created (tests use it to stop the thread under the sink). */
   readonly onThread?: ((worker: Worker) => void) | undefined
 }
@@ -169,7 +96,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
     const started = yield* Deferred.make<boolean>()
     /** Whoever waits for progress: resumed by every acknowledgement (and by a failure). */
     const ackWaiters = new Set<() => void>()
-    /** Events per batch handed over and not acknowledged, by id (ids rise, so the first key is the oldest). */
+    /** Events per batch posted and not acknowledged, by id (ids rise, so the first key is the oldest). */
     const pending = new Map<number, number>()
     // The thread's answers come on a channel of their own, so they can also be read synchronously (`pollAcks`).
     const { port1: acks, port2: threadAcks } = new MessageChannel()
@@ -187,7 +114,6 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
     /** Completed by the thread's `exit` event. */
     const exited = yield* Deferred.make<void>()
     const launchedAt = performance.now()
-    const load = yield* LoopLoad.make
 
     const settledUpTo = (id: number) => {
       for (const first of pending.keys()) return first > id
@@ -245,7 +171,7 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
           return
         }
         case "Done": {
-          if (!pending.delete(message.id)) return // counted as failed when a thread died
+          if (!pending.delete(message.id)) return // counted as failed when the thread died
           tally.written += message.written
           tally.failed += message.failed
           if (message.written > 0) {
@@ -286,88 +212,10 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       })
 
     /**
-     * Redacts the batch and builds its rows, `SLICE` events at a time with a
-     * turn of the event loop in between, so a 500-event batch never holds up
-     * the agents for more than a fraction of a millisecond at once (unless
-     * the sink is falling behind: see `behind`).
-     */
-    const rowsOf = (events: ReadonlyArray<TelemetryEvent>) =>
-      Effect.gen(function*() {
-        const packedEvents = builder(events.length * columnNames.length)
-        const packedAlerts = builder(0)
-        let failed = 0
-        let failure: string | undefined
-        let ms = 0
-        for (let at = 0; at < events.length; at += SLICE) {
-          if (at > 0 && !options.behind()) yield* turn
-          const t0 = performance.now()
-          const slice = prepare(options.redactor, events, at, Math.min(events.length, at + SLICE))
-          packedEvents.append(slice.events)
-          packedAlerts.append(slice.alerts)
-          failed += slice.failed
-          failure ??= slice.failure
-          ms += performance.now() - t0
-        }
-        const t0 = performance.now()
-        const rows: PackedRows = { events: packedEvents.build(), alerts: packedAlerts.build(), failed, failure }
-        ms += performance.now() - t0
-        load.own(ms)
-        return { rows, ms }
-      })
-
-    /**
-     * Posts the events as they are, for the write thread to prepare; false
-     * (nothing sent) if the clone refuses one of them.
-     */
-    const handOverEvents = (worker: Worker, events: ReadonlyArray<TelemetryEvent>, mayWait: boolean): boolean => {
-      const id = nextId++
-      pending.set(id, events.length)
-      const t0 = performance.now()
-      try {
-        worker.postMessage({ _tag: "Events", id, events, mayWait } satisfies EventsBatch)
-      } catch {
-        pending.delete(id)
-        return false
-      } finally {
-        // The clone is the sink's own work too: the load that decides the hand-off is the agents'.
-        load.own(performance.now() - t0)
-      }
-      tally.preparedOnThread += events.length
-      return true
-    }
-    /**
-     * Whether the batch goes to the write thread as it is, and how: in
-     * `SLICE`s while the thread keeps up (short pauses here); whole when
-     * batches queue up but this thread is busy (the write thread then does
-     * all the work, and fewer, larger transactions keep its rate up: in
-     * slices of 100 it wrote 0.44 of the plain insert loop on the store
-     * bench's events). `undefined`: prepared here. Only for a batch the
-     * write thread would store as this thread would.
-     */
-    const sendMode = (events: ReadonlyArray<TelemetryEvent>): "slices" | "whole" | undefined => {
-      if (phase !== "running" || options.redaction === undefined) return undefined
-      const keepsUp = pending.size < SPARE && !options.backlog() && !options.behind()
-      if (!keepsUp && load.share() <= options.handOffAboveLoad) return undefined
-      if (!allPortable(events)) return undefined
-      return keepsUp ? "slices" : "whole"
-    }
-
-    /** Posts the packed rows: one string and two moved buffers per table. */
-    const handOver = (worker: Worker, count: number, rows: PackedRows, prepareMs: number) => {
-      const id = nextId++
-      pending.set(id, count)
-      worker.postMessage(
-        { _tag: "Rows", id, count, rows, prepareMs } satisfies PreparedBatch,
-        [...transferables(rows.events), ...transferables(rows.alerts)]
-      )
-    }
-
-    /**
      * Reads the answers already sent, without waiting for the event loop to
-     * deliver them: a loop kept busy by timers (a publisher in a tight
-     * `setTimeout(0)` loop) may not reach its I/O phase for as long as that
-     * lasts, and the sink would stop writing with its batches acknowledged
-     * but unread.
+     * deliver them: a loop kept busy by back-to-back timers seldom reaches
+     * the phase where they are delivered, and the sink would stall with its
+     * batches acknowledged but unread.
      */
     const pollAcks = () => {
       for (let received = receiveMessageOnPort(acks); received !== undefined; received = receiveMessageOnPort(acks)) {
@@ -375,10 +223,10 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       }
     }
     /**
-     * The next acknowledgement, or 1 ms on the real clock (timers run even on
-     * a saturated loop). Plain callbacks rather than a race of fibers: the
-     * writer waits inside an uninterruptible region, where a race's loser
-     * cannot be interrupted and would hold the winner back.
+     * The next acknowledgement, or `ACK_POLL_MS` on the real clock (timers
+     * run even on a saturated loop). Plain callbacks rather than a race of
+     * fibers: the writer waits inside an uninterruptible region, where a
+     * race's loser cannot be interrupted and would hold the winner back.
      */
     const nextAck: Effect.Effect<void> = Effect.async<void>((resume) => {
       let resumed = false
@@ -431,20 +279,13 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       failPrunes("the write thread stopped")
     })
 
-    // The agents' scavenges, for the write thread to keep its work out of their way (see `gcGate.ts`).
-    const gate = yield* Effect.acquireRelease(Effect.sync(GcGate.observe), (gate) => Effect.sync(gate.stop))
-    const launch = Effect.flatMap(
-      entry,
-      (paths) =>
-        spawn({
-          ...paths,
-          gcGate: gate.shared,
-          filename: options.filename,
-          maxInFlight: MAX_IN_FLIGHT,
-          acks: threadAcks,
-          redaction: options.redaction
-        })
-    )
+    const launch = Effect.flatMap(entry, (paths) =>
+      spawn({
+        ...paths,
+        filename: options.filename,
+        maxInFlight: MAX_IN_FLIGHT,
+        acks: threadAcks
+      }))
     yield* Effect.acquireRelease(
       Effect.catchAll(launch, (why) => Effect.sync(() => fail(why))),
       () => stop
@@ -460,36 +301,20 @@ export const make = (options: Options): Effect.Effect<ThreadWriter, never, Scope
       Effect.map(() => phase === "running")
     )
 
-    /** Builds the rows here, then hands them over (or writes them here if the thread died meanwhile). */
-    const prepareHere = (events: ReadonlyArray<TelemetryEvent>) =>
-      Effect.gen(function*() {
-        const { ms, rows } = yield* rowsOf(events)
-        const ready = yield* room
-        if (!ready || thread === undefined) return yield* fallback.writeRows(events.length, unpackRows(rows))
-        handOver(thread, events.length, rows, ms)
-      })
-
     const writer: ThreadWriter = {
-      write: (events, urgent = false) =>
+      write: (events) =>
         Effect.gen(function*() {
-          if (!(yield* Deferred.await(started))) return yield* fallback.write(events)
-          const mode = sendMode(events)
-          if (mode !== undefined) {
-            // `SLICE` events per message, a turn of the event loop between two: each clone is a short pause.
-            // Handed off under load, the batch goes in one message: besides the larger transactions, on a
-            // saturated loop the writer runs seldom, and `MAX_IN_FLIGHT` slices of 100 a turn would cap
-            // the sink far below its rate.
-            const slice = mode === "whole" ? events.length : SLICE
-            for (let at = 0; at < events.length; at += slice) {
-              if (at > 0) yield* turn
-              if (!(yield* room) || thread === undefined) return yield* fallback.write(events.slice(at))
-              // A whole batch goes as it is, without a copy.
-              const part = slice >= events.length ? events : events.slice(at, at + slice)
-              if (!handOverEvents(thread, part, mode === "slices" && !urgent)) return yield* prepareHere(events.slice(at))
-            }
-            return
+          if (!(yield* Deferred.await(started)) || !(yield* room) || thread === undefined) {
+            return yield* fallback.write(events)
           }
-          return yield* prepareHere(events)
+          const t0 = performance.now()
+          const rows = prepare(options.redactor.event, events)
+          const id = nextId++
+          pending.set(id, events.length)
+          // Rows are strings, numbers and nulls only: the clone cannot refuse them.
+          thread.postMessage(
+            { _tag: "Write", id, count: events.length, rows, prepareMs: performance.now() - t0 } satisfies Write
+          )
         }),
       ready: Effect.asVoid(Deferred.await(started)),
       settle: Effect.suspend(() => {
