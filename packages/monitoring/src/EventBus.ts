@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { Monitor, type TelemetryEvent } from "@patinox/core"
-import { Chunk, Context, Deferred, Effect, Exit, type Fiber, Layer, Metric, Queue, type Scope } from "effect"
+import { Chunk, Context, Deferred, Effect, Exit, type Fiber, Layer, Metric, type MetricLabel, Queue, type Scope } from "effect"
 import { Ring } from "./internal/ring.js"
 import * as MonitoringConfig from "./MonitoringConfig.js"
 
@@ -31,6 +31,8 @@ export const consumerMissedEvents = Metric.counter("patinox_monitoring_consumer_
   description: "Telemetry events a bus consumer never received: dropped from its full queue",
   incremental: true
 })
+
+const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
 
 /** @since 0.1.0 @category models */
 export interface Stats {
@@ -149,14 +151,14 @@ export const make = (
     let subscribers: ReadonlyArray<Subscriber> = []
     let consumers: ReadonlyArray<Consumer> = []
     // At 0 from the start: a metric is exported only once updated, and "none dropped" is worth seeing.
-    droppedEvents.unsafeUpdate(0, [])
+    droppedEvents.unsafeUpdate(0, noTags)
 
     /** Offers to every subscriber; true unless one refused it or the bus is closed. */
     const offer = (event: TelemetryEvent.TelemetryEvent): boolean => {
       published++
       if (closed) {
         dropped++
-        droppedEvents.unsafeUpdate(1, [])
+        droppedEvents.unsafeUpdate(1, noTags)
         return false
       }
       delivered++
@@ -179,7 +181,7 @@ export const make = (
       }
       if (lost === 0) return true
       dropped += lost
-      droppedEvents.unsafeUpdate(lost, [])
+      droppedEvents.unsafeUpdate(lost, noTags)
       return sliding
     }
 
@@ -310,6 +312,8 @@ export const make = (
 
     const flush = Effect.gen(function*() {
       const pending: Array<Deferred.Deferred<void>> = []
+      // A closed bus's queues are shut down: what they still hold will never be handled.
+      if (closed) return
       for (const consumer of consumers) {
         // Every event offered to it is handled or dropped: nothing to wait for.
         if (consumer.handled + consumer.dropped === delivered - consumer.since) continue
