@@ -147,59 +147,51 @@ export interface Service {
 /** @since 0.1.0 @category tags */
 export class Metrics extends Context.Tag("@patinox/monitoring/Metrics")<Metrics, Service>() {}
 
-/** One level of a `labelled` trie: the next label's values, or (at the end) the update. */
-interface Level {
-  readonly next: Map<string, Level>
-  update: ((input: number) => void) | undefined
-}
-const level = (): Level => ({ next: new Map(), update: undefined })
-
-/** Label sets kept per `labelled`; past this the trie is cleared (the metrics stay registered). */
+/** Label sets kept per `labelled`; past this the cache is cleared (the metrics stay registered). */
 const MAX_LABEL_SETS = 10_000
+
+/** Passed as the extra tags of every update: the tagged metric's own labels go through as they are. */
+const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
 
 /** The update of `labelled`'s metric for these label values, in the order of its names. */
 type Find = (v0: string, v1?: string, v2?: string, v3?: string, v4?: string) => (input: number) => void
 
 /**
- * Updates of `base` labelled with `names`, built once per set of values:
- * tagging a metric and finding its hook on every event cost more than the
- * update itself. The labels array is kept and passed as is, so Effect's
- * per-metric hook cache (keyed by the array) finds the hook on every later
- * update; a metric tagged with `taggedWithLabels` would merge its labels
- * into a new array each time, and build and hash a new metric key per
- * update.
- *
- * The updates are found by walking the label values, one map per label:
- * nothing is allocated per event once a set of values has been seen (a key
- * string or label array per update measured about 6.5 KB per agent run of
- * 13 events). Label sets are bounded by what the agents use; the trie is
- * cleared if it ever grows past `MAX_LABEL_SETS` (only the shortcut is
- * rebuilt).
+ * Updates of `base` tagged with `names`, one `Metric.taggedWithLabels`
+ * per set of values, kept in one Map per label: tagging the metric anew on
+ * every event cost more than the update itself, and looking the tagged one up
+ * by its values allocates nothing once they have been seen. Label sets are
+ * bounded by what the agents use; the cache is cleared if it ever grows past
+ * `MAX_LABEL_SETS`.
  */
-const labelled = (base: Metric.Metric<any, number, any>, ...names: ReadonlyArray<string>): Find => {
-  let root = level()
+const labelled = <Type>(base: Metric.Metric<Type, number, unknown>, ...names: ReadonlyArray<string>): Find => {
+  type Level = Map<string, Level | ((input: number) => void)>
+  let root: Level = new Map()
   let size = 0
   const find: Find = (v0, v1, v2, v3, v4) => {
     let at = root
-    for (let i = 0; i < names.length; i++) {
-      const value = (i === 0 ? v0 : i === 1 ? v1 : i === 2 ? v2 : i === 3 ? v3 : v4) ?? ""
-      let next = at.next.get(value)
-      if (next === undefined) {
-        next = level()
-        at.next.set(value, next)
+    for (let i = 0; i < names.length - 1; i++) {
+      const value = (i === 0 ? v0 : i === 1 ? v1 : i === 2 ? v2 : v3) ?? ""
+      let next = at.get(value)
+      if (next === undefined || typeof next === "function") {
+        next = new Map()
+        at.set(value, next)
       }
       at = next
     }
-    if (at.update !== undefined) return at.update
+    const last = names.length - 1
+    const value = (last === 0 ? v0 : last === 1 ? v1 : last === 2 ? v2 : last === 3 ? v3 : v4) ?? ""
+    const known = at.get(value)
+    if (typeof known === "function") return known
     if (size >= MAX_LABEL_SETS) {
-      root = level()
+      root = new Map()
       size = 0
       return find(v0, v1, v2, v3, v4)
     }
     const values = [v0, v1, v2, v3, v4]
-    const tags = names.map((name, i) => MetricLabel.make(name, values[i] ?? ""))
-    const update = (input: number) => base.unsafeUpdate(input, tags)
-    at.update = update
+    const metric = Metric.taggedWithLabels(base, names.map((name, i) => MetricLabel.make(name, values[i] ?? "")))
+    const update = (input: number) => metric.unsafeUpdate(input, noTags)
+    at.set(value, update)
     size++
     return update
   }
@@ -223,7 +215,7 @@ export const make = (options: { readonly maxPendingCalls?: number | undefined } 
   Effect.sync(() => {
     // The request's model, by request key, so responses carry `gen_ai.request.model` too.
     const requested = new BoundedMap<string, string>(options.maxPendingCalls ?? 1_000)
-    // Per monitor: the tries are this monitor's.
+    // Per monitor: the caches are this monitor's.
     const actionCount = labelled(agentActions, "type", "agent")
     const duration = labelled(operationDuration, OPERATION, PROVIDER, REQUEST_MODEL)
     const durationWithResponse = labelled(operationDuration, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL)

@@ -14,9 +14,10 @@ export const BusStrategy = Schema.Literal("sliding", "dropping")
 export type BusStrategy = typeof BusStrategy.Type
 
 /**
- * `sliding` drops the oldest unread event when the bus is full (subscribers
- * see the newest), `dropping` refuses the new one. Either way the publisher
- * never waits and the drop is counted.
+ * Each subscriber has a queue of `capacity` events. When it is full,
+ * `sliding` drops its oldest unread event (the subscriber sees the newest),
+ * `dropping` refuses the new one. Either way the publisher never waits and
+ * the drop is counted.
  *
  * @since 0.1.0 @category schemas
  */
@@ -24,36 +25,12 @@ export const BusConfig = Schema.Struct({
   capacity: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),
   strategy: Schema.optionalWith(BusStrategy, { default: () => "sliding" as const }),
   /**
-   * Consumers read the bus in batches: each at least this often (woken in
-   * turn, at phases spread over it), and all as soon as half the capacity
-   * is waiting. Reporting never wakes a consumer by itself,
-   * so an agent step pays for a queue slot, not for the monitors.
-   *
-   * Default 100: each round has a cost of its own (its fiber's wake-up,
-   * the take, the timers), so fewer, larger rounds cost the agents less.
-   * With the model answering at once (bench `monitoring-overhead`'s setup,
-   * six pairs of processes, 10,000 runs each way each), the p50 ratio was
-   * 1.014-1.026 at 100 ms against 1.036-1.045 at 25 ms, lower in every
-   * pair, and the agents' thread spent 65 against 82 µs more CPU per run
-   * than with monitoring off; p99 did not move beyond the noise (mean
-   * 1.065 against 1.055). Events reach the monitors (and the dashboard,
-   * and the alerts, evaluated every second) at most 100 ms later.
+   * How long a consumer waits, after the first event reaches its queue, for
+   * more to gather before it handles them; a half-full queue or a flush ends
+   * the wait. Each round has a cost of its own, so fewer, larger rounds cost
+   * the agents less; events reach the monitors at most this much later.
    */
-  lingerMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 }),
-  /**
-   * The longest (ms) a linger tick waits for a quiet moment in the agents'
-   * thread's garbage collection before it wakes a consumer: while a
-   * scavenge has just ended or is due within a few milliseconds, the
-   * consumers' rounds would land in the agent run that holds it, already
-   * the slowest. 0: never wait. The wait delays the monitors, never a step.
-   *
-   * Default 8. With the model answering at once (bench
-   * `monitoring-overhead`'s setup, one lean process per figure, 10,000
-   * runs each way), the p99 ratio against monitoring off was 1.008-1.087 over
-   * ten processes (mean 1.040) with the wait, 1.037-1.111 over five (mean
-   * 1.075) without; p50 unchanged (1.017-1.029 against 1.015-1.025).
-   */
-  gcDeferMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 8 })
+  lingerMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 })
 })
 /** @since 0.1.0 @category models */
 export type BusConfig = typeof BusConfig.Type

@@ -7,7 +7,7 @@ import * as Alerts from "../src/Alerts.js"
 import * as EventBus from "../src/EventBus.js"
 import * as MonitoringConfig from "../src/MonitoringConfig.js"
 import * as ToolSwitch from "../src/ToolSwitch.js"
-import { event, eventually, runId } from "./events.js"
+import { event, runId } from "./events.js"
 
 const agentId = Ids.AgentId.make("alerts-agent")
 const r = runId("alerts-run")
@@ -31,6 +31,12 @@ const alertsWith = (input: MonitoringConfig.MonitoringConfigInput) => {
 }
 
 const historyOf = Effect.flatMap(Alerts.Alerts, (alerts) => alerts.history)
+
+/** Lets every forked fiber run until it waits (TestClock waits for them before moving time). */
+const settle = TestClock.adjust(0)
+
+const observedOf = (alerts: Alerts.Service) =>
+  Effect.zipRight(EventBus.flush, Effect.map(alerts.monitor.report, (rep) => rep.observed))
 
 /** A local HTTP server answering with `statuses` in turn (then 200), recording request bodies. */
 const server = (statuses: ReadonlyArray<number>) =>
@@ -62,14 +68,16 @@ describe("Alerts", () => {
       const watch = yield* EventBus.subscribe
       for (let i = 0; i < 4; i++) yield* toolOutcome("search", i < 3)
       yield* toolOutcome("fetch", false)
-      yield* eventually(Effect.flatMap(alerts.monitor.report, (rep) => Effect.succeed(rep.observed)), (n) => n >= 5)
+      assert.strictEqual(yield* observedOf(alerts), 5)
 
       yield* TestClock.adjust("1 second") // first evaluation: breaching since t=1s
       assert.deepStrictEqual(yield* alerts.active, [])
       yield* TestClock.adjust("4 seconds") // held 4 s of 5
       assert.deepStrictEqual(yield* historyOf, [])
       yield* TestClock.adjust("1 second") // held 5 s: fires
-      const fired = yield* eventually(historyOf, (h) => h.length === 1)
+      yield* settle
+      const fired = yield* historyOf
+      assert.strictEqual(fired.length, 1)
       assert.strictEqual(fired[0]?.status, "firing")
       assert.strictEqual(fired[0]?.subject, "search")
       assert.strictEqual(fired[0]?.value, 0.75)
@@ -82,9 +90,11 @@ describe("Alerts", () => {
 
       // Healthy calls bring the rate under the threshold: resolved, but the tool stays off.
       for (let i = 0; i < 10; i++) yield* toolOutcome("search", false)
-      yield* eventually(Effect.flatMap(alerts.monitor.report, (rep) => Effect.succeed(rep.observed)), (n) => n >= 15)
+      assert.strictEqual(yield* observedOf(alerts), 16, "and its own alert.firing event")
       yield* TestClock.adjust("1 second")
-      const resolved = yield* eventually(historyOf, (h) => h.length === 2)
+      yield* settle
+      const resolved = yield* historyOf
+      assert.strictEqual(resolved.length, 2)
       assert.strictEqual(resolved[1]?.status, "resolved")
       assert.deepStrictEqual(yield* alerts.active, [])
       assert.isTrue(yield* toolSwitch.isDisabled("search"))
@@ -113,11 +123,16 @@ describe("Alerts", () => {
     Effect.gen(function*() {
       for (let i = 0; i < 2; i++) yield* toolOutcome("slow", true)
       const alerts = yield* Alerts.Alerts
-      yield* eventually(Effect.flatMap(alerts.monitor.report, (rep) => Effect.succeed(rep.observed)), (n) => n >= 2)
+      assert.strictEqual(yield* observedOf(alerts), 2)
       yield* TestClock.adjust("1 second")
-      assert.strictEqual((yield* eventually(historyOf, (h) => h.length === 1))[0]?.subject, "all")
+      yield* settle
+      const fired = yield* historyOf
+      assert.strictEqual(fired.length, 1)
+      assert.strictEqual(fired[0]?.subject, "all")
       yield* TestClock.adjust("10 seconds")
-      const history = yield* eventually(historyOf, (h) => h.length === 2)
+      yield* settle
+      const history = yield* historyOf
+      assert.strictEqual(history.length, 2)
       assert.strictEqual(history[1]?.status, "resolved")
       assert.isUndefined(history[1]?.value)
     }).pipe(Effect.provide(alertsWith({
@@ -142,7 +157,9 @@ describe("Alerts", () => {
           for (let i = 0; i < 3; i++) yield* toolOutcome("t", false)
           for (let i = 0; i < 2; i++) yield* modelOutcome
           const alerts = yield* Alerts.Alerts
-          const report = yield* eventually(alerts.monitor.report, (rep) => rep.observed >= 5)
+          yield* EventBus.flush
+          const report = yield* alerts.monitor.report
+          assert.strictEqual(report.observed, 5)
           return report.summary["window"]
         }).pipe(Effect.scoped, Effect.provide(layer))
       const rule = (metric: MonitoringConfig.AlertMetric) => ({ name: metric, metric, comparison: ">" as const, threshold: 1e9 })
@@ -161,12 +178,13 @@ describe("Alerts", () => {
       const alerts = yield* Alerts.Alerts
       yield* EventBus.subscribe // a subscriber that never reads: the bus fills up
       yield* Monitor.report({ type: "memory.sample", agentId, metrics: { memoryBytes: 200 * 1024 * 1024 }, context: { rss: 200 * 1024 * 1024 } })
-      yield* eventually(Effect.flatMap(alerts.monitor.report, (rep) => Effect.succeed(rep.observed)), (n) => n >= 1)
+      assert.strictEqual(yield* observedOf(alerts), 1)
       yield* TestClock.adjust("1 second")
       for (let i = 0; i < 20; i++) yield* bus.publish(event("tool.start", { timestamp: 1_000 }))
       assert.isAbove(yield* bus.dropped, 0)
       yield* TestClock.adjust("1 second")
-      const history = yield* eventually(historyOf, (h) => h.length === 2)
+      yield* settle
+      const history = yield* historyOf
       assert.deepStrictEqual(history.map((h) => h.rule).sort(), ["dropping", "memory"])
     }).pipe(Effect.provide(alertsWith({
       bus: { capacity: 8 },

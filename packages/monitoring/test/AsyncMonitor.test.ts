@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as AsyncMonitor from "../src/AsyncMonitor.js"
 import * as EventBus from "../src/EventBus.js"
-import { event, eventually, runId } from "./events.js"
+import { event, runId } from "./events.js"
 
 const counting = () => {
   const seen: Array<string> = []
@@ -25,7 +25,7 @@ describe("AsyncMonitor", () => {
       const scope = yield* Scope.make()
       const fiber = yield* Scope.extend(AsyncMonitor.start(monitor), scope)
       yield* bus.publish(event("run.start", { runId: runId("r1") }))
-      yield* eventually(Effect.sync(() => seen.length), (n) => n === 1)
+      yield* bus.flush
       assert.strictEqual(seen.length, 1)
       yield* Scope.close(scope, Exit.void)
       const exit = yield* Fiber.await(fiber)
@@ -66,7 +66,7 @@ describe("AsyncMonitor", () => {
       }
       yield* bus.publish(event("system.sample"))
       const expected = ids.filter((id) => AsyncMonitor.sampled(0.5, event("run.start", { runId: id })))
-      yield* eventually(Effect.sync(() => seen.length), (n) => n === expected.length * 2 + 1)
+      yield* bus.flush
       assert.strictEqual(seen.length, expected.length * 2 + 1)
       assert.deepStrictEqual([...new Set(seen.filter((s) => s !== "-"))], expected)
     }).pipe(Effect.provide(busLayer)))

@@ -4,7 +4,7 @@ import { Effect, Layer, Metric } from "effect"
 import * as EventBus from "../src/EventBus.js"
 import * as Metrics from "../src/Metrics.js"
 import * as MonitoringConfig from "../src/MonitoringConfig.js"
-import { event, eventually, runId } from "./events.js"
+import { event, runId } from "./events.js"
 
 const r = runId("metrics-run")
 
@@ -90,10 +90,8 @@ describe("Metrics", () => {
     Effect.gen(function*() {
       const bus = yield* EventBus.EventBus
       yield* bus.publish(event("tool.end", { runId: r, metrics: { latencyMs: 10 }, context: { tool: "metrics-layer-tool" } }))
-      const state = yield* eventually(
-        Metric.value(Metric.tagged(Metrics.toolDuration, "tool", "metrics-layer-tool")),
-        (s) => s.count === 1
-      )
+      yield* bus.flush
+      const state = yield* Metric.value(Metric.tagged(Metrics.toolDuration, "tool", "metrics-layer-tool"))
       assert.strictEqual(state.count, 1)
     }).pipe(Effect.provide(Metrics.layer().pipe(Layer.provideMerge(EventBus.layer(MonitoringConfig.defaults))))))
 })

@@ -6,7 +6,7 @@ import * as EventBus from "../src/EventBus.js"
 import * as Monitoring from "../src/Monitoring.js"
 import * as MonitoringConfig from "../src/MonitoringConfig.js"
 import * as UsageMonitor from "../src/UsageMonitor.js"
-import { event, eventually, runId } from "./events.js"
+import { event, runId } from "./events.js"
 
 const failure = (error: string) => new ActionResult.Failure({ error, message: error })
 
@@ -76,7 +76,8 @@ describe("Monitoring", () => {
       for (let i = 0; i < 6; i++) {
         yield* bus.publish(event("tool.error", { runId: runId("m1"), context: { tool: "wired" }, result: failure("Boom") }))
       }
-      const patterns = yield* eventually(monitoring.patterns, (ps) => ps.some((p) => p.kind === "error_rate"))
+      yield* bus.flush
+      const patterns = yield* monitoring.patterns
       assert.strictEqual(patterns.find((p) => p.kind === "error_rate")?.monitor, "errors")
       assert.strictEqual((yield* monitoring.reports).length, 5)
     }).pipe(Effect.provide(Layer.fresh(Monitoring.layer(MonitoringConfig.make({ dataDir: "." }))))))
