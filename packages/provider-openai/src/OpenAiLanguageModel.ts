@@ -456,7 +456,9 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, Err
       )
     }
 
-    const chat = Effect.fn("OpenAiLanguageModel.chat")(function*(request: LanguageModel.ChatRequest) {
+    // No span of its own: the attributes go on the caller's span (an agent's
+    // `chat {model}` span), so a model call is one span, not two.
+    const chat = Effect.fnUntraced(function*(request: LanguageModel.ChatRequest) {
       yield* annotate(request)
       const response = yield* Recovery.withRetries(chatOnce(request), policy)
       yield* annotateResponse(response)

@@ -184,7 +184,7 @@ export const make = (config: Config = {}): Effect.Effect<Service, never, Monitor
       return out
     }).pipe(Effect.withSpan("CircuitBreaker.states"))
 
-    const refusal = Effect.fn("CircuitBreaker.refusal")(function*(dependency: string) {
+    const refusal = Effect.fnUntraced(function*(dependency: string) {
       const { circuit, now } = yield* current(dependency)
       const retryAfterMs = internal.refusal(circuit, now, settings)
       return retryAfterMs === undefined
@@ -229,7 +229,7 @@ export const make = (config: Config = {}): Effect.Effect<Service, never, Monitor
           yield* settle(dependency, admission.generation, outcomeOf(exit))
           return yield* exit
         })
-      ).pipe(Effect.withSpan("CircuitBreaker.protect", { attributes: { "patinox.dependency": dependency } }))
+      )
 
     return { protect, state, states, refusal } satisfies Service
   })

@@ -113,7 +113,7 @@ export const make = (options?: Options): Effect.Effect<Service, never, Knowledge
     const resolved = resolveOptions(options)
     const limit = options?.retrievalLimit ?? 5
 
-    const check = Effect.fn("HallucinationDetector.check")(function*(input: CheckInput) {
+    const check = Effect.fnUntraced(function*(input: CheckInput) {
       const claims = splitClaims(input.answer)
       const evidence = yield* Effect.forEach(claims, (claim) =>
         kb.search(input.question === undefined ? claim : `${claim} ${input.question}`, {
@@ -131,7 +131,7 @@ export const make = (options?: Options): Effect.Effect<Service, never, Knowledge
         (_, index) => extra.length === 0 ? evidence[index] ?? [] : [...(evidence[index] ?? []), ...extra],
         resolved
       )
-    })
+    }, Effect.withSpan("HallucinationDetector.check", { captureStackTrace: false }))
 
     return HallucinationDetector.of({ check })
   })

@@ -187,7 +187,7 @@ export const make = (options?: Options): Effect.Effect<Service, KnowledgeBaseErr
       ).pipe(Effect.mapError(failWith("remove")))
     })
 
-    const search = Effect.fn("KnowledgeBase.search")(function*(query: string, options?: SearchOptions) {
+    const search = Effect.fnUntraced(function*(query: string, options?: SearchOptions) {
       const expression = matchExpression(query)
       const scope = options?.scope
       if (expression === undefined || (scope !== undefined && scope.length === 0)) return []
@@ -205,7 +205,7 @@ export const make = (options?: Options): Effect.Effect<Service, KnowledgeBaseErr
         text: row.text,
         score: -row.rank
       }))
-    })
+    }, Effect.withSpan("KnowledgeBase.search", { captureStackTrace: false }))
 
     const count = sql<{ n: number }>`SELECT COUNT(*) AS n FROM kb_documents`.pipe(
       Effect.map((rows) => rows[0]?.n ?? 0),

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { AgentAction, Decision, Errors, Ids, Message, Monitor, ValidationPipeline } from "@patinox/core"
-import { Effect, Fiber, Layer, Ref, TestClock } from "effect"
+import { Effect, Fiber, Layer, Ref, TestClock, type Tracer } from "effect"
 import * as Pipeline from "../src/Pipeline.js"
 import * as Validator from "../src/Validator.js"
 
@@ -336,22 +336,27 @@ describe("Pipeline", () => {
       assert.deepStrictEqual(yield* Ref.get(log), ["a:ModelCall", "b:ModelCall", "legacy:ModelCall"])
     })))
 
-  it.effect("runs each validator in a span named after it", () =>
+  it.effect("runs a stage's validators in one span named after the stage, which records each decision", () =>
     withMonitor(Effect.gen(function*() {
-      const spans = yield* Ref.make<ReadonlyArray<string>>([])
+      const spans = yield* Ref.make<ReadonlyArray<Tracer.Span>>([])
       const spying = (name: string) =>
         Validator.make({
           name,
           validate: () =>
             Effect.currentSpan.pipe(
-              Effect.flatMap((span) => Ref.update(spans, (names) => [...names, span.name])),
+              Effect.flatMap((span) => Ref.update(spans, (seen) => [...seen, span])),
               Effect.orDie,
               Effect.as(Decision.Approved())
             )
         })
       const layer = Pipeline.stack(Pipeline.empty, Pipeline.withValidator(spying("pii")), Pipeline.withValidator(spying("toxicity")))
       yield* check(answer).pipe(Effect.provide(layer))
-      assert.deepStrictEqual(yield* Ref.get(spans), ["validate pii", "validate toxicity"])
+      const [first, second] = yield* Ref.get(spans)
+      assert.strictEqual(first?.name, "validate final_answer")
+      assert.strictEqual(second, first)
+      assert.strictEqual(first?.attributes.get("patinox.validators"), "pii,toxicity")
+      assert.strictEqual(first?.attributes.get("patinox.decision.pii"), "approved")
+      assert.strictEqual(first?.attributes.get("patinox.decision.toxicity"), "approved")
     })))
 
   it.effect("builds a validator with an effect when its layer is built", () =>
