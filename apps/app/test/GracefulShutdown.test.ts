@@ -81,6 +81,10 @@ const order = (output: string, lines: ReadonlyArray<string>) => {
   }
 }
 
+// A service process started, 100 runs and a drain: each step has its own deadline below (start-up
+// 30 s, the shutdown 30 s), so vitest's 30 s default would cut a slow but healthy run first.
+const processTest = { timeout: 120_000 }
+
 describe("SIGTERM with 100 requests in flight", () => {
   it.scopedLive("answers every one, refuses new connections, then drains agents, flushes telemetry and exits 0", () =>
     Effect.gen(function*() {
@@ -125,7 +129,7 @@ describe("SIGTERM with 100 requests in flight", () => {
       assert.include(output, "101 requests in flight")
       assert.include(output, "(101 answered, 0 answered 503, 1 refused with 503)")
       order(output, ["Shutdown: stopped accepting", "Shutdown: requests done", "Agents stopped: drained=true", "Telemetry flushed"])
-    }))
+    }), processTest)
 
   it.scopedLive("answers 503 ShuttingDown to the requests still running at the deadline, and exits 0", () =>
     Effect.gen(function*() {
@@ -150,5 +154,5 @@ describe("SIGTERM with 100 requests in flight", () => {
       const exit = yield* Deferred.await(service.exit).pipe(Effect.timeout("30 seconds"))
       assert.strictEqual(exit.code, 0, service.output())
       order(service.output(), ["Shutdown: stopped accepting", "Shutdown: requests done", "Agents stopped", "Telemetry flushed"])
-    }))
+    }), processTest)
 })

