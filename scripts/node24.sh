@@ -10,6 +10,8 @@
 #
 # Idempotent. Prints Node 24's bin directory on stdout; everything else goes to stderr.
 # Usage: PATH="$(bash scripts/node24.sh):$PATH" corepack pnpm test
+# `--cache-only` installs Node 24 and compiles its binary into the cache without touching
+# node_modules, so CI can do the slow part while the machine's Node runs the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +41,39 @@ place() { # <file> <slot>: copy a binary into its slot through a fresh file and 
   mv -f "$pkg/lib/binding/$2/.better_sqlite3.node.$$" "$pkg/lib/binding/$2/better_sqlite3.node"
 }
 
+build() { # <node> <nodedir or empty> <out>: compile better-sqlite3 in a scratch copy with that Node
+  local work
+  work="$(mktemp -d)"
+  # A copy of the sources only, so the build never writes into store-linked files.
+  cp -R "$pkg/package.json" "$pkg/binding.gyp" "$pkg/src" "$pkg/deps" "$work/"
+  (
+    cd "$work"
+    export PATH="$(dirname "$1"):$PATH"
+    if [ -n "$2" ]; then export npm_config_nodedir="$2"; fi
+    npm run build-release --loglevel=error >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log" >&2; exit 1; }
+  )
+  cp "$work/build/Release/better_sqlite3.node" "$3.$$"
+  mv -f "$3.$$" "$3"
+  rm -rf "$work"
+}
+
+
+build_cached() { # <node> <nodedir or empty> <slot>: the cached binary for that Node, compiled if missing
+  cached="$cache/better-sqlite3-$version-$3.node"
+  if ! loads "$1" "$cached"; then
+    mkdir -p "$cache"
+    log "building better-sqlite3 $version for $("$1" --version) ($3)"
+    start=$SECONDS
+    build "$1" "$2" "$cached"
+    log "built in $((SECONDS - start)) s"
+  fi
+}
+
+if [ "${1:-}" = "--cache-only" ]; then
+  build_cached "$node24" "$node24_dir" "$(slot_of "$node24")"
+  exit 0
+fi
+
 if [ -f "$installed" ]; then
   # A binary left in build/Release would be tried first by every Node, and one built for another
   # ABI fails the load instead of letting `bindings` look further.
@@ -59,22 +94,6 @@ if [ -f "$installed" ]; then
   fi
 fi
 
-build() { # <node> <nodedir or empty> <out>: compile better-sqlite3 in a scratch copy with that Node
-  local work
-  work="$(mktemp -d)"
-  # A copy of the sources only, so the build never writes into store-linked files.
-  cp -R "$pkg/package.json" "$pkg/binding.gyp" "$pkg/src" "$pkg/deps" "$work/"
-  (
-    cd "$work"
-    export PATH="$(dirname "$1"):$PATH"
-    if [ -n "$2" ]; then export npm_config_nodedir="$2"; fi
-    npm run build-release --loglevel=error >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log" >&2; exit 1; }
-  )
-  cp "$work/build/Release/better_sqlite3.node" "$3.$$"
-  mv -f "$3.$$" "$3"
-  rm -rf "$work"
-}
-
 # The machine's Node builds with npm's own configuration (its nodedir); Node 24 with its headers.
 for n in node "$node24"; do
   slot="$(slot_of "$n")"
@@ -83,14 +102,7 @@ for n in node "$node24"; do
   nodedir=""
   if [ "$n_path" = "$node24" ]; then nodedir="$node24_dir"; fi
   # Kept per package version and ABI, so a fresh clone on this machine skips the compile.
-  cached="$cache/better-sqlite3-$version-$slot.node"
-  if ! loads "$n" "$cached"; then
-    mkdir -p "$cache"
-    log "building better-sqlite3 $version for $("$n" --version) ($slot)"
-    start=$SECONDS
-    build "$n_path" "$nodedir" "$cached"
-    log "built in $((SECONDS - start)) s"
-  fi
+  build_cached "$n_path" "$nodedir" "$slot"
   place "$cached" "$slot"
   log "better-sqlite3 binary for $slot in place"
 done
