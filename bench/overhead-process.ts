@@ -9,7 +9,7 @@
  *   service  the service's modules (`apps/app/src/Http.ts` and its imports)
  *   bench    every benchmark module, as `pnpm bench` loads them
  *
- * Usage: `corepack pnpm exec tsx bench/overhead-process.ts [lean|service|bench] [rounds]`
+ * Usage: `corepack pnpm tsx bench/overhead-process.ts [lean|service|bench] [rounds]`
  * (default `service`, 150 rounds of 100 runs each way, as the bench). Prints
  * the p50 and p99 ratios with their bootstrap 95 % intervals, and the
  * scavenges per 100 runs and their mean length on each side. Run it several
