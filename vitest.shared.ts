@@ -1,12 +1,23 @@
 import { defineConfig } from "vitest/config"
 
 /**
+ * The condition under which the workspace's packages export their TypeScript
+ * sources (`package.json` exports), so that tests run on `src/` without a build.
+ */
+export const sourceCondition = "@patinox/source"
+
+/** Vite's default conditions for server code (its `defaultServerConditions`), after ours. */
+const conditions = [sourceCondition, "module", "node", "development|production"]
+
+/**
  * The one test configuration every package uses: runtime tests in
  * `test/**\/*.test.ts`, type-level tests in `test/**\/*.test-d.ts` checked by
  * `tsc` through vitest's typecheck mode.
  */
 export const packageConfig = (name: string) =>
   defineConfig({
+    resolve: { conditions },
+    ssr: { resolve: { conditions } },
     test: {
       name,
       include: ["test/**/*.test.ts"],

@@ -37,7 +37,7 @@ export const start = async (config: Record<string, unknown>, entry: Entry = "sou
   const env: NodeJS.ProcessEnv = { ...process.env, PATINOX_PORT: "0", PATINOX_CONFIG: configPath }
   delete env.OPENAI_API_KEY
   delete env.OPENAI_BASE_URL
-  const args = entry === "bundle" ? ["dist/bin/main.js"] : ["--import", "tsx", "src/main.ts"]
+  const args = entry === "bundle" ? ["dist/bin/main.js"] : ["--conditions=@patinox/source", "--import", "tsx", "src/main.ts"]
   const child = spawn(process.execPath, args, {
     cwd: appDir,
     env,

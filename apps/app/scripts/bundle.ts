@@ -24,6 +24,8 @@ await build({
   outdir: path("../dist/bin"),
   bundle: true,
   platform: "node",
+  // The workspace's packages from their sources, as the tests and tsx run them: no build needed first.
+  conditions: ["@patinox/source"],
   format: "esm",
   target: "node20",
   // Native: loaded from node_modules as installed.

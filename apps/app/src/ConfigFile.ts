@@ -6,59 +6,14 @@
  * Found at `PATINOX_CONFIG` if set (then it must exist), else
  * `./patinox.config.json` if present, else the defaults.
  */
-import { MonitoringConfig } from "@patinox/monitoring"
-import { TelemetryStore } from "@patinox/telemetry-store"
-import { HallucinationValidator, JailbreakValidator, RateLimiter } from "@patinox/validation"
+import { PatinoxConfig } from "@patinox/patinox"
 import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
-import { ObservabilityConfig } from "./Observability.js"
 
 const Positive = Schema.Number.pipe(Schema.positive())
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegative = Schema.Number.pipe(Schema.nonNegative())
-const Share = Schema.Number.pipe(Schema.between(0, 1))
-
-const Bucket = Schema.Struct({ capacity: Positive, refillPerSecond: Positive })
-
-export const RateLimitConfig = Schema.Struct({
-  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-  priority: Schema.optionalWith(Schema.Number, { default: () => 20 }),
-  /**
-   * Model requests per user (API token or client address; one shared bucket when unknown). Defaults
-   * and why: `RateLimiter.defaults` (600 at once, 20 a second: a few hundred runs a minute).
-   */
-  requests: Schema.optionalWith(Bucket, { default: () => ({ ...RateLimiter.defaults.requests }) }),
-  /** Estimated prompt tokens per user: 1M at once, 1M a minute. */
-  tokens: Schema.optionalWith(Bucket, { default: () => ({ ...RateLimiter.defaults.tokens }) }),
-  /** A request waits for its share up to this long; a longer wait is a 429 at once, with Retry-After. */
-  waitBudgetMs: Schema.optionalWith(NonNegative, { default: () => 1_000 }),
-  /** Users (buckets) kept at once; idle ones are dropped first. */
-  maxUsers: Schema.optionalWith(PositiveInt, { default: () => RateLimiter.defaultMaxKeys })
-})
-
-export const CircuitBreakerConfig = Schema.Struct({
-  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-  priority: Schema.optionalWith(Schema.Number, { default: () => 10 }),
-  windowSize: Schema.optionalWith(PositiveInt, { default: () => 20 }),
-  minimumCalls: Schema.optionalWith(PositiveInt, { default: () => 10 }),
-  failureRateThreshold: Schema.optionalWith(Share, { default: () => 0.5 }),
-  openDurationMs: Schema.optionalWith(Positive, { default: () => 30_000 }),
-  halfOpenProbes: Schema.optionalWith(PositiveInt, { default: () => 1 })
-})
-
-export const ValidationConfig = Schema.Struct({
-  /** Retries a validator may ask for per action, and their total wait. */
-  maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 2 }),
-  maxTotalDelayMs: Schema.optionalWith(NonNegative, { default: () => 5_000 }),
-  circuitBreaker: Schema.optionalWith(CircuitBreakerConfig, { default: () => CircuitBreakerConfig.make({}) }),
-  rateLimit: Schema.optionalWith(RateLimitConfig, { default: () => RateLimitConfig.make({}) }),
-  jailbreak: Schema.optionalWith(JailbreakValidator.Config, { default: () => JailbreakValidator.Config.make({}) }),
-  hallucination: Schema.optionalWith(HallucinationValidator.Config, {
-    default: () => HallucinationValidator.Config.make({})
-  })
-})
-export type ValidationConfig = typeof ValidationConfig.Type
 
 export const AgentsConfig = Schema.Struct({
   /** On shutdown, how long in-flight messages may take to finish before they are interrupted. */
@@ -84,21 +39,11 @@ export const ServerConfig = Schema.Struct({
 })
 export type ServerConfig = typeof ServerConfig.Type
 
-export const TelemetryConfig = Schema.Struct({
-  ...TelemetryStore.Config.fields,
-  /** Commit a run's events to SQLite before its HTTP response (group commit); off, they follow within a second. */
-  durable: Schema.optionalWith(Schema.Boolean, { default: () => true })
-})
-
+/** `Patinox.layer`'s configuration, with the service's own sections: the server, the agents, the simulated model. */
 export const ConfigFile = Schema.Struct({
+  ...PatinoxConfig.PatinoxConfig.fields,
   server: Schema.optionalWith(ServerConfig, { default: () => ServerConfig.make({}) }),
   agents: Schema.optionalWith(AgentsConfig, { default: () => AgentsConfig.make({}) }),
-  /** The SQLite file for the knowledge base (and, later, telemetry). */
-  database: Schema.optionalWith(Schema.Struct({ path: Schema.NonEmptyString }), {
-    default: () => ({ path: ".data/patinox.db" })
-  }),
-  validation: Schema.optionalWith(ValidationConfig, { default: () => ValidationConfig.make({}) }),
-  observability: Schema.optionalWith(ObservabilityConfig, { default: () => ObservabilityConfig.make({}) }),
   /** The offline simulated model (used when no real model is configured). */
   simulatedModel: Schema.optionalWith(
     Schema.Struct({
@@ -106,11 +51,7 @@ export const ConfigFile = Schema.Struct({
       latencyMs: Schema.optionalWith(NonNegative, { default: () => 0 })
     }),
     { default: () => ({ latencyMs: 0 }) }
-  ),
-  /** Batching, queue and retention of the SQLite telemetry store; `durable` (see `Durability.ts`). */
-  telemetry: Schema.optionalWith(TelemetryConfig, { default: () => TelemetryConfig.make({}) }),
-  /** The event bus, monitors, sampling, price table, status thresholds and alert rules. */
-  monitoring: Schema.optionalWith(MonitoringConfig.MonitoringConfig, { default: () => MonitoringConfig.defaults })
+  )
 })
 export type ConfigFile = typeof ConfigFile.Type
 

@@ -36,7 +36,7 @@ import {
   ToolNotDisabled,
   Unauthorized,
   UnsupportedMediaType
-} from "./Api.js"
+} from "@patinox/patinox/Api"
 
 const errorClasses = [
   InvalidRequest,

@@ -21,7 +21,7 @@ import type { HttpApp } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Context, Deferred, Duration, Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
-import { ShuttingDown } from "./Api.js"
+import { ShuttingDown } from "@patinox/patinox/Api"
 import * as ErrorResponse from "./ErrorResponse.js"
 
 const shuttingDown = (message: string) => ErrorResponse.respond(new ShuttingDown({ message }), { connection: "close" })

@@ -12,68 +12,32 @@ import { AgentRuntime } from "@patinox/agent"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Agents } from "./Agents.js"
-import { Alerts, Monitoring, PerformanceMonitor, ToolSwitch } from "@patinox/monitoring"
-import { TelemetryQueries, type TelemetryStoreError } from "@patinox/telemetry-store"
-import { KnowledgeBase } from "@patinox/validation"
+import { Api, Durability, Http as PatinoxHttp, Patinox } from "@patinox/patinox"
 import {
   AgentInfo,
   AgentNotFound,
-  Api,
-  DocumentAdded,
   Health,
-  InvalidRequest,
-  KnowledgeUnavailable,
   ModelFailed,
   Ready,
   RunNotStored,
-  RunRateLimited,
-  RunRejected,
   RunTimedOut,
-  SearchHit,
   ShuttingDown,
-  TelemetryUnavailable,
-  ToolNotDisabled,
   ToolInfo
-} from "./Api.js"
+} from "@patinox/patinox/Api"
+import { Agents } from "./Agents.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
-import * as Durability from "./Durability.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as GracefulShutdown from "./GracefulShutdown.js"
-import * as Guard from "./Guard.js"
-import * as Observability from "./Observability.js"
 import * as RequestLog from "./RequestLog.js"
 import * as Security from "./Security.js"
 import * as SimulatedModel from "./SimulatedModel.js"
-import * as Telemetry from "./Telemetry.js"
-import * as Validation from "./Validation.js"
 
-/**
- * A failed run is never a 500: each run error gets the status that says whose
- * problem it is, and the run's id to find it in telemetry.
- */
-export const toHttpError = (error: Errors.RunError, runId: Ids.RunId) => {
-  switch (error._tag) {
-    case "InvalidInput":
-      return new InvalidRequest({ message: error.message, runId })
-    case "ValidationRejected":
-      return error.retryAfterMs === undefined
-        ? new RunRejected({ error: error._tag, message: error.message, runId, validator: error.validator, stage: error.stage })
-        : new RunRateLimited({ error: "RateLimited", message: error.message, runId, retryAfterMs: error.retryAfterMs })
-    case "ValidationRetriesExhausted":
-    case "ModificationNotAllowed":
-      return new RunRejected({ error: error._tag, message: error.message, runId, validator: error.validator, stage: error.stage })
-    case "MaxStepsExceeded":
-      return new RunRejected({ error: error._tag, message: error.message, runId })
-    case "RunDeadlineExceeded":
-      return new RunTimedOut({ error: error._tag, message: error.message, runId })
-    default:
-      return new ModelFailed({ error: error._tag, message: error.message, runId })
-  }
-}
 
-const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
+/** How a run error is answered (from the library, where the API's errors are declared). */
+export const toHttpError = PatinoxHttp.toHttpError
+
+const HealthLive = HttpApiBuilder.group(Api.Api, "health", (handlers) =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const model = yield* LanguageModel.LanguageModel
@@ -97,7 +61,7 @@ const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
             : Effect.succeed(new Ready({ status: "ready" }))))
   }))
 
-const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api, "agents", (handlers) =>
+const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents", (handlers) =>
   Effect.gen(function*() {
     const agents = yield* Agents
     const deadline = Duration.millis(file.agents.runDeadlineMs)
@@ -148,78 +112,9 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api, "agents", (ha
         }))
   }))
 
-const KnowledgeLive = HttpApiBuilder.group(Api, "knowledge", (handlers) =>
-  Effect.gen(function*() {
-    const knowledge = yield* KnowledgeBase.KnowledgeBase
-    const unavailable = (error: KnowledgeBase.KnowledgeBaseError) =>
-      Effect.zipRight(
-        Effect.logError("knowledge base failed", error),
-        Effect.fail(new KnowledgeUnavailable({ message: `The knowledge base failed during ${error.operation}` }))
-      )
-    return handlers
-      .handle("add", ({ payload }) =>
-        Effect.gen(function*() {
-          const id = yield* knowledge.add({
-            ...(payload.id === undefined ? {} : { id: payload.id }),
-            ...(payload.title === undefined ? {} : { title: payload.title }),
-            ...(payload.source === undefined ? {} : { source: payload.source }),
-            text: payload.text
-          })
-          return new DocumentAdded({ id, documents: yield* knowledge.count })
-        }).pipe(Effect.catchTag("KnowledgeBaseError", unavailable)))
-      .handle("search", ({ urlParams }) =>
-        knowledge.search(urlParams.q, { limit: urlParams.limit ?? 5 }).pipe(
-          Effect.map((hits) => hits.map((hit) => new SearchHit(hit))),
-          Effect.catchTag("KnowledgeBaseError", unavailable)
-        ))
-  }))
-
-const ObservabilityLive = HttpApiBuilder.group(Api, "observability", (handlers) =>
-  Effect.map(Observability.PrometheusMetrics, (prometheus) => handlers.handle("metrics", () => prometheus.render)))
-
-const MonitoringLive = HttpApiBuilder.group(Api, "monitoring", (handlers) =>
-  Effect.gen(function*() {
-    const performance = yield* PerformanceMonitor.PerformanceMonitor
-    const alerts = yield* Alerts.Alerts
-    const monitoring = yield* Monitoring.Monitoring
-    const tools = yield* ToolSwitch.ToolSwitch
-    const queries = yield* TelemetryQueries.TelemetryQueries
-    const unavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
-      Effect.zipRight(
-        Effect.logError("telemetry store failed", error),
-        Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
-      )
-    const windowOf = (windowMs: number | undefined) =>
-      Effect.map(Clock.currentTimeMillis, (now) => ({ since: now - (windowMs ?? 3_600_000), until: now }))
-    return handlers
-      .handle("metrics", () => performance.getMetrics)
-      .handle("status", () => performance.status)
-      .handle("alerts", () => Effect.zipWith(alerts.active, alerts.history, (active, history) => ({ active, history })))
-      .handle("patterns", () => monitoring.patterns)
-      .handle("disabledTools", () => Effect.map(tools.disabled, (map) => Object.fromEntries(map)))
-      .handle("enableTool", ({ path }) =>
-        Effect.flatMap(tools.enable(path.name), (wasDisabled) =>
-          wasDisabled
-            ? Effect.succeed({ tool: path.name, enabled: true })
-            : Effect.fail(new ToolNotDisabled({ tool: path.name, message: `Tool "${path.name}" is not disabled` }))))
-      .handle("runs", ({ urlParams }) =>
-        queries.recentRuns(urlParams.limit ?? 50).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
-      .handle("runEvents", ({ path }) =>
-        queries.eventsByRun(Ids.RunId.make(path.runId)).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
-      .handle("summary", ({ urlParams }) =>
-        Effect.gen(function*() {
-          const window = yield* windowOf(urlParams.windowMs)
-          return {
-            window,
-            toolLatency: yield* queries.latencyPercentiles("tool", window),
-            modelLatency: yield* queries.latencyPercentiles("model", window),
-            toolErrors: yield* queries.errorRates("tool", window),
-            modelErrors: yield* queries.errorRates("model", window),
-            tokens: yield* queries.tokenUsage("model", window),
-            decisions: yield* queries.decisionCounts(window)
-          }
-        }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
-  }))
+const KnowledgeLive = HttpApiBuilder.group(Api.Api, "knowledge", PatinoxHttp.knowledge)
+const ObservabilityLive = HttpApiBuilder.group(Api.Api, "observability", PatinoxHttp.observability)
+const MonitoringLive = HttpApiBuilder.group(Api.Api, "monitoring", PatinoxHttp.monitoring)
 
 /** The configured model: a real OpenAI-compatible endpoint, or the simulated one, announced. */
 export const modelLayer = (
@@ -250,7 +145,7 @@ export const modelLayer = (
  * telemetry flushes.
  */
 export const apiLayer = (file: ConfigFile) =>
-  HttpApiBuilder.api(Api).pipe(
+  HttpApiBuilder.api(Api.Api).pipe(
     Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive]),
     Layer.provide(Agents.DefaultWithoutDependencies),
     Layer.provideMerge(
@@ -295,10 +190,10 @@ export const layer = (config: AppConfig, file: ConfigFile) =>
   serviceLayer(config, file, modelLayer(config, file.simulatedModel))
 
 /**
- * What agents run on, beneath the HTTP server: the tool switch over the circuit
- * breaker, the validation pipeline, the model, monitoring and the telemetry
- * store on one SQLite file, OpenTelemetry. `serviceLayer` puts the server on
- * it; the peer benchmark runs agents on it directly.
+ * What agents run on, beneath the HTTP server: `Patinox.layer` (validation,
+ * monitoring and the telemetry store on one SQLite file, OpenTelemetry) on
+ * the given model. `serviceLayer` puts the server on it; the peer benchmark
+ * runs agents on it directly.
  */
 export const withAgentServices = <E>(
   file: ConfigFile,
@@ -306,14 +201,7 @@ export const withAgentServices = <E>(
   options: { readonly spanProcessors?: ReadonlyArray<SpanProcessor> | undefined } = {}
 ) =>
 <ROut, E2, RIn>(self: Layer.Layer<ROut, E2, RIn>) =>
-  self.pipe(
-    Layer.provide(Guard.layer),
-    Layer.provideMerge(Validation.layer(file.validation)),
-    Layer.provide(model),
-    Layer.provideMerge(Telemetry.layer(file)),
-    Layer.provide(Telemetry.databaseLayer(file.database.path)),
-    Layer.provide(Observability.layer(file.observability, options.spanProcessors))
-  )
+  Layer.provideMerge(self, Patinox.layer(file, { model, spanProcessors: options.spanProcessors }))
 
 /** The service on a given model (tests give the simulated model or a fake endpoint). */
 export const serviceLayer = <E>(

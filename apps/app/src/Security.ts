@@ -12,7 +12,7 @@
 import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Data, Effect, Option, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
-import { InvalidRequest, LengthRequired, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./Api.js"
+import { InvalidRequest, LengthRequired, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "@patinox/patinox/Api"
 import type { AppConfig } from "./AppConfig.js"
 import type { ServerConfig } from "./ConfigFile.js"
 import { type ApiError, respond } from "./ErrorResponse.js"

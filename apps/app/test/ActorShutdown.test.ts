@@ -13,7 +13,7 @@ describe("the actor runtime in a real process", () => {
       let output = ""
       const child = yield* Effect.acquireRelease(
         Effect.sync(() =>
-          spawn(process.execPath, ["--import", "tsx", "test/fixtures/actors-shutdown.ts"], {
+          spawn(process.execPath, ["--conditions=@patinox/source", "--import", "tsx", "test/fixtures/actors-shutdown.ts"], {
             cwd: appDir,
             stdio: ["ignore", "pipe", "pipe"]
           })

@@ -6,8 +6,8 @@ import { TempDir } from "@patinox/testing"
 import { Effect, Exit, Layer } from "effect"
 import { join } from "node:path"
 import * as ConfigFile from "../src/ConfigFile.js"
-import * as Durability from "../src/Durability.js"
-import * as Telemetry from "../src/Telemetry.js"
+import * as Durability from "@patinox/patinox/Durability"
+import * as Telemetry from "@patinox/patinox/Telemetry"
 
 const agentId = Ids.AgentId.make("durable-test")
 

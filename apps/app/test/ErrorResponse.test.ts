@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Errors, Ids } from "@patinox/core"
 import { Effect } from "effect"
-import { RunRateLimited } from "../src/Api.js"
+import { RunRateLimited } from "@patinox/patinox/Api"
 import { respond, retryAfterSeconds, statusOf } from "../src/ErrorResponse.js"
 import * as Http from "../src/Http.js"
 

@@ -5,7 +5,7 @@ import { TempDir } from "@patinox/testing"
 import { Effect, FiberSet, Layer } from "effect"
 import { join } from "node:path"
 import * as ConfigFile from "../src/ConfigFile.js"
-import * as Telemetry from "../src/Telemetry.js"
+import * as Telemetry from "@patinox/patinox/Telemetry"
 
 const event: TelemetryEvent.TelemetryEvent = {
   timestamp: 0,

@@ -13,7 +13,7 @@ export interface Service {
 }
 
 /**
- * Starts `node --import tsx src/main.ts` (as `pnpm --filter app start:dev`;
+ * Starts `node --conditions=@patinox/source --import tsx src/main.ts` (as `pnpm --filter app start:dev`;
  * pnpm itself does not forward signals) with `env` over this process's
  * environment, less any real model's settings, and waits for the URL it logs.
  * A process still running when the scope closes is killed.
@@ -26,7 +26,7 @@ export const startService = (env: Record<string, string>) =>
       const clean = { ...process.env }
       delete clean.OPENAI_API_KEY
       delete clean.OPENAI_BASE_URL
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      const child = spawn(process.execPath, ["--conditions=@patinox/source", "--import", "tsx", "src/main.ts"], {
         cwd: appDir,
         env: { ...clean, ...env },
         stdio: ["ignore", "pipe", "pipe"]

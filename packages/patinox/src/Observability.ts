@@ -26,7 +26,7 @@ export const ObservabilityConfig = Schema.Struct({
 export type ObservabilityConfig = typeof ObservabilityConfig.Type
 
 /** Renders the current metrics in the Prometheus text format. */
-export class PrometheusMetrics extends Context.Tag("@patinox/app/PrometheusMetrics")<
+export class PrometheusMetrics extends Context.Tag("@patinox/patinox/PrometheusMetrics")<
   PrometheusMetrics,
   { readonly render: Effect.Effect<string> }
 >() {}

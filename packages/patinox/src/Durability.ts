@@ -31,7 +31,7 @@ import { Clock, Context, Deferred, Effect, Exit, Layer, Metric, Schema } from "e
 export const feedName = "telemetry-sink"
 
 /** A run whose events may not all be in the store: it must not be answered as stored. */
-export class TelemetryNotDurable extends Schema.TaggedError<TelemetryNotDurable>("@patinox/app/TelemetryNotDurable")(
+export class TelemetryNotDurable extends Schema.TaggedError<TelemetryNotDurable>("@patinox/patinox/TelemetryNotDurable")(
   "TelemetryNotDurable",
   { message: Schema.String }
 ) {}
@@ -70,7 +70,7 @@ export interface Service {
   readonly stats: Effect.Effect<Stats>
 }
 
-export class Durability extends Context.Tag("@patinox/app/Durability")<Durability, Service>() {}
+export class Durability extends Context.Tag("@patinox/patinox/Durability")<Durability, Service>() {}
 
 /** Events lost between the bus and the database so far: the feed's misses, the sink's drops and failures. */
 const lossesOf = (bus: EventBus.Service, sink: TelemetrySink.Service) =>

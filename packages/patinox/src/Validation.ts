@@ -16,7 +16,7 @@ import {
   RateLimiter
 } from "@patinox/validation"
 import { Layer } from "effect"
-import type { ValidationConfig } from "./ConfigFile.js"
+import type { ValidationConfig } from "./PatinoxConfig.js"
 
 type StackError = PromptGuard.PromptGuardModelError
 type StackContext = Monitor.Monitor | CircuitBreaker.CircuitBreaker | KnowledgeBase.KnowledgeBase

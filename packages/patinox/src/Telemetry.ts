@@ -11,7 +11,7 @@ import { TelemetrySink, TelemetryStore } from "@patinox/telemetry-store"
 import { Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import type { ConfigFile } from "./ConfigFile.js"
+import type { PatinoxConfig } from "./PatinoxConfig.js"
 import * as Durability from "./Durability.js"
 
 /** The service's SQLite file, created with its folder if missing. */
@@ -47,7 +47,7 @@ const feed = Layer.scopedDiscard(
  * `filename` open (default: the config file's `database.path`). With a file,
  * the sink's inserts run on a thread of its own, off the agents' loop.
  */
-export const layer = (file: ConfigFile, filename: string = file.database.path) =>
+export const layer = (file: PatinoxConfig, filename: string = file.database.path) =>
   Layer.merge(feed, Durability.layer({ enabled: file.telemetry.durable })).pipe(
     Layer.provideMerge(
       Layer.merge(

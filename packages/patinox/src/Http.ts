@@ -1,0 +1,158 @@
+/**
+ * Handlers for the API groups that need only what `Patinox.layer` provides:
+ * the knowledge base, `/metrics` and the monitoring dashboard's data. Each is
+ * a function of a group's handlers, so a host implements the group in its
+ * own `HttpApi`:
+ *
+ * ```ts
+ * class HostApi extends HttpApi.make("host").add(Api.KnowledgeGroup) {}
+ * HttpApiBuilder.group(HostApi, "knowledge", Http.knowledge)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { HttpApiBuilder, HttpApiGroup } from "@effect/platform"
+import { type Errors, Ids } from "@patinox/core"
+import { Alerts, Monitoring, PerformanceMonitor, ToolSwitch } from "@patinox/monitoring"
+import { TelemetryQueries, type TelemetryStoreError } from "@patinox/telemetry-store"
+import { KnowledgeBase } from "@patinox/validation"
+import { Clock, Effect } from "effect"
+import {
+  DocumentAdded,
+  InvalidRequest,
+  type KnowledgeGroup,
+  KnowledgeUnavailable,
+  ModelFailed,
+  type MonitoringGroup,
+  type ObservabilityGroup,
+  RunRateLimited,
+  RunRejected,
+  RunTimedOut,
+  SearchHit,
+  TelemetryUnavailable,
+  ToolNotDisabled
+} from "./Api.js"
+import { PrometheusMetrics } from "./Observability.js"
+
+/** A group's handlers, whatever API (and its errors and middleware) it is part of. */
+type HandlersOf<Group extends HttpApiGroup.HttpApiGroup.Any, E, P> = HttpApiBuilder.Handlers<
+  E,
+  P,
+  never,
+  HttpApiGroup.HttpApiGroup.Endpoints<Group>
+>
+
+/**
+ * A failed run is never a 500: each run error gets the status that says whose
+ * problem it is, and the run's id to find it in telemetry.
+ *
+ * @since 0.1.0 @category errors
+ */
+export const toHttpError = (error: Errors.RunError, runId: Ids.RunId) => {
+  switch (error._tag) {
+    case "InvalidInput":
+      return new InvalidRequest({ message: error.message, runId })
+    case "ValidationRejected":
+      return error.retryAfterMs === undefined
+        ? new RunRejected({ error: error._tag, message: error.message, runId, validator: error.validator, stage: error.stage })
+        : new RunRateLimited({ error: "RateLimited", message: error.message, runId, retryAfterMs: error.retryAfterMs })
+    case "ValidationRetriesExhausted":
+    case "ModificationNotAllowed":
+      return new RunRejected({ error: error._tag, message: error.message, runId, validator: error.validator, stage: error.stage })
+    case "MaxStepsExceeded":
+      return new RunRejected({ error: error._tag, message: error.message, runId })
+    case "RunDeadlineExceeded":
+      return new RunTimedOut({ error: error._tag, message: error.message, runId })
+    default:
+      return new ModelFailed({ error: error._tag, message: error.message, runId })
+  }
+}
+
+/**
+ * `POST /knowledge`, `GET /knowledge/search` on the knowledge base.
+ *
+ * @since 0.1.0 @category handlers
+ */
+export const knowledge = <E, P>(handlers: HandlersOf<typeof KnowledgeGroup, E, P>) =>
+  Effect.gen(function*() {
+    const knowledge = yield* KnowledgeBase.KnowledgeBase
+    const unavailable = (error: KnowledgeBase.KnowledgeBaseError) =>
+      Effect.zipRight(
+        Effect.logError("knowledge base failed", error),
+        Effect.fail(new KnowledgeUnavailable({ message: `The knowledge base failed during ${error.operation}` }))
+      )
+    return handlers
+      .handle("add", ({ payload }) =>
+        Effect.gen(function*() {
+          const id = yield* knowledge.add({
+            ...(payload.id === undefined ? {} : { id: payload.id }),
+            ...(payload.title === undefined ? {} : { title: payload.title }),
+            ...(payload.source === undefined ? {} : { source: payload.source }),
+            text: payload.text
+          })
+          return new DocumentAdded({ id, documents: yield* knowledge.count })
+        }).pipe(Effect.catchTag("KnowledgeBaseError", unavailable)))
+      .handle("search", ({ urlParams }) =>
+        knowledge.search(urlParams.q, { limit: urlParams.limit ?? 5 }).pipe(
+          Effect.map((hits) => hits.map((hit) => new SearchHit(hit))),
+          Effect.catchTag("KnowledgeBaseError", unavailable)
+        ))
+  })
+
+/**
+ * `GET /metrics`: the Prometheus text of Effect's and the agents' metrics.
+ *
+ * @since 0.1.0 @category handlers
+ */
+export const observability = <E, P>(handlers: HandlersOf<typeof ObservabilityGroup, E, P>) =>
+  Effect.map(PrometheusMetrics, (prometheus) => handlers.handle("metrics", () => prometheus.render))
+
+/**
+ * The monitoring dashboard's data: live aggregates from the monitors, the
+ * tool switch, and history from the telemetry store.
+ *
+ * @since 0.1.0 @category handlers
+ */
+export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E, P>) =>
+  Effect.gen(function*() {
+    const performance = yield* PerformanceMonitor.PerformanceMonitor
+    const alerts = yield* Alerts.Alerts
+    const monitoring = yield* Monitoring.Monitoring
+    const tools = yield* ToolSwitch.ToolSwitch
+    const queries = yield* TelemetryQueries.TelemetryQueries
+    const unavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
+      Effect.zipRight(
+        Effect.logError("telemetry store failed", error),
+        Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
+      )
+    const windowOf = (windowMs: number | undefined) =>
+      Effect.map(Clock.currentTimeMillis, (now) => ({ since: now - (windowMs ?? 3_600_000), until: now }))
+    return handlers
+      .handle("metrics", () => performance.getMetrics)
+      .handle("status", () => performance.status)
+      .handle("alerts", () => Effect.zipWith(alerts.active, alerts.history, (active, history) => ({ active, history })))
+      .handle("patterns", () => monitoring.patterns)
+      .handle("disabledTools", () => Effect.map(tools.disabled, (map) => Object.fromEntries(map)))
+      .handle("enableTool", ({ path }) =>
+        Effect.flatMap(tools.enable(path.name), (wasDisabled) =>
+          wasDisabled
+            ? Effect.succeed({ tool: path.name, enabled: true })
+            : Effect.fail(new ToolNotDisabled({ tool: path.name, message: `Tool "${path.name}" is not disabled` }))))
+      .handle("runs", ({ urlParams }) =>
+        queries.recentRuns(urlParams.limit ?? 50).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+      .handle("runEvents", ({ path }) =>
+        queries.eventsByRun(Ids.RunId.make(path.runId)).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+      .handle("summary", ({ urlParams }) =>
+        Effect.gen(function*() {
+          const window = yield* windowOf(urlParams.windowMs)
+          return {
+            window,
+            toolLatency: yield* queries.latencyPercentiles("tool", window),
+            modelLatency: yield* queries.latencyPercentiles("model", window),
+            toolErrors: yield* queries.errorRates("tool", window),
+            modelErrors: yield* queries.errorRates("model", window),
+            tokens: yield* queries.tokenUsage("model", window),
+            decisions: yield* queries.decisionCounts(window)
+          }
+        }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+  })
