@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { TempDir } from "@patinox/testing"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
