@@ -4,4 +4,10 @@
  *
  * @since 0.1.0
  */
-export {}
+
+/**
+ * Agents' behaviour files: the Schema, loading a folder, comment-preserving edits.
+ *
+ * @since 0.1.0
+ */
+export * as Behaviour from "./Behaviour.js"
