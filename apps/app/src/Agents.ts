@@ -1,20 +1,27 @@
 /**
- * The agents the service hosts. Each is built once against the configured
- * model and run per request with the service's pipeline and monitor.
+ * The agents the service hosts. Their behaviour (instructions, model and its
+ * parameters, steps, which tools with which timeouts and retries) comes from
+ * the YAML files in the behaviour folder (see docs/behaviour-files.md); the
+ * tools stay code, in a registry by name. Each agent is built once at start
+ * and run per request with the service's pipeline and monitor.
  *
- * The `router` delegates to the `calculator` and `researcher` agents, which
- * run as supervised actors in the `AgentRuntime` (see `MultiAgent.ts`).
- * `Agents.Default` brings a runtime with the default settings (its finalizer
- * drains the actors before the monitor below it flushes);
- * `Agents.DefaultWithoutDependencies` takes a configured one from context.
+ * Every agent `X` can be delegated to through the `ask_X` tool: the agents
+ * some file delegates to run as supervised actors in the `AgentRuntime` (see
+ * `MultiAgent.ts`). `Agents.Default` brings a runtime with the default
+ * settings (its finalizer drains the actors before the monitor below it
+ * flushes); `Agents.DefaultWithoutDependencies` takes a configured one from
+ * context.
  */
 import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
-import { DependencyGuard, type Errors, LanguageModel, type Monitor, type Tool, type ValidationPipeline } from "@patinox/core"
+import { DependencyGuard, type Errors, Ids, LanguageModel, type Monitor, Tool, type ValidationPipeline } from "@patinox/core"
+import { Behaviour } from "@patinox/meta"
 import { Metrics } from "@patinox/monitoring"
 import { CircuitBreaker, KnowledgeBase } from "@patinox/validation"
-import { Effect, Option } from "effect"
+import { Config, Context, Duration, Effect, Layer, Option, Schedule, type Schema } from "effect"
+import { existsSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
 import { calculator, currentTime } from "./DemoTools.js"
-import * as MultiAgent from "./MultiAgent.js"
+import { searchDocuments } from "./MultiAgent.js"
 
 export interface HostedAgent {
   readonly name: string
@@ -23,6 +30,90 @@ export interface HostedAgent {
   readonly tools: ReadonlyArray<Tool.Any>
   readonly run: (input: string, options?: Agent.RunOptions) => Effect.Effect<RunResult.RunResult, Errors.RunError>
 }
+
+/** A tool the files can name; delegation tools need the runtime. */
+export type RegisteredTool = Tool.Tool<
+  string,
+  Schema.Schema.AnyNoContext,
+  Schema.Schema.AnyNoContext,
+  unknown,
+  AgentRuntime.AgentRuntime
+>
+
+/**
+ * Where the behaviour files are: `PATINOX_AGENTS_DIR` (from the working
+ * directory), else the config file's `agents.behaviourDir` (resolved against
+ * the config file's folder when read from one), else the first `agents/`
+ * folder from the working directory up, so that the service finds the
+ * repository's folder whether started from the root or from `apps/app`.
+ */
+export class BehaviourDir extends Context.Tag("@patinox/app/BehaviourDir")<BehaviourDir, string>() {
+  static readonly layer = (configured: string | undefined) =>
+    Layer.effect(
+      BehaviourDir,
+      Effect.gen(function*() {
+        const env = yield* Config.option(Config.nonEmptyString("PATINOX_AGENTS_DIR")).pipe(Effect.orDie)
+        if (Option.isSome(env)) return resolve(env.value)
+        if (configured !== undefined) return resolve(configured)
+        for (let dir = process.cwd();; dir = dirname(dir)) {
+          if (existsSync(join(dir, "agents"))) return join(dir, "agents")
+          if (dirname(dir) === dir) return resolve("agents")
+        }
+      })
+    )
+}
+
+const configure = (tool: RegisteredTool, settings: Behaviour.ToolSettings): RegisteredTool => {
+  const retry = settings.retry
+  if (settings.timeoutMs === undefined && retry === undefined && settings.description === undefined) return tool
+  return Tool.make(tool.name, {
+    description: settings.description ?? tool.description,
+    parameters: tool.parameters,
+    success: tool.success,
+    // Inside the timeout: the timeout bounds the call with its retries, as the file says.
+    handler: retry === undefined ? tool.handler : (params) =>
+      Effect.retry(tool.handler(params), {
+        times: retry.times,
+        schedule: Schedule.spaced(Duration.millis(retry.delayMs ?? 0))
+      }),
+    timeout: settings.timeoutMs === undefined ? tool.timeout : Duration.millis(settings.timeoutMs)
+  })
+}
+
+/**
+ * Builds one file's agent against the registry; a tool name the registry
+ * does not hold stops the service naming the file and the key.
+ */
+const build = (loaded: Behaviour.Loaded, registry: ReadonlyMap<string, RegisteredTool>, defaultModel: string) =>
+  Effect.gen(function*() {
+    const { behaviour, file } = loaded
+    if (behaviour.validation !== undefined) {
+      return yield* new Behaviour.BehaviourFileError({
+        file,
+        key: "validation",
+        reason: "per-agent validation settings are not applied by this service yet; set them in the service config"
+      })
+    }
+    const tools = yield* Effect.forEach(behaviour.tools, (settings, index) => {
+      const tool = registry.get(settings.name)
+      return tool === undefined
+        ? new Behaviour.BehaviourFileError({
+          file,
+          key: `tools[${index}].name`,
+          reason: `unknown tool "${settings.name}"; the service has: ${[...registry.keys()].join(", ")}`
+        })
+        : Effect.succeed(configure(tool, settings))
+    })
+    let builder = Agent.make(behaviour.name)
+      .model(behaviour.model ?? defaultModel)
+      .instructions(behaviour.instructions)
+      .tools(...tools)
+      .maxSteps(behaviour.maxSteps)
+    const parameters = behaviour.modelParameters
+    if (parameters?.temperature !== undefined) builder = builder.temperature(parameters.temperature)
+    if (parameters?.maxTokens !== undefined) builder = builder.maxOutputTokens(parameters.maxTokens)
+    return { behaviour, agent: builder.build() }
+  })
 
 export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
   effect: Effect.gen(function*() {
@@ -34,61 +125,45 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       | AgentRuntime.AgentRuntime
     >()
     const runtime = yield* AgentRuntime.AgentRuntime
-    const team = MultiAgent.agents(model.model, yield* KnowledgeBase.KnowledgeBase)
-    // The delegates are actors: supervised, bounded mailboxes, drained on shutdown. Starting
-    // them can only fail on a duplicate id, a programming error.
-    yield* Effect.orDie(Effect.provide(runtime.spawn(team.calculator), services))
-    yield* Effect.orDie(Effect.provide(runtime.spawn(team.researcher), services))
+    const dir = yield* BehaviourDir
+    const files = yield* Behaviour.load(dir)
+    yield* Effect.logInfo(`Agents: ${files.map((f) => f.behaviour.name).join(", ")} from ${dir}`)
 
-    const assistant = Agent.make("assistant")
-      .model(model.model)
-      .instructions(
-        "You are a precise assistant. Use the calculator tool for any arithmetic and the current_time tool " +
-          "for the date or time; never compute or guess those yourself. Answer briefly."
-      )
-      .tools(calculator, currentTime)
-      .maxSteps(8)
-      .build()
+    // Every agent can be asked by the others through `ask_<name>`; the file's description, unless
+    // the asking agent's file overrides it, tells the model what it is for.
+    const delegation = files.map(({ behaviour }) =>
+      AgentRuntime.asTool(Ids.AgentId.make(behaviour.name), {
+        name: `ask_${behaviour.name}`,
+        description: `Asks the ${behaviour.name} agent: ${behaviour.description}`
+      })
+    )
+    const demo: ReadonlyArray<RegisteredTool> = [calculator, currentTime, searchDocuments(yield* KnowledgeBase.KnowledgeBase)]
+    const registry = new Map([...demo, ...delegation].map((tool) => [tool.name, tool] as const))
+    const built = yield* Effect.forEach(files, (file) => build(file, registry, model.model))
 
-    const hosted: ReadonlyArray<HostedAgent> = [
-      {
-        name: assistant.name,
-        description: "A general assistant with exact arithmetic and the current time.",
-        model: model.model,
-        tools: assistant.tools,
-        run: (input, options) => Agent.run(assistant, input, options).pipe(Effect.provide(services))
-      },
-      {
-        name: team.router.name,
-        description: "Routes arithmetic to the calculator agent and questions to the researcher agent.",
-        model: model.model,
-        tools: team.router.tools,
-        // Run per request like the assistant; its tools ask the delegate actors by id.
-        run: (input, options) => Agent.run(team.router, input, options).pipe(Effect.provide(services))
-      },
-      // The delegates are also reachable directly. A direct request runs the agent like the others
-      // rather than through its actor's mailbox, which carries only the input: the run id, user and
-      // deadline of the request would not reach the run.
-      {
-        name: team.calculator.name,
-        description: "Does exact arithmetic with the calculator tool; the router delegates to it.",
-        model: model.model,
-        tools: team.calculator.tools,
-        run: (input, options) => Agent.run(team.calculator, input, options).pipe(Effect.provide(services))
-      },
-      {
-        name: team.researcher.name,
-        description: "Answers questions from the documents it searches; the router delegates to it.",
-        model: model.model,
-        tools: team.researcher.tools,
-        run: (input, options) => Agent.run(team.researcher, input, options).pipe(Effect.provide(services))
-      }
-    ]
+    // The agents some file delegates to are actors: supervised, bounded mailboxes, drained on
+    // shutdown. Starting them can only fail on a duplicate id, which the load has ruled out.
+    const asked = new Set(built.flatMap(({ behaviour }) => behaviour.tools.map((tool) => tool.name)))
+    yield* Effect.forEach(
+      built.filter(({ agent }) => asked.has(`ask_${agent.name}`)),
+      ({ agent }) => Effect.orDie(Effect.provide(runtime.spawn(agent), services)),
+      { discard: true }
+    )
+
+    // A direct request runs the agent per request, delegates included, rather than through an
+    // actor's mailbox, which carries only the input: the run id, user and deadline would not reach it.
+    const hosted: ReadonlyArray<HostedAgent> = built.map(({ agent, behaviour }) => ({
+      name: agent.name,
+      description: behaviour.description,
+      model: behaviour.model ?? model.model,
+      tools: agent.tools,
+      run: (input, options) => Agent.run(agent, input, options).pipe(Effect.provide(services))
+    }))
     // The breaker's state gauge for every dependency from the start (a never-called one is closed),
     // not only after its first state change.
     const breaker = yield* Effect.serviceOption(CircuitBreaker.CircuitBreaker)
     if (Option.isSome(breaker)) {
-      const tools = [...hosted.flatMap((agent) => agent.tools), ...team.calculator.tools, ...team.researcher.tools]
+      const tools = hosted.flatMap((agent) => agent.tools)
       const dependencies = new Set([DependencyGuard.model, ...tools.map((tool) => DependencyGuard.tool(tool.name))])
       yield* Effect.forEach(dependencies, (dependency) =>
         Effect.flatMap(breaker.value.state(dependency), (state) => Metrics.recordCircuitState(dependency, state)), {

@@ -1,7 +1,8 @@
 /**
- * The service's config file: JSON, decoded with a Schema so that a bad value
- * stops the service at start with the path of the offending key. Every field
- * has an embedded default, so the file is optional.
+ * The service's config file: JSON or YAML (`.yaml` / `.yml`, with comments,
+ * like the agents' behaviour files), decoded with a Schema so that a bad
+ * value stops the service at start with the path of the offending key. Every
+ * field has an embedded default, so the file is optional.
  *
  * Found at `PATINOX_CONFIG` if set (then it must exist), else
  * `./patinox.config.json` if present, else the defaults.
@@ -9,13 +10,19 @@
 import { PatinoxConfig } from "@patinox/patinox"
 import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
-import { resolve } from "node:path"
+import { dirname, resolve } from "node:path"
+import { parseDocument } from "yaml"
 
 const Positive = Schema.Number.pipe(Schema.positive())
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegative = Schema.Number.pipe(Schema.nonNegative())
 
 export const AgentsConfig = Schema.Struct({
+  /**
+   * The folder of agents' behaviour files; relative to the config file's folder. Unset: the first
+   * `agents/` folder from the working directory up (PATINOX_AGENTS_DIR overrides both).
+   */
+  behaviourDir: Schema.optional(Schema.NonEmptyTrimmedString),
   /** On shutdown, how long in-flight messages may take to finish before they are interrupted. */
   shutdownDeadlineMs: Schema.optionalWith(Positive, { default: () => 10_000 }),
   /** How many levels an agent may delegate through other agents (cycles stop here). */
@@ -61,13 +68,22 @@ export class ConfigFileError extends Data.TaggedError("ConfigFileError")<{ reado
   }
 }
 
-const decode = Schema.decodeUnknown(Schema.parseJson(ConfigFile), { errors: "all", onExcessProperty: "error" })
+const decode = Schema.decodeUnknown(ConfigFile, { errors: "all", onExcessProperty: "error" })
+const decodeJson = Schema.decodeUnknown(Schema.parseJson(ConfigFile), { errors: "all", onExcessProperty: "error" })
 
-/** Decodes config text; errors name the file and every offending key path. */
+const isYaml = (path: string) => path.endsWith(".yaml") || path.endsWith(".yml")
+
+/** Decodes config text (YAML when `path` ends in `.yaml` / `.yml`); errors name the file and every offending key path. */
 export const parse = (text: string, path: string): Effect.Effect<ConfigFile, ConfigFileError> =>
-  decode(text).pipe(
+  Effect.suspend((): Effect.Effect<ConfigFile, ParseResult.ParseError | ConfigFileError> => {
+    if (!isYaml(path)) return decodeJson(text)
+    const doc = parseDocument(text, { prettyErrors: true })
+    const [first] = doc.errors
+    // An empty YAML file is `null`: the defaults, like `{}`.
+    return first === undefined ? decode(doc.toJS() ?? {}) : Effect.fail(new ConfigFileError({ path, reason: first.message }))
+  }).pipe(
     Effect.mapError((error) =>
-      new ConfigFileError({
+      error instanceof ConfigFileError ? error : new ConfigFileError({
         path,
         reason: ParseResult.ArrayFormatter.formatErrorSync(error)
           // An optional section's "or undefined" alternative adds nothing to the real issue beneath it.
@@ -90,5 +106,13 @@ export const load: Effect.Effect<{ readonly config: ConfigFile; readonly path: s
       try: () => readFileSync(path, "utf8"),
       catch: (error) => new ConfigFileError({ path, reason: error instanceof Error ? error.message : String(error) })
     })
-    return { config: yield* parse(text, path), path }
+    const config = yield* parse(text, path)
+    const behaviourDir = config.agents.behaviourDir
+    // A folder named in the file belongs with the file, wherever the service is started from.
+    return {
+      config: behaviourDir === undefined
+        ? config
+        : { ...config, agents: { ...config.agents, behaviourDir: resolve(dirname(path), behaviourDir) } },
+      path
+    }
   })

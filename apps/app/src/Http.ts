@@ -24,7 +24,7 @@ import {
   ShuttingDown,
   ToolInfo
 } from "@patinox/patinox/Api"
-import { Agents } from "./Agents.js"
+import { Agents, BehaviourDir } from "./Agents.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
 import * as ErrorResponse from "./ErrorResponse.js"
@@ -148,6 +148,7 @@ export const apiLayer = (file: ConfigFile) =>
   HttpApiBuilder.api(Api.Api).pipe(
     Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive]),
     Layer.provide(Agents.DefaultWithoutDependencies),
+    Layer.provide(BehaviourDir.layer(file.agents.behaviourDir)),
     Layer.provideMerge(
       AgentRuntime.layer({
         shutdownDeadline: Duration.millis(file.agents.shutdownDeadlineMs),

@@ -1,18 +1,17 @@
 /**
  * The multi-agent example: a `router` that delegates arithmetic to a
  * `calculator` agent and questions to a `researcher` agent, which answers
- * from the service's knowledge base (what `POST /knowledge` adds). The router
+ * from the service's knowledge base (what `POST /knowledge` adds). The three
+ * are defined in `agents/*.yaml`; here is the researcher's tool. The router
  * does not hold the other agents: it asks them by id through the
  * `AgentRuntime` (`ask_calculator`, `ask_researcher` are agent-as-tool
- * tools), so each delegation is a tool call like any other: validated,
- * traced (the child run is a child span of the tool call), reported, and
- * bounded in depth.
+ * tools, see `Agents.ts`), so each delegation is a tool call like any other:
+ * validated, traced (the child run is a child span of the tool call),
+ * reported, and bounded in depth.
  */
-import { Agent, AgentRuntime } from "@patinox/agent"
 import { Ids, Tool } from "@patinox/core"
 import type { KnowledgeBase } from "@patinox/validation"
 import { Effect, Schema } from "effect"
-import { calculator as calculatorTool } from "./DemoTools.js"
 
 /** The knowledge base failed under a search; the model sees the message as a tool error. */
 export class SearchFailed extends Schema.TaggedError<SearchFailed>("@patinox/app/SearchFailed")("SearchFailed", {
@@ -42,34 +41,3 @@ export const searchDocuments = (knowledge: KnowledgeBase.Service) =>
 
 export const calculatorId = Ids.AgentId.make("calculator")
 export const researcherId = Ids.AgentId.make("researcher")
-
-/** The three agents, on the model named `model`; the researcher searches `knowledge`. */
-export const agents = (model: string, knowledge: KnowledgeBase.Service) => {
-  const calculator = Agent.make("calculator")
-    .model(model)
-    .instructions("You do exact arithmetic with the calculator tool and answer with the result only.")
-    .tools(calculatorTool)
-    .maxSteps(4)
-    .build()
-  const researcher = Agent.make("researcher")
-    .model(model)
-    .instructions(
-      "You answer questions from the passages found with search_documents, quoting them; if nothing is found, say so."
-    )
-    .tools(searchDocuments(knowledge))
-    .maxSteps(4)
-    .build()
-  const router = Agent.make("router")
-    .model(model)
-    .instructions(
-      "You route each request: arithmetic to ask_calculator, questions (what, who, explain) to ask_researcher. " +
-        "Pass the request on in full and answer with what comes back."
-    )
-    .tools(
-      AgentRuntime.asTool(calculatorId, { name: "ask_calculator", description: "Asks the calculator agent to do arithmetic." }),
-      AgentRuntime.asTool(researcherId, { name: "ask_researcher", description: "Asks the researcher agent a question." })
-    )
-    .maxSteps(4)
-    .build()
-  return { calculator, researcher, router } as const
-}

@@ -266,7 +266,8 @@ describe("the delegate agents", () => {
     Effect.gen(function*() {
       const base = yield* startServer(SimulatedModel.layer)
       const list = JSON.parse((yield* send(`${base}/agents`)).text) as ReadonlyArray<{ name: string }>
-      assert.deepStrictEqual(list.map((a) => a.name), ["assistant", "router", "calculator", "researcher"])
+      // In the order of their files' names in agents/.
+      assert.deepStrictEqual(list.map((a) => a.name), ["assistant", "calculator", "researcher", "router"])
       const calculator = yield* send(`${base}/agents/calculator/runs`, json(JSON.stringify({ input: "What is 3 + 4?" })))
       assert.strictEqual(calculator.status, 200)
       assert.include(JSON.parse(calculator.text).answer, "7")

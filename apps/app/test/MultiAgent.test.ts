@@ -6,7 +6,7 @@ import { TempDir } from "@patinox/testing"
 import { KnowledgeBase } from "@patinox/validation"
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
-import { Agents } from "../src/Agents.js"
+import { Agents, BehaviourDir } from "../src/Agents.js"
 import * as MultiAgent from "../src/MultiAgent.js"
 import * as SimulatedModel from "../src/SimulatedModel.js"
 import { post, startServer } from "./server.js"
@@ -114,7 +114,11 @@ describe("the multi-agent example on the runtime", () => {
       assert.strictEqual(child?.context["patinox.parent.run.id"], result.runId)
     }).pipe(
       Effect.provide(
-        Agents.DefaultWithoutDependencies.pipe(Layer.provideMerge(AgentRuntime.layer()), Layer.provideMerge(services))
+        Agents.DefaultWithoutDependencies.pipe(
+          Layer.provide(BehaviourDir.layer(undefined)),
+          Layer.provideMerge(AgentRuntime.layer()),
+          Layer.provideMerge(services)
+        )
       )
     ))
 })

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+export * as Behaviour from "./Behaviour.js"
 export * as GitHubPublisher from "./publish/GitHubPublisher.js"
 export * as LocalGitPublisher from "./publish/LocalGitPublisher.js"
 export * as Proposal from "./publish/Proposal.js"
