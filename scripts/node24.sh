@@ -57,7 +57,6 @@ build() { # <node> <nodedir or empty> <out>: compile better-sqlite3 in a scratch
   rm -rf "$work"
 }
 
-
 build_cached() { # <node> <nodedir or empty> <slot>: the cached binary for that Node, compiled if missing
   cached="$cache/better-sqlite3-$version-$3.node"
   if ! loads "$1" "$cached"; then

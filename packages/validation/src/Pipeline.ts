@@ -235,21 +235,15 @@ const build = (state: internal.State, monitor: Monitor.Service): internal.Statef
   })
 
   // Which validators apply to each stage, computed once: the check runs for every action of every run.
-  const byStage = new Map<string, { readonly validators: ReadonlyArray<Validator.Any>; readonly names: string }>()
-  const applicableAt = (stage: Validator.ValidationContext["stage"]) => {
-    let entry = byStage.get(stage)
-    if (entry === undefined) {
-      const validators = ordered.filter((validator) => Validator.appliesTo(validator, stage))
-      entry = { validators, names: validators.map((validator) => validator.name).join(",") }
-      byStage.set(stage, entry)
-    }
-    return entry
-  }
+  const byStage = new Map(Validator.allStages.map((stage) => {
+    const validators = ordered.filter((validator) => Validator.appliesTo(validator, stage))
+    return [stage, { validators, names: validators.map((validator) => validator.name).join(",") }] as const
+  }))
 
   // One span per stage checked (not per validator, nor a stack trace per
   // call): spans were a visible share of a run's CPU in profiles.
   const check = (action: AgentAction.AgentAction, context: Validator.ValidationContext) => {
-    const { names, validators } = applicableAt(context.stage)
+    const { names, validators } = byStage.get(context.stage) ?? { names: "", validators: [] }
     if (validators.length === 0) return runStage(validators, action, context)
     return runStage(validators, action, context).pipe(
       Effect.withSpan(`validate ${context.stage}`, {
