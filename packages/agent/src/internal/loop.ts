@@ -3,6 +3,7 @@ import {
   AgentAction,
   DependencyGuard,
   Errors,
+  Hash,
   type Ids,
   LanguageModel,
   Message,
@@ -230,7 +231,12 @@ export const runLoop = (
           } else {
             const toolStarted = yield* Clock.currentTimeMillis
             yield* state("executing_tool")
-            yield* report({ type: "tool.start", context: { tool: toolCall.name, toolCallId: toolCall.id, step } })
+            // The arguments' hash (never the arguments: they are user data) lets the meta-layer find a run
+            // calling the same tool with the same arguments again.
+            yield* report({
+              type: "tool.start",
+              context: { tool: toolCall.name, toolCallId: toolCall.id, step, argsHash: Hash.fnv1a(toolCall.arguments) }
+            })
             const tool = toolsByName.get(toolCall.name)
             const execution: Effect.Effect<string, Errors.ToolError> = tool === undefined
                 ? Effect.fail(new Errors.ToolNotFound({ tool: toolCall.name, available: toolNames }))
