@@ -13,7 +13,7 @@
  * context.
  */
 import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
-import { DependencyGuard, type Errors, Ids, LanguageModel, type Monitor, Tool, type ValidationPipeline } from "@patinox/core"
+import { DependencyGuard, Errors, Ids, LanguageModel, type Monitor, Tool, type ValidationPipeline } from "@patinox/core"
 import { Behaviour } from "@patinox/meta"
 import { Metrics } from "@patinox/monitoring"
 import { CircuitBreaker, KnowledgeBase } from "@patinox/validation"
@@ -63,20 +63,44 @@ export class BehaviourDir extends Context.Tag("@patinox/app/BehaviourDir")<Behav
     )
 }
 
-const configure = (tool: RegisteredTool, settings: Behaviour.ToolSettings): RegisteredTool => {
+/**
+ * Tools a host adds to the registry beside the demo ones (the tests' and
+ * benchmarks' planted faults, an embedding service's own tools).
+ */
+export class ExtraTools extends Context.Reference<ExtraTools>()("@patinox/app/ExtraTools", {
+  defaultValue: (): ReadonlyArray<RegisteredTool> => []
+}) {}
+
+// Past the last attempt's own timeout: the outer bound only catches a handler that ignores interruption.
+const outerMarginMs = 1_000
+
+/**
+ * A tool as a file configures it. `timeoutMs` bounds each attempt and
+ * `retry` retries failed and timed-out attempts, so that a slow call can be
+ * cut and tried again; the tool's own timeout then bounds all attempts.
+ */
+export const configure = (tool: RegisteredTool, settings: Behaviour.ToolSettings): RegisteredTool => {
   const retry = settings.retry
   if (settings.timeoutMs === undefined && retry === undefined && settings.description === undefined) return tool
+  const timeoutMs = settings.timeoutMs
+  const attempt = timeoutMs === undefined ? tool.handler : (params: unknown) =>
+    Effect.timeoutFail(tool.handler(params), {
+      duration: Duration.millis(timeoutMs),
+      onTimeout: () => new Errors.ToolTimeout({ tool: tool.name, timeoutMs })
+    })
+  const attempts = 1 + (retry?.times ?? 0)
   return Tool.make(tool.name, {
     description: settings.description ?? tool.description,
     parameters: tool.parameters,
     success: tool.success,
-    // Inside the timeout: the timeout bounds the call with its retries, as the file says.
-    handler: retry === undefined ? tool.handler : (params) =>
-      Effect.retry(tool.handler(params), {
+    handler: retry === undefined ? attempt : (params) =>
+      Effect.retry(attempt(params), {
         times: retry.times,
         schedule: Schedule.spaced(Duration.millis(retry.delayMs ?? 0))
       }),
-    timeout: settings.timeoutMs === undefined ? tool.timeout : Duration.millis(settings.timeoutMs)
+    timeout: timeoutMs === undefined
+      ? tool.timeout
+      : Duration.millis(attempts * timeoutMs + (attempts - 1) * (retry?.delayMs ?? 0) + outerMarginMs)
   })
 }
 
@@ -84,7 +108,7 @@ const configure = (tool: RegisteredTool, settings: Behaviour.ToolSettings): Regi
  * Builds one file's agent against the registry; a tool name the registry
  * does not hold stops the service naming the file and the key.
  */
-const build = (loaded: Behaviour.Loaded, registry: ReadonlyMap<string, RegisteredTool>, defaultModel: string) =>
+export const build = (loaded: Behaviour.Loaded, registry: ReadonlyMap<string, RegisteredTool>, defaultModel: string) =>
   Effect.gen(function*() {
     const { behaviour, file } = loaded
     if (behaviour.validation !== undefined) {
@@ -115,6 +139,12 @@ const build = (loaded: Behaviour.Loaded, registry: ReadonlyMap<string, Registere
     return { behaviour, agent: builder.build() }
   })
 
+/** The registry's tools that run in this process: the demo tools and the host's extra ones (no delegation). */
+export const localTools = Effect.gen(function*() {
+  const demo: ReadonlyArray<RegisteredTool> = [calculator, currentTime, searchDocuments(yield* KnowledgeBase.KnowledgeBase)]
+  return [...demo, ...yield* ExtraTools]
+})
+
 export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
   effect: Effect.gen(function*() {
     const model = yield* LanguageModel.LanguageModel
@@ -137,8 +167,7 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
         description: `Asks the ${behaviour.name} agent: ${behaviour.description}`
       })
     )
-    const demo: ReadonlyArray<RegisteredTool> = [calculator, currentTime, searchDocuments(yield* KnowledgeBase.KnowledgeBase)]
-    const registry = new Map([...demo, ...delegation].map((tool) => [tool.name, tool] as const))
+    const registry = new Map([...yield* localTools, ...delegation].map((tool) => [tool.name, tool] as const))
     const built = yield* Effect.forEach(files, (file) => build(file, registry, model.model))
 
     // The agents some file delegates to are actors: supervised, bounded mailboxes, drained on

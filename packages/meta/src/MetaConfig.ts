@@ -6,7 +6,29 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Cron, Duration, Either, Option, Schedule, Schema } from "effect"
+
+/**
+ * `meta.schedule` as a schedule: an interval (`"1 hour"`) or a cron
+ * expression (`"0 3 * * *"`, UTC). The first pass comes after the first
+ * interval, not at start.
+ *
+ * @since 0.1.0 @category scheduling
+ */
+export const schedule = (text: string): Either.Either<Schedule.Schedule<unknown>, string> => {
+  const interval = Duration.decodeUnknown(text)
+  if (Option.isSome(interval) && Duration.greaterThan(interval.value, Duration.zero)) {
+    return Either.right(Schedule.spaced(interval.value))
+  }
+  return Cron.parse(text).pipe(
+    Either.map((cron) => Schedule.cron(cron)),
+    Either.mapLeft(() => `"${text}" is neither an interval ("1 hour") nor a cron expression ("0 3 * * *")`)
+  )
+}
+
+const ScheduleText = Schema.NonEmptyTrimmedString.pipe(
+  Schema.filter((text) => Either.match(schedule(text), { onLeft: (reason) => reason, onRight: () => true }))
+)
 
 const Positive = Schema.Number.pipe(Schema.positive())
 const PositiveInt = Schema.Int.pipe(Schema.positive())
@@ -76,7 +98,7 @@ export const MetaConfig = Schema.Struct({
   /** Run the scheduled pass inside the service. `patinox analyze` runs regardless. */
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** An interval (`"1 hour"`, `"30 minutes"`) or a cron expression (`"0 3 * * *"`, UTC). */
-  schedule: Schema.optionalWith(Schema.NonEmptyTrimmedString, { default: () => "1 hour" }),
+  schedule: Schema.optionalWith(ScheduleText, { default: () => "1 hour" }),
   analysisWindowHours: Schema.optionalWith(Positive, { default: () => 24 }),
   /** Expected (and replayed) relative gain an improvement needs before it is proposed. */
   improvementThreshold: Schema.optionalWith(Fraction, { default: () => 0.2 }),
