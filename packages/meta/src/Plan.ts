@@ -2,8 +2,10 @@
  * Plan: a finding becomes at most one improvement, a concrete edit of the
  * behaviour files with the gain it is expected to bring, computed from the
  * window's own numbers. Only edits the service applies are proposed: a
- * tool's timeout and retries, an agent's `maxSteps`. Findings with no such
- * edit (model latency, cost, circuit trips) are reported, not proposed.
+ * tool's timeout and retries, an agent's `maxSteps`, and, when the host
+ * gives the meta-layer a model, an agent's rewritten instructions (see
+ * `Rewrite`). Findings with no such edit (model latency, cost, circuit
+ * trips) are reported, not proposed.
  *
  * @since 0.1.0
  */
@@ -12,6 +14,7 @@ import { fromCause, type TelemetryStoreError } from "@patinox/telemetry-store/Te
 import { Effect, Option } from "effect"
 import type { Finding, Window } from "./Analysis.js"
 import type { AgentBehaviour, KeyPath } from "./Behaviour.js"
+import * as Rewrite from "./Rewrite.js"
 
 /** One key set in one file. @since 0.1.0 @category models */
 export interface Edit {
@@ -228,6 +231,6 @@ export const plan = (
     case "max-steps":
       return Effect.succeed(agent === undefined ? Option.none() : planMaxSteps(finding, agent, files))
     default:
-      return Effect.succeedNone
+      return Rewrite.kinds.includes(finding.kind) ? Rewrite.rewrite(finding, files) : Effect.succeedNone
   }
 }

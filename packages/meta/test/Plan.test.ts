@@ -86,48 +86,48 @@ describe("Plan", () => {
       assert.isBelow(Option.getOrThrow(planned).expectedGain, 0.2)
     }))
 
-  it.effect("failing calls get retries until all attempts failing is under 1 %", () =>
+  it.scoped("failing calls get retries until all attempts failing is under 1 %", () =>
     Effect.gen(function*() {
       const planned = yield* Plan.plan(
         finding("tool-errors", { tool: "weather" }, { errorRate: 0.3 }),
         [behaviour("w", [{ name: "weather", retry: { times: 0, delayMs: 50 } }])],
         window
-      )
+      ).pipe(Effect.provide(store("weather", [])))
       const improvement = Option.getOrThrow(planned)
       assert.deepStrictEqual(improvement.edits[0]!.value, { times: 3, delayMs: 50 })
       assert.closeTo(improvement.expectedGain, 1 - Math.pow(0.3, 4) / 0.3, 1e-9)
     }))
 
-  it.effect("a tool failing most of the time gets no retries", () =>
+  it.scoped("a tool failing most of the time gets no retries", () =>
     Effect.gen(function*() {
       const planned = yield* Plan.plan(
         finding("tool-errors", { tool: "weather" }, { errorRate: 0.9 }),
         [behaviour("w", [{ name: "weather" }])],
         window
-      )
+      ).pipe(Effect.provide(store("weather", [])))
       assert.isTrue(Option.isNone(planned))
     }))
 
-  it.effect("runs looping to maxSteps: cap one above the most a successful run needed", () =>
+  it.scoped("runs looping to maxSteps: cap one above the most a successful run needed", () =>
     Effect.gen(function*() {
       const planned = yield* Plan.plan(
         finding("max-steps", { agent: "ledger" }, { runs: 10, maxSuccessfulSteps: 2, tokensPerRun: 100, tokensInMaxStepsRuns: 600 }),
         [behaviour("ledger", [], 10)],
         window
-      )
+      ).pipe(Effect.provide(store("none", [])))
       const improvement = Option.getOrThrow(planned)
       assert.deepStrictEqual(improvement.edits, [{ file: "/agents/ledger.yaml", path: ["maxSteps"], value: 3 }])
       // 600 tokens in looping runs, 70 % of their steps cut, over 1000 tokens in all.
       assert.closeTo(improvement.expectedGain, 0.42, 1e-9)
     }))
 
-  it.effect("findings without an edit the service applies yield nothing", () =>
+  it.scoped("findings without an edit the service applies yield nothing", () =>
     Effect.gen(function*() {
       const planned = yield* Plan.plan(
         finding("cost-spike", { agent: "a", model: "m" }, { factor: 3 }),
         [behaviour("a", [])],
         window
-      )
+      ).pipe(Effect.provide(store("none", [])))
       assert.isTrue(Option.isNone(planned))
     }))
 })
