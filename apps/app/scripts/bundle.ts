@@ -18,6 +18,8 @@ const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.u
 await build({
   entryPoints: {
     main: path("../src/main.ts"),
+    // `patinox` (the package's bin): the command line.
+    cli: path("../src/cliMain.ts"),
     // `TelemetrySink` starts `./writeWorker.js` beside the module that holds it: here, `main.js`.
     writeWorker: path("../../../packages/telemetry-store/src/internal/writeWorker.ts")
   },

@@ -7,6 +7,7 @@
  * Found at `PATINOX_CONFIG` if set (then it must exist), else
  * `./patinox.config.json` if present, else the defaults.
  */
+import { MetaConfig } from "@patinox/meta"
 import { PatinoxConfig } from "@patinox/patinox"
 import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
@@ -58,7 +59,9 @@ export const ConfigFile = Schema.Struct({
       latencyMs: Schema.optionalWith(NonNegative, { default: () => 0 })
     }),
     { default: () => ({ latencyMs: 0 }) }
-  )
+  ),
+  /** The meta-layer: what `patinox analyze` reads, and the scheduled pass (docs/cli.md). */
+  meta: Schema.optionalWith(MetaConfig.MetaConfig, { default: () => MetaConfig.defaults })
 })
 export type ConfigFile = typeof ConfigFile.Type
 

@@ -1,0 +1,279 @@
+/**
+ * `patinox`, the command line: `patinox analyze` runs the meta-layer's
+ * analysis over the telemetry store, beside a running service or alone.
+ *
+ * Only commands and their effects live here; `cliMain.ts` runs them. See
+ * docs/cli.md for usage and exit codes.
+ */
+import { Command, Options, ValidationError } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Analysis, type MetaConfig } from "@patinox/meta"
+import {
+  Cause,
+  Clock,
+  Config,
+  Console,
+  Cron,
+  Data,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Schedule
+} from "effect"
+import { existsSync } from "node:fs"
+import { resolve } from "node:path"
+import * as ConfigFile from "./ConfigFile.js"
+
+/**
+ * Why the command stopped, with its exit code: 1 when a pass failed, 2 for
+ * bad usage, a bad config file or a missing database. The message is printed
+ * as is, never with a stack trace.
+ */
+export class CliError extends Data.TaggedError("CliError")<{ readonly message: string; readonly exitCode: 1 | 2 }> {}
+
+const usage = (message: string) => new CliError({ message, exitCode: 2 })
+
+/**
+ * The analysers a pass runs. The built-in ones plug in here
+ * (`BuiltInAnalysers.layer(config)`); until then a pass runs none.
+ */
+export const analysersLayer = (_config: MetaConfig.MetaConfig): Layer.Layer<Analysis.Analysers> => Analysis.empty
+
+/** What one pass reads: the meta config (thresholds, analysers) and the window's length. */
+export interface AnalyzeOptions {
+  readonly meta: MetaConfig.MetaConfig
+  readonly windowHours: number
+}
+
+/** One pass's outcome, as `--json` prints it. */
+export interface PassResult {
+  readonly window: { readonly since: number; readonly until: number }
+  readonly events: number
+  readonly findings: ReadonlyArray<Analysis.Finding>
+  readonly failures: ReadonlyArray<{ readonly analyser: string; readonly message: string }>
+}
+
+/**
+ * One analysis pass over the window ending now. This is the pass `analyze`
+ * and `analyze --watch` repeat: the full meta pass (analyse, plan, replay,
+ * publish) replaces its body.
+ */
+export const analyzeOnce = (options: AnalyzeOptions): Effect.Effect<PassResult, CliError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const window = Analysis.windowEndingAt(yield* Clock.currentTimeMillis, options.windowHours)
+    const [counted] = yield* sql.unsafe<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM events WHERE ts >= ? AND ts < ?",
+      [window.since, window.until]
+    )
+    const { failures, findings } = yield* Analysis.run(window).pipe(Effect.provide(analysersLayer(options.meta)))
+    return {
+      window: { since: window.since, until: window.until },
+      events: counted?.n ?? 0,
+      findings,
+      failures: failures.map(({ analyser, error }) => ({ analyser, message: error.message }))
+    }
+  }).pipe(
+    Effect.catchTag("SqlError", (error) =>
+      Effect.fail(new CliError({ message: `analysis pass failed: ${causeMessage(error)}`, exitCode: 1 }))),
+    Effect.withSpan("patinox analyze pass")
+  )
+
+/** The SQLite error beneath an `SqlError` says what happened ("database is locked"); the wrapper does not. */
+const causeMessage = (error: { readonly message: string; readonly cause?: unknown }): string =>
+  error.cause instanceof Error ? error.cause.message : error.message
+
+/** How long a read waits on a lock held by the writer (a checkpoint, a WAL recovery) before it fails. */
+const BUSY_TIMEOUT_MS = 5_000
+
+/**
+ * The store's file, opened read-only: no migrations, no retention, no WAL
+ * switch (the service set it; a read-only connection must not write), so it
+ * is safe beside a live service. A missing file or one that is not a store
+ * is a usage error, not a failed pass.
+ */
+export const readOnlyStore = (file: string): Layer.Layer<SqlClient.SqlClient, CliError> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    if (!existsSync(file)) {
+      return yield* usage(`database not found: ${file} (set database.path in the config file, or pass --db)`)
+    }
+    const checked = Layer.effectDiscard(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+      const tables = yield* sql.unsafe<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+      )
+      if (tables.length === 0) return yield* usage(`not a Patinox telemetry store (no events table): ${file}`)
+    }).pipe(
+      Effect.catchTag("SqlError", (error) => Effect.fail(usage(`cannot read ${file}: ${causeMessage(error)}`)))
+    ))
+    return checked.pipe(
+      Layer.provideMerge(SqliteClient.layer({ filename: file, readonly: true, disableWAL: true })),
+      Layer.catchAll((error) =>
+        Layer.fail(error instanceof CliError ? error : usage(`cannot open ${file}: ${causeMessage(error)}`))
+      )
+    )
+  }))
+
+/** `meta.schedule` (or `--every`): an interval (`"1 hour"`) or a cron expression (`"0 3 * * *"`, UTC). */
+export const scheduleOf = (text: string, key: string): Either.Either<Schedule.Schedule<unknown>, CliError> => {
+  const interval = Duration.decodeUnknown(text.trim())
+  if (Option.isSome(interval)) {
+    return Duration.greaterThan(interval.value, Duration.zero)
+      ? Either.right(Schedule.spaced(interval.value))
+      : Either.left(usage(`${key}: "${text}" must be longer than zero`))
+  }
+  return Either.match(Cron.parse(text, "UTC"), {
+    onLeft: () =>
+      Either.left(usage(`${key}: "${text}" is neither an interval ("30 minutes") nor a cron expression ("0 3 * * *")`)),
+    onRight: (cron) => Either.right(Schedule.cron(cron))
+  })
+}
+
+/** Control characters in names from telemetry (untrusted) would drive the terminal: shown escaped. */
+const printable = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+const targetText = (target: Analysis.Target): string =>
+  [
+    ...(target.agent === undefined ? [] : [`agent:${target.agent}`]),
+    ...(target.tool === undefined ? [] : [`tool:${target.tool}`]),
+    ...(target.model === undefined ? [] : [`model:${target.model}`])
+  ].join(" ") || "-"
+
+/** The human form of a pass: a heading, then one row per finding and per failed analyser. */
+export const table = (result: PassResult): string => {
+  const heading = `${new Date(result.window.since).toISOString()} .. ${new Date(result.window.until).toISOString()}: ` +
+    `${result.events} events, ${result.findings.length} findings, ${result.failures.length} failed analysers`
+  const rows = result.findings.map((f) => [f.kind, targetText(f.target), f.summary].map(printable))
+  const lines = [heading]
+  if (rows.length > 0) {
+    const header = ["KIND", "TARGET", "SUMMARY"]
+    const widths = [0, 1].map((i) => Math.max(header[i]?.length ?? 0, ...rows.map((row) => row[i]?.length ?? 0)))
+    const line = (row: ReadonlyArray<string>) =>
+      row.map((cell, i) => i < 2 ? cell.padEnd(widths[i] ?? 0) : cell).join("  ").trimEnd()
+    lines.push(line(header), ...rows.map(line))
+  }
+  for (const failure of result.failures) lines.push(printable(`failed: ${failure.analyser}: ${failure.message}`))
+  return lines.join("\n")
+}
+
+const print = (result: PassResult, json: boolean) => Console.log(json ? JSON.stringify(result) : table(result))
+
+/** A pass whose analysers failed still printed its findings; it fails afterwards, for the exit code. */
+const failedAnalysers = (result: PassResult): Effect.Effect<void, CliError> =>
+  result.failures.length === 0 ? Effect.void : Effect.fail(
+    new CliError({
+      message: `${result.failures.length} analyser(s) failed: ${result.failures.map((f) => f.analyser).join(", ")}`,
+      exitCode: 1
+    })
+  )
+
+const configFile = ConfigFile.load.pipe(
+  Effect.mapError((error) => usage(error._tag === "ConfigFileError" ? error.message : `PATINOX_CONFIG: ${String(error)}`))
+)
+
+const analyze = Command.make(
+  "analyze",
+  {
+    db: Options.text("db").pipe(
+      Options.withPseudoName("path"),
+      Options.withDescription("The telemetry store's SQLite file; overrides database.path of the config file."),
+      Options.optional
+    ),
+    windowHours: Options.float("window-hours").pipe(
+      Options.withPseudoName("hours"),
+      Options.withDescription("Hours of telemetry to analyse, ending now; overrides meta.analysisWindowHours."),
+      Options.optional
+    ),
+    json: Options.boolean("json").pipe(
+      Options.withDescription("One JSON object per pass on stdout instead of a table.")
+    ),
+    watch: Options.boolean("watch").pipe(
+      Options.withDescription("Repeat the pass on meta.schedule (or --every) until SIGINT / SIGTERM.")
+    ),
+    every: Options.text("every").pipe(
+      Options.withPseudoName("duration"),
+      Options.withDescription("With --watch: the interval between passes (\"30 minutes\"), instead of meta.schedule."),
+      Options.optional
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const { config, path } = yield* configFile
+      yield* Effect.logDebug(path === undefined ? "Config: embedded defaults" : `Config: ${path}`)
+      const windowHours = Option.getOrElse(args.windowHours, () => config.meta.analysisWindowHours)
+      if (!(windowHours > 0)) return yield* usage(`--window-hours must be positive, got ${windowHours}`)
+      if (Option.isSome(args.every) && !args.watch) return yield* usage("--every needs --watch")
+      const schedule = args.watch
+        ? yield* Option.match(args.every, {
+          onNone: () => scheduleOf(config.meta.schedule, "meta.schedule"),
+          onSome: (every) => scheduleOf(every, "--every")
+        })
+        : undefined
+      // Relative paths resolve against the working directory, as the service resolves database.path.
+      const file = resolve(Option.getOrElse(args.db, () => config.database.path))
+      yield* Effect.logDebug(`Database: ${file} (read-only)`)
+      const options: AnalyzeOptions = { meta: config.meta, windowHours }
+      const pass = Effect.tap(analyzeOnce(options), (result) => print(result, args.json))
+      const run = schedule === undefined
+        ? Effect.flatMap(pass, failedAnalysers)
+        : Effect.repeat(
+          // A failed pass is reported and the next one still runs: a watch outlives a bad moment.
+          pass.pipe(
+            Effect.flatMap(failedAnalysers),
+            Effect.catchAll((error) => Effect.logError(error.message))
+          ),
+          schedule
+        )
+      return yield* Effect.provide(run, readOnlyStore(file))
+    })
+).pipe(Command.withDescription("Run the meta-layer's analysis over the telemetry store (read-only)."))
+
+const patinox = Command.make("patinox").pipe(Command.withSubcommands([analyze]))
+
+const cli = Command.run(patinox, { name: "patinox", version: "0.1.0" })
+
+/** `LOG_LEVEL` (debug, info, warning, error, none), default info. */
+const logLevel = Config.withDefault(Config.logLevel("LOG_LEVEL"), LogLevel.Info).pipe(
+  Effect.mapError((error) => usage(`LOG_LEVEL: ${String(error)}`))
+)
+
+/**
+ * The whole command line: `argv` as `process.argv`. Logs go to stderr, so
+ * that stdout holds only results; a failure's message is printed once,
+ * without a stack trace.
+ */
+export const main = (argv: ReadonlyArray<string>): Effect.Effect<void, unknown> =>
+  Effect.flatMap(logLevel, (level) => cli(argv).pipe(Logger.withMinimumLogLevel(level))).pipe(
+    Effect.tapErrorCause((cause) =>
+      Option.match(Cause.failureOption(cause), {
+        onNone: () => Cause.isInterruptedOnly(cause) ? Effect.void : Console.error(Cause.pretty(cause)),
+        // @effect/cli has already printed what was wrong with the arguments.
+        onSome: (error) => error instanceof CliError ? Console.error(`patinox: ${error.message}`) : Effect.void
+      })
+    ),
+    Effect.provide(Layer.merge(
+      NodeContext.layer,
+      Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+    ))
+  )
+
+/** The exit code for how `main` ended: 0 done or stopped by a signal, 1 a failed pass, 2 bad usage. */
+export const exitCode = (exit: Exit.Exit<unknown, unknown>): number =>
+  Exit.match(exit, {
+    onSuccess: () => 0,
+    onFailure: (cause) => {
+      if (Cause.isInterruptedOnly(cause)) return 0
+      const error = Option.getOrUndefined(Cause.failureOption(cause))
+      if (error instanceof CliError) return error.exitCode
+      return ValidationError.isValidationError(error) ? 2 : 1
+    }
+  })
