@@ -81,6 +81,11 @@ export const Finding = Schema.Struct({
   kind: Schema.String,
   analyser: Schema.String,
   target: Target,
+  /**
+   * For a tool or model finding, the agents that called it in the window, so
+   * a planner knows which behaviour files to edit. Absent for other findings.
+   */
+  agents: Schema.optional(Schema.Array(Schema.String)),
   /** One sentence a reviewer reads; built from the measures, not from stored text. */
   summary: Schema.String,
   /** The SQL that measured it, with `?` placeholders, and the values bound to them. */

@@ -106,6 +106,23 @@ const runTraces = statements(
 )
 
 /**
+ * 5: covering indexes for the meta-layer's analysers (`@patinox/meta`), so a
+ * pass over a day of a million events stays under two seconds: without
+ * them, reading each run's outcome, each model call's agent and each tool
+ * call's arguments' hash meant a table lookup per row, 2 s of the pass's 3.9.
+ * Each is partial (only the rows of its event types: 30 % of rows in all);
+ * queries name the same `type` terms literally, or SQLite cannot use them.
+ */
+const metaIndexes = statements(
+  `CREATE INDEX idx_events_run_outcomes ON events (ts, agent_id, type, error_tag, tokens_in, tokens_out)
+    WHERE type IN ('run.end', 'run.error')`,
+  `CREATE INDEX idx_events_model_usage ON events (agent_id, model, ts, tokens_in, tokens_out)
+    WHERE type = 'model.response'`,
+  `CREATE INDEX idx_events_tool_args ON events (ts, agent_id, run_id, tool, json_extract(payload, '$.context.argsHash'))
+    WHERE type = 'tool.start'`
+)
+
+/**
  * Every migration, by `<id>_<name>`. Append only: a released migration is
  * never edited, a change is a new one.
  *
@@ -114,11 +131,12 @@ const runTraces = statements(
 export const migrations = {
   "0001_create_events": createEvents,
   "0002_typed_columns_indexes_alerts": typedColumns,
-  "0003_run_traces": runTraces
+  "0003_run_traces": runTraces,
+  "0005_meta_indexes": metaIndexes
 } as const
 
 /** @since 0.1.0 @category migrations */
-export const latest = 3
+export const latest = 5
 
 /**
  * Migrations up to and including `upTo` (all by default): older versions of
