@@ -20,7 +20,7 @@ describe("Migrations", () => {
     Effect.gen(function*() {
       const file = yield* tempFile
       const applied = yield* Migrations.run().pipe(Effect.provide(sqlite(file)))
-      assert.deepStrictEqual(applied.map(([id]) => id), [1, 2, 3])
+      assert.deepStrictEqual(applied.map(([id]) => id), [1, 2, 3, 4])
       const again = yield* Migrations.run().pipe(Effect.provide(sqlite(file)))
       assert.deepStrictEqual(again, [])
       yield* Effect.gen(function*() {
@@ -36,7 +36,8 @@ describe("Migrations", () => {
           "idx_events_tool_ts",
           "idx_events_trace_unrun",
           "idx_events_type_ts",
-          "idx_events_validator_ts"
+          "idx_events_validator_ts",
+          "idx_proposals_finding_state"
         ])
         assert.strictEqual(yield* pragma("journal_mode"), "wal")
         assert.strictEqual(yield* pragma("auto_vacuum"), 2)
@@ -63,7 +64,7 @@ describe("Migrations", () => {
 
       // Later, a newer version opens the same file.
       yield* Effect.gen(function*() {
-        assert.deepStrictEqual((yield* Migrations.run()).map(([id]) => id), [2, 3])
+        assert.deepStrictEqual((yield* Migrations.run()).map(([id]) => id), [2, 3, 4])
         const sql = yield* SqlClient.SqlClient
         const rows = yield* sql<Record<string, unknown>>`
           SELECT type, tool, model, latency_ms, tokens_in, tokens_out, memory_bytes, error_tag, validator, decision

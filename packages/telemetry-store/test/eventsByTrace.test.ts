@@ -95,7 +95,7 @@ describe("TelemetryQueries.eventsByTrace", () => {
         }
       }).pipe(Effect.provide(sqlite(file)))
       yield* Effect.gen(function*() {
-        assert.deepStrictEqual((yield* Migrations.run()).map(([id]) => id), [3])
+        assert.deepStrictEqual((yield* Migrations.run()).map(([id]) => id), [3, 4])
         yield* expectTraces(written)
       }).pipe(Effect.provide(TelemetryQueries.layer.pipe(Layer.provideMerge(sqlite(file)))))
     }))
