@@ -28,6 +28,8 @@ import {
   ModelFailed,
   NotFound,
   PayloadTooLarge,
+  ProposalNotFound,
+  ProposalNotOpen,
   RunRateLimited,
   RunRejected,
   RunTimedOut,
@@ -55,6 +57,8 @@ const errorClasses = [
   KnowledgeUnavailable,
   TelemetryUnavailable,
   ToolNotDisabled,
+  ProposalNotFound,
+  ProposalNotOpen,
   ShuttingDown
 ] as const
 

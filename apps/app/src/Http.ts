@@ -4,24 +4,34 @@
  */
 import {
   HttpApiBuilder,
+  HttpApiError,
   HttpMiddleware,
-  HttpServer
+  HttpServer,
+  type HttpServerRequest
 } from "@effect/platform"
 import { type Errors, Ids, LanguageModel, ValidationPipeline } from "@patinox/core"
 import { AgentRuntime } from "@patinox/agent"
+import { ProposalStore } from "@patinox/meta"
+import type { TelemetryStoreError } from "@patinox/telemetry-store"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Api, Durability, Http as PatinoxHttp, Patinox } from "@patinox/patinox"
 import {
   AgentInfo,
   AgentNotFound,
+  DismissProposal,
   Health,
   ModelFailed,
+  ProposalDetail,
+  ProposalNotFound,
+  ProposalNotOpen,
+  ProposalSummary,
   Ready,
   RunNotStored,
   RunTimedOut,
   ShuttingDown,
+  TelemetryUnavailable,
   ToolInfo
 } from "@patinox/patinox/Api"
 import { Agents, BehaviourDir } from "./Agents.js"
@@ -116,6 +126,69 @@ const KnowledgeLive = HttpApiBuilder.group(Api.Api, "knowledge", PatinoxHttp.kno
 const ObservabilityLive = HttpApiBuilder.group(Api.Api, "observability", PatinoxHttp.observability)
 const MonitoringLive = HttpApiBuilder.group(Api.Api, "monitoring", PatinoxHttp.monitoring)
 
+const decodeDismiss = Schema.decodeUnknown(Schema.parseJson(DismissProposal))
+
+/** The dismissal's body, `{}` when there is none; what cannot be read or decoded dies as the 400 it maps to. */
+const dismissPayload = (request: HttpServerRequest.HttpServerRequest) =>
+  request.text.pipe(
+    Effect.flatMap((text) =>
+      text.trim() === ""
+        ? Effect.succeed(new DismissProposal({}))
+        : decodeDismiss(text).pipe(Effect.catchTag("ParseError", HttpApiError.HttpApiDecodeError.refailParseError))
+    ),
+    // ErrorResponse turns both into InvalidRequest; the endpoint does not declare them.
+    Effect.orDie
+  )
+
+const ProposalsLive = HttpApiBuilder.group(Api.Api, "proposals", (handlers) =>
+  Effect.gen(function*() {
+    const proposals = yield* ProposalStore.ProposalStore
+    const unavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
+      Effect.zipRight(
+        Effect.logError("proposal store failed", error),
+        Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
+      )
+    const notFound = (error: ProposalStore.ProposalNotFound) =>
+      Effect.fail(new ProposalNotFound({ id: error.id, message: error.message }))
+    return handlers
+      .handle("list", ({ urlParams }) =>
+        proposals.list(urlParams).pipe(
+          Effect.map((stored) =>
+            stored.map((p) =>
+              new ProposalSummary({
+                id: p.id,
+                findingKey: p.findingKey,
+                title: p.title,
+                state: p.state,
+                createdAt: p.createdAt,
+                updatedAt: p.updatedAt,
+                ...(p.url === undefined ? {} : { url: p.url }),
+                ...(p.branch === undefined ? {} : { branch: p.branch })
+              })
+            )
+          ),
+          Effect.catchTag("TelemetryStoreError", unavailable)
+        ))
+      .handle("get", ({ path }) =>
+        proposals.get(path.id).pipe(
+          Effect.map((stored) => new ProposalDetail(stored)),
+          Effect.catchTags({ ProposalNotFound: notFound, TelemetryStoreError: unavailable })
+        ))
+      // Raw, so that a POST without a body dismisses too: the platform would
+      // parse an empty body as JSON and refuse it. A body given is decoded as declared.
+      .handleRaw("dismiss", ({ path, request }) =>
+        dismissPayload(request).pipe(
+          Effect.flatMap((payload) => proposals.dismiss(path.id, payload.reason)),
+          Effect.map((stored) => new ProposalDetail(stored)),
+          Effect.catchTags({
+            ProposalNotFound: notFound,
+            ProposalNotOpen: (error) =>
+              Effect.fail(new ProposalNotOpen({ id: error.id, state: error.state, message: error.message })),
+            TelemetryStoreError: unavailable
+          })
+        ))
+  }))
+
 /** The configured model: a real OpenAI-compatible endpoint, or the simulated one, announced. */
 export const modelLayer = (
   config: AppConfig,
@@ -146,7 +219,9 @@ export const modelLayer = (
  */
 export const apiLayer = (file: ConfigFile) =>
   HttpApiBuilder.api(Api.Api).pipe(
-    Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive]),
+    Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive, ProposalsLive]),
+    // The meta-layer's proposals live in the service's own SQLite file.
+    Layer.provide(ProposalStore.layer.pipe(Layer.provide(Patinox.databaseSqlClient))),
     Layer.provide(Agents.DefaultWithoutDependencies),
     Layer.provide(BehaviourDir.layer(file.agents.behaviourDir)),
     Layer.provideMerge(

@@ -277,6 +277,103 @@ export class MonitoringGroup extends HttpApiGroup.make("monitoring")
 {}
 
 /**
+ * What the meta-layer proposed. The wire shapes are declared here, beside
+ * the other groups, rather than imported from `@patinox/meta`, so that the
+ * library's API does not depend on the meta-layer; the app maps its
+ * `StoredProposal` onto them.
+ */
+export const ProposalState = Schema.Literal("open", "dismissed", "merged", "superseded")
+
+const proposalSummaryFields = {
+  id: Schema.String,
+  findingKey: Schema.String,
+  title: Schema.String,
+  state: ProposalState,
+  /** Epoch ms. */
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number,
+  url: Schema.optional(Schema.String),
+  branch: Schema.optional(Schema.String)
+}
+
+/** An item of `GET /proposals`. */
+export class ProposalSummary extends Schema.Class<ProposalSummary>("ProposalSummary")(proposalSummaryFields) {}
+
+const ProposalMeasures = Schema.Record({ key: Schema.String, value: Schema.Number })
+
+/** `GET /proposals/:id`: the edit, what it rests on, and where it was published. */
+export class ProposalDetail extends Schema.Class<ProposalDetail>("ProposalDetail")({
+  ...proposalSummaryFields,
+  target: Schema.Struct({
+    agent: Schema.optional(Schema.String),
+    tool: Schema.optional(Schema.String),
+    model: Schema.optional(Schema.String)
+  }),
+  /** Every file's change as one unified-style text. */
+  diff: Schema.String,
+  files: Schema.Array(Schema.Struct({ path: Schema.String, before: Schema.String, after: Schema.String })),
+  evidence: Schema.Struct({
+    query: Schema.String,
+    before: ProposalMeasures,
+    expected: Schema.String,
+    replay: Schema.optional(Schema.Struct({ before: ProposalMeasures, after: ProposalMeasures }))
+  }),
+  kind: Schema.optional(Schema.Literal("git", "github")),
+  commit: Schema.optional(Schema.String),
+  number: Schema.optional(Schema.Number),
+  dismissedReason: Schema.optional(Schema.String)
+}) {}
+
+export class DismissProposal extends Schema.Class<DismissProposal>("DismissProposal")({
+  reason: Schema.optional(
+    Schema.String.pipe(Schema.maxLength(1_000, { message: () => "reason must be at most 1000 characters" }))
+  )
+}) {}
+
+export class ProposalNotFound extends Schema.Class<ProposalNotFound>("ProposalNotFound")({
+  error: Schema.tag("ProposalNotFound"),
+  message: Schema.String,
+  id: Schema.String
+}, HttpApiSchema.annotations({ status: 404 })) {}
+
+/** Only an open proposal can be dismissed; `state` is the one it is in. */
+export class ProposalNotOpen extends Schema.Class<ProposalNotOpen>("ProposalNotOpen")({
+  error: Schema.tag("ProposalNotOpen"),
+  message: Schema.String,
+  id: Schema.String,
+  state: ProposalState
+}, HttpApiSchema.annotations({ status: 409 })) {}
+
+export class ProposalsGroup extends HttpApiGroup.make("proposals")
+  .add(
+    HttpApiEndpoint.get("list", "/proposals")
+      .setUrlParams(Schema.Struct({
+        state: Schema.optional(ProposalState),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))),
+        offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
+      }))
+      .addSuccess(Schema.Array(ProposalSummary))
+      .addError(TelemetryUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/proposals/:id")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .addSuccess(ProposalDetail)
+      .addError(ProposalNotFound)
+      .addError(TelemetryUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.post("dismiss", "/proposals/:id/dismiss")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .setPayload(DismissProposal)
+      .addSuccess(ProposalDetail)
+      .addError(ProposalNotFound)
+      .addError(ProposalNotOpen)
+      .addError(TelemetryUnavailable)
+  )
+{}
+
+/**
  * The errors any endpoint can answer with, declared once for the whole API;
  * `ErrorResponse.ts` produces those that come from before or around the handlers.
  */
@@ -294,4 +391,5 @@ export class Api extends HttpApi.make("patinox")
   .add(KnowledgeGroup)
   .add(ObservabilityGroup)
   .add(MonitoringGroup)
+  .add(ProposalsGroup)
 {}

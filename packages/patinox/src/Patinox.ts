@@ -9,7 +9,8 @@
  */
 import type { LanguageModel } from "@patinox/core"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Layer } from "effect"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Context, Layer } from "effect"
 import * as Guard from "./Guard.js"
 import * as Observability from "./Observability.js"
 import type { PatinoxConfig } from "./PatinoxConfig.js"
@@ -25,10 +26,30 @@ export interface Options {
 }
 
 /**
+ * The service's own SQLite client (the telemetry store's file, migrated),
+ * under a tag of its own: other stores on that file, such as the meta-layer's
+ * proposals, use it without a host's `SqlClient` being replaced.
+ *
+ * @since 0.1.0 @category tags
+ */
+export class Database extends Context.Tag("@patinox/patinox/Database")<Database, SqlClient.SqlClient>() {}
+
+/** `Database` as the `SqlClient` in context, for a layer built on the service's file. @since 0.1.0 @category layers */
+export const databaseSqlClient: Layer.Layer<SqlClient.SqlClient, never, Database> = Layer.effect(
+  SqlClient.SqlClient,
+  Database
+)
+
+// Beside the telemetry store, whose layer runs the migrations while the
+// service starts, so the tables exist before any request reaches them.
+const database = Layer.effect(Database, SqlClient.SqlClient)
+
+/**
  * Everything beneath the agents, on one SQLite file (created with its folder
- * if missing). The SQL client stays inside: a host's own `SqlClient` is not
- * replaced. Shutdown runs in reverse: the feed from the bus stops, the sink
- * flushes, the database closes, then OpenTelemetry.
+ * if missing). The SQL client stays inside, given out only as `Database`:
+ * a host's own `SqlClient` is not replaced. Shutdown runs in reverse: the
+ * feed from the bus stops, the sink flushes, the database closes, then
+ * OpenTelemetry.
  *
  * @since 0.1.0 @category layers
  */
@@ -37,7 +58,7 @@ export const services = (config: PatinoxConfig, options: Options = {}) => {
   // The tool switch goes over the breaker's guard, so it is built on the validation stack.
   return Guard.layer.pipe(
     Layer.provideMerge(Validation.layer(config.validation)),
-    Layer.provideMerge(Telemetry.layer(config, filename)),
+    Layer.provideMerge(Layer.merge(Telemetry.layer(config, filename), database)),
     Layer.provide(Telemetry.databaseLayer(filename)),
     Layer.provideMerge(Observability.layer(config.observability, options.spanProcessors))
   )

@@ -106,6 +106,34 @@ const runTraces = statements(
 )
 
 /**
+ * 4: the meta-layer's proposals, beside the telemetry they rest on, so that
+ * the loop can tell which findings already have an open proposal and which
+ * a person dismissed, and the API can list them. One row per proposal; the
+ * `(finding_key, state)` index serves both lookups.
+ */
+const proposals = statements(
+  `CREATE TABLE proposals (
+    id TEXT PRIMARY KEY,
+    finding_key TEXT NOT NULL,
+    target TEXT NOT NULL,
+    title TEXT NOT NULL,
+    diff TEXT NOT NULL,
+    files TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'dismissed', 'merged', 'superseded')),
+    kind TEXT CHECK (kind IN ('git', 'github')),
+    branch TEXT,
+    commit_sha TEXT,
+    url TEXT,
+    number INTEGER,
+    created_ts INTEGER NOT NULL,
+    updated_ts INTEGER NOT NULL,
+    dismissed_reason TEXT
+  )`,
+  `CREATE INDEX idx_proposals_finding_state ON proposals (finding_key, state)`
+)
+
+/**
  * 5: covering indexes for the meta-layer's analysers (`@patinox/meta`), so a
  * pass over a day of a million events stays under two seconds: without
  * them, reading each run's outcome, each model call's agent and each tool
@@ -132,6 +160,7 @@ export const migrations = {
   "0001_create_events": createEvents,
   "0002_typed_columns_indexes_alerts": typedColumns,
   "0003_run_traces": runTraces,
+  "0004_proposals": proposals,
   "0005_meta_indexes": metaIndexes
 } as const
 

@@ -42,7 +42,8 @@ describe("Migrations", () => {
           "idx_events_tool_ts",
           "idx_events_trace_unrun",
           "idx_events_type_ts",
-          "idx_events_validator_ts"
+          "idx_events_validator_ts",
+          "idx_proposals_finding_state"
         ])
         assert.strictEqual(yield* pragma("journal_mode"), "wal")
         assert.strictEqual(yield* pragma("auto_vacuum"), 2)

@@ -104,9 +104,13 @@ const measuresTable = (columns: ReadonlyArray<readonly [string, Readonly<Record<
   return [header, rule, ...rows].join("\n")
 }
 
-// A line-level diff good enough for review: the common head and tail are
-// dropped, what is left is shown as removed and added lines.
-const diff = (change: FileChange): string => {
+/**
+ * One file's change as a line-level diff good enough for review: the common
+ * head and tail are dropped, what is left is shown as removed and added lines.
+ *
+ * @since 0.1.0 @category description
+ */
+export const fileDiff = (change: FileChange): string => {
   const a = change.before.split("\n")
   const b = change.after.split("\n")
   let head = 0
@@ -117,6 +121,16 @@ const diff = (change: FileChange): string => {
   const added = b.slice(head, b.length - tail).map((l) => `+${l}`)
   return [`@@ line ${head + 1} @@`, ...removed, ...added].join("\n")
 }
+
+/**
+ * Every file's change in one text, each under `---`/`+++` headers naming its
+ * path: what the proposal store keeps and the API shows. Raw text: whoever
+ * renders it as markdown fences it.
+ *
+ * @since 0.1.0 @category description
+ */
+export const diffOf = (files: ReadonlyArray<FileChange>): string =>
+  files.map((file) => [`--- a/${file.path}`, `+++ b/${file.path}`, fileDiff(file)].join("\n")).join("\n")
 
 /**
  * The markdown body of a proposal: evidence, expected effect, replay and
@@ -142,7 +156,7 @@ export const describe = (proposal: Proposal): string => {
   }
   sections.push("### Changes")
   for (const file of proposal.files) {
-    sections.push(`File: ${escapeInline(file.path)}`, fence(diff(file), "diff"))
+    sections.push(`File: ${escapeInline(file.path)}`, fence(fileDiff(file), "diff"))
   }
   sections.push("---", "_Proposed by the Patinox meta-layer. Nothing is merged without review unless `meta.autoMerge` is on._")
   return sections.join("\n\n") + "\n"
