@@ -9,15 +9,15 @@ import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Analysis, type MetaConfig } from "@patinox/meta"
+import type { LanguageModel } from "@patinox/core"
+import { Analysis, BuiltInAnalysers, MetaConfig, type MetaLayer } from "@patinox/meta"
+import { KnowledgeBase } from "@patinox/validation"
 import {
   Cause,
   Clock,
   Config,
   Console,
-  Cron,
   Data,
-  Duration,
   Effect,
   Either,
   Exit,
@@ -29,7 +29,11 @@ import {
 } from "effect"
 import { existsSync } from "node:fs"
 import { resolve } from "node:path"
+import { BehaviourDir } from "./Agents.js"
+import * as AppConfig from "./AppConfig.js"
 import * as ConfigFile from "./ConfigFile.js"
+import * as Http from "./Http.js"
+import * as Meta from "./Meta.js"
 
 /**
  * Why the command stopped, with its exit code: 1 when a pass failed, 2 for
@@ -40,11 +44,9 @@ export class CliError extends Data.TaggedError("CliError")<{ readonly message: s
 
 const usage = (message: string) => new CliError({ message, exitCode: 2 })
 
-/**
- * The analysers a pass runs. The built-in ones plug in here
- * (`BuiltInAnalysers.layer(config)`); until then a pass runs none.
- */
-export const analysersLayer = (_config: MetaConfig.MetaConfig): Layer.Layer<Analysis.Analysers> => Analysis.empty
+/** The analysers a pass runs: the built-in ones, with the config's thresholds. */
+export const analysersLayer = (config: MetaConfig.MetaConfig): Layer.Layer<Analysis.Analysers> =>
+  BuiltInAnalysers.layer(config)
 
 /** What one pass reads: the meta config (thresholds, analysers) and the window's length. */
 export interface AnalyzeOptions {
@@ -52,12 +54,14 @@ export interface AnalyzeOptions {
   readonly windowHours: number
 }
 
-/** One pass's outcome, as `--json` prints it. */
+/** One pass's outcome, as `--json` prints it; `proposals` and `skipped` only when the pass proposes. */
 export interface PassResult {
   readonly window: { readonly since: number; readonly until: number }
   readonly events: number
   readonly findings: ReadonlyArray<Analysis.Finding>
   readonly failures: ReadonlyArray<{ readonly analyser: string; readonly message: string }>
+  readonly proposals?: ReadonlyArray<MetaLayer.Proposed> | undefined
+  readonly skipped?: ReadonlyArray<{ readonly findingKey: string; readonly reason: string }> | undefined
 }
 
 /**
@@ -94,48 +98,83 @@ const causeMessage = (error: { readonly message: string; readonly cause?: unknow
 const BUSY_TIMEOUT_MS = 5_000
 
 /**
- * The store's file, opened read-only: no migrations, no retention, no WAL
- * switch (the service set it; a read-only connection must not write), so it
- * is safe beside a live service. A missing file or one that is not a store
- * is a usage error, not a failed pass.
+ * The store's file for a pass. Read-only for `--findings-only`: no writes
+ * at all, safe beside a live service. Otherwise read-write for the
+ * proposals a pass records, but still no migrations, retention or WAL
+ * switch: the service owns the schema. A missing file or one that is not a
+ * store (or predates proposals) is a usage error, not a failed pass.
  */
-export const readOnlyStore = (file: string): Layer.Layer<SqlClient.SqlClient, CliError> =>
+export const openStore = (file: string, mode: "read" | "propose"): Layer.Layer<SqlClient.SqlClient, CliError> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     if (!existsSync(file)) {
       return yield* usage(`database not found: ${file} (set database.path in the config file, or pass --db)`)
     }
+    const needed = mode === "read" ? ["events"] : ["events", "proposals"]
     const checked = Layer.effectDiscard(Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
-      const tables = yield* sql.unsafe<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-      )
-      if (tables.length === 0) return yield* usage(`not a Patinox telemetry store (no events table): ${file}`)
+      const tables = new Set((yield* sql.unsafe<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+      )).map((row) => row.name))
+      const missing = needed.filter((table) => !tables.has(table))
+      if (missing.length > 0) {
+        return yield* usage(
+          `not a Patinox telemetry store, or one older than this version (no ${missing.join(", ")} table): ${file}; ` +
+            "start the service on it once to upgrade it"
+        )
+      }
     }).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(usage(`cannot read ${file}: ${causeMessage(error)}`)))
     ))
     return checked.pipe(
-      Layer.provideMerge(SqliteClient.layer({ filename: file, readonly: true, disableWAL: true })),
+      Layer.provideMerge(
+        SqliteClient.layer(mode === "read" ? { filename: file, readonly: true, disableWAL: true } : { filename: file, disableWAL: true })
+      ),
       Layer.catchAll((error) =>
         Layer.fail(error instanceof CliError ? error : usage(`cannot open ${file}: ${causeMessage(error)}`))
       )
     )
   }))
 
+/** The read-only store of `--findings-only`. */
+export const readOnlyStore = (file: string) => openStore(file, "read")
+
+/**
+ * The full pass: analyse, plan, replay, record and publish, against the
+ * behaviour folder the service uses, with the model the service would use.
+ */
+export const proposeOnce = (
+  options: AnalyzeOptions & { readonly behaviourDir: string }
+): Effect.Effect<PassResult, CliError, SqlClient.SqlClient | LanguageModel.LanguageModel | KnowledgeBase.KnowledgeBase> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const meta = { ...options.meta, analysisWindowHours: options.windowHours }
+    const report = yield* Meta.passOnce(meta, options.behaviourDir)
+    const [counted] = yield* sql.unsafe<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM events WHERE ts >= ? AND ts < ?",
+      [report.window.since, report.window.until]
+    )
+    return {
+      window: { since: report.window.since, until: report.window.until },
+      events: counted?.n ?? 0,
+      findings: report.findings,
+      failures: report.failures,
+      proposals: report.proposals,
+      skipped: report.skipped
+    }
+  }).pipe(
+    Effect.mapError((error) =>
+      new CliError({
+        message: `meta pass failed: ${error._tag === "SqlError" ? causeMessage(error) : error.message}`,
+        exitCode: 1
+      })
+    ),
+    Effect.withSpan("patinox analyze pass")
+  )
+
 /** `meta.schedule` (or `--every`): an interval (`"1 hour"`) or a cron expression (`"0 3 * * *"`, UTC). */
-export const scheduleOf = (text: string, key: string): Either.Either<Schedule.Schedule<unknown>, CliError> => {
-  const interval = Duration.decodeUnknown(text.trim())
-  if (Option.isSome(interval)) {
-    return Duration.greaterThan(interval.value, Duration.zero)
-      ? Either.right(Schedule.spaced(interval.value))
-      : Either.left(usage(`${key}: "${text}" must be longer than zero`))
-  }
-  return Either.match(Cron.parse(text, "UTC"), {
-    onLeft: () =>
-      Either.left(usage(`${key}: "${text}" is neither an interval ("30 minutes") nor a cron expression ("0 3 * * *")`)),
-    onRight: (cron) => Either.right(Schedule.cron(cron))
-  })
-}
+export const scheduleOf = (text: string, key: string): Either.Either<Schedule.Schedule<unknown>, CliError> =>
+  Either.mapLeft(MetaConfig.schedule(text.trim()), (reason) => usage(`${key}: ${reason}`))
 
 /** Control characters in names from telemetry (untrusted) would drive the terminal: shown escaped. */
 const printable = (text: string): string =>
@@ -162,6 +201,13 @@ export const table = (result: PassResult): string => {
     lines.push(line(header), ...rows.map(line))
   }
   for (const failure of result.failures) lines.push(printable(`failed: ${failure.analyser}: ${failure.message}`))
+  for (const p of result.proposals ?? []) {
+    const where = p.ref === undefined ? `not published (${p.publishError ?? "no publisher"})` : p.ref.url ?? `branch ${p.ref.branch}`
+    lines.push(printable(
+      `${p.created ? "proposed" : "updated"} ${p.id}: ${p.title}; replayed gain ${(p.replayGain * 100).toFixed(0)} %; ${where}`
+    ))
+  }
+  for (const skipped of result.skipped ?? []) lines.push(printable(`no proposal for ${skipped.findingKey}: ${skipped.reason}`))
   return lines.join("\n")
 }
 
@@ -203,6 +249,9 @@ const analyze = Command.make(
       Options.withPseudoName("duration"),
       Options.withDescription("With --watch: the interval between passes (\"30 minutes\"), instead of meta.schedule."),
       Options.optional
+    ),
+    findingsOnly: Options.boolean("findings-only").pipe(
+      Options.withDescription("Only analyse (read-only): no planning, replay, proposals or publishing.")
     )
   },
   (args) =>
@@ -220,22 +269,42 @@ const analyze = Command.make(
         : undefined
       // Relative paths resolve against the working directory, as the service resolves database.path.
       const file = resolve(Option.getOrElse(args.db, () => config.database.path))
-      yield* Effect.logDebug(`Database: ${file} (read-only)`)
+      yield* Effect.logDebug(`Database: ${file}${args.findingsOnly ? " (read-only)" : ""}`)
       const options: AnalyzeOptions = { meta: config.meta, windowHours }
-      const pass = Effect.tap(analyzeOnce(options), (result) => print(result, args.json))
-      const run = schedule === undefined
-        ? Effect.flatMap(pass, failedAnalysers)
-        : Effect.repeat(
-          // A failed pass is reported and the next one still runs: a watch outlives a bad moment.
-          pass.pipe(
-            Effect.flatMap(failedAnalysers),
-            Effect.catchAll((error) => Effect.logError(error.message))
-          ),
-          schedule
+      const once = (pass: Effect.Effect<PassResult, CliError, SqlClient.SqlClient>) => {
+        const printed = Effect.tap(pass, (result) => print(result, args.json))
+        return schedule === undefined
+          ? Effect.flatMap(printed, failedAnalysers)
+          : Effect.repeat(
+            // A failed pass is reported and the next one still runs: a watch outlives a bad moment.
+            printed.pipe(
+              Effect.flatMap(failedAnalysers),
+              Effect.catchAll((error) => Effect.logError(error.message))
+            ),
+            schedule
+          )
+      }
+      if (args.findingsOnly) return yield* Effect.provide(once(analyzeOnce(options)), readOnlyStore(file))
+      const app = yield* AppConfig.load.pipe(Effect.mapError((error) => usage(String(error))))
+      const behaviourDir = yield* Effect.provide(BehaviourDir, BehaviourDir.layer(config.agents.behaviourDir))
+      return yield* Effect.gen(function*() {
+        const services = yield* Effect.context<LanguageModel.LanguageModel | KnowledgeBase.KnowledgeBase>()
+        return yield* once(Effect.provide(proposeOnce({ ...options, behaviourDir }), services))
+      }).pipe(
+        Effect.provide(
+          Layer.merge(
+            Http.modelLayer(app, config.simulatedModel),
+            KnowledgeBase.layer
+          ).pipe(
+            Layer.mapError((error) => usage(error.message)),
+            Layer.provideMerge(openStore(file, "propose"))
+          )
         )
-      return yield* Effect.provide(run, readOnlyStore(file))
+      )
     })
-).pipe(Command.withDescription("Run the meta-layer's analysis over the telemetry store (read-only)."))
+).pipe(Command.withDescription(
+  "Run a meta-layer pass over the telemetry store: analyse, plan, replay, and propose edits of the behaviour files."
+))
 
 const patinox = Command.make("patinox").pipe(Command.withSubcommands([analyze]))
 

@@ -39,6 +39,7 @@ import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as GracefulShutdown from "./GracefulShutdown.js"
+import * as Meta from "./Meta.js"
 import * as RequestLog from "./RequestLog.js"
 import * as Security from "./Security.js"
 import * as SimulatedModel from "./SimulatedModel.js"
@@ -223,6 +224,8 @@ export const apiLayer = (file: ConfigFile) =>
     // The meta-layer's proposals live in the service's own SQLite file.
     Layer.provide(ProposalStore.layer.pipe(Layer.provide(Patinox.databaseSqlClient))),
     Layer.provide(Agents.DefaultWithoutDependencies),
+    // The meta-layer's scheduled passes, on the same file and behaviour folder as the agents.
+    Layer.merge(Meta.layer(file.meta).pipe(Layer.provide(Patinox.databaseSqlClient))),
     Layer.provide(BehaviourDir.layer(file.agents.behaviourDir)),
     Layer.provideMerge(
       AgentRuntime.layer({

@@ -6,7 +6,7 @@ import { Analysis } from "@patinox/meta"
 import { TempDir } from "@patinox/testing"
 import { Deferred, Effect, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { cpSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -109,7 +109,10 @@ const Pass = Schema.parseJson(Schema.Struct({
   window: Schema.Struct({ since: Schema.Number, until: Schema.Number }),
   events: Schema.NonNegativeInt,
   findings: Schema.Array(Analysis.Finding),
-  failures: Schema.Array(Schema.Struct({ analyser: Schema.String, message: Schema.String }))
+  failures: Schema.Array(Schema.Struct({ analyser: Schema.String, message: Schema.String })),
+  // A full pass (without --findings-only) also says what it proposed and what it did not, and why.
+  proposals: Schema.optional(Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
+  skipped: Schema.optional(Schema.Array(Schema.Struct({ findingKey: Schema.String, reason: Schema.String })))
 }))
 type Pass = typeof Pass.Type
 
@@ -129,15 +132,28 @@ describe("patinox analyze", () => {
       const file = join(dir, "patinox.db")
       const config = join(dir, "patinox.config.yaml")
       // The service's own config file, naming the database: what `analyze` reads without --db.
-      writeFileSync(config, `database:\n  path: ${JSON.stringify(file)}\nmeta:\n  analysisWindowHours: 1\n`)
+      // The shipped agents, copied outside any git repository: a full pass there publishes nowhere.
+      const agents = join(dir, "agents")
+      cpSync(fileURLToPath(new URL("../../../agents", import.meta.url)), agents, { recursive: true })
+      writeFileSync(
+        config,
+        `database:\n  path: ${JSON.stringify(file)}\nagents:\n  behaviourDir: ${JSON.stringify(agents)}\n` +
+          `meta:\n  analysisWindowHours: 1\n`
+      )
       const writer = yield* startWriter(file)
       const passes: Array<Pass> = []
       for (let i = 0; i < 3; i++) {
-        const { code, stderr, stdout } = yield* cli(["analyze", "--json"], { PATINOX_CONFIG: config, LOG_LEVEL: "debug" })
+        // Two read-only analyses, then a full pass (plan, replay, record), which also writes.
+        const full = i === 2
+        const { code, stderr, stdout } = yield* cli(
+          ["analyze", "--json", ...(full ? [] : ["--findings-only"])],
+          { PATINOX_CONFIG: config, LOG_LEVEL: "debug" }
+        )
         assert.strictEqual(code, 0, stderr)
         assert.notMatch(stderr, locked)
         // Logs (debug here) go to stderr; stdout holds the one result line.
-        assert.include(stderr, `Database: ${file} (read-only)`)
+        assert.include(stderr, full ? `Database: ${file}` : `Database: ${file} (read-only)`)
+        if (full) assert.include(stdout, "\"proposals\":[")
         const lines = stdout.trim().split("\n")
         assert.lengthOf(lines, 1, stdout)
         passes.push(parsePass(lines[0] ?? ""))
@@ -158,7 +174,7 @@ describe("patinox analyze", () => {
       const dir = yield* TempDir.make("patinox-analyze-")
       const file = join(dir, "patinox.db")
       yield* startWriter(file)
-      const watch = yield* startCli(["analyze", "--db", file, "--json", "--watch", "--every", "200 millis"])
+      const watch = yield* startCli(["analyze", "--db", file, "--json", "--findings-only", "--watch", "--every", "200 millis"])
       yield* watch.stdoutUntil((out) => out.split("\n").length > 2)
       watch.child.kill("SIGTERM")
       const { code, stderr, stdout } = yield* watch.ended
@@ -194,6 +210,6 @@ describe("patinox analyze", () => {
     Effect.gen(function*() {
       const { code, stderr, stdout } = yield* cli(["analyze", "--help"])
       assert.strictEqual(code, 0, stderr)
-      for (const option of ["--db", "--window-hours", "--json", "--watch", "--every"]) assert.include(stdout, option)
+      for (const option of ["--db", "--window-hours", "--json", "--watch", "--every", "--findings-only"]) assert.include(stdout, option)
     }), { timeout: 120_000 })
 })

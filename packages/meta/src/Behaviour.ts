@@ -225,9 +225,100 @@ export const edit = (
       catch: (error) =>
         new BehaviourFileError({ file, key, reason: error instanceof Error ? error.message : String(error) })
     })
-    // Untouched nodes print as written as long as their lines fit the default width (80), which
-    // the shipped files respect; the Behaviour test checks they print back unchanged.
-    const edited = String(doc)
+    const edited = keepFormatting(text, String(doc))
     yield* decode(edited, file)
     return edited
   })
+
+const dataOf = (text: string): string => {
+  const doc = parseDocument(text)
+  return doc.errors.length > 0 ? "\u0000invalid" : JSON.stringify(doc.toJS())
+}
+
+interface Hunk {
+  readonly from: number
+  readonly to: number
+  readonly lines: ReadonlyArray<string>
+}
+
+/** The differing runs between two line lists, by longest common subsequence (files are small). */
+const hunks = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): ReadonlyArray<Hunk> => {
+  const n = a.length
+  const m = b.length
+  const lcs: Array<Array<number>> = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0))
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!)
+    }
+  }
+  const out: Array<Hunk> = []
+  let i = 0
+  let j = 0
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) {
+      i++
+      j++
+      continue
+    }
+    const from = i
+    const start = j
+    while ((i < n || j < m) && !(i < n && j < m && a[i] === b[j])) {
+      if (j >= m || (i < n && lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) i++
+      else j++
+    }
+    out.push({ from, to: i, lines: b.slice(start, j) })
+  }
+  return out
+}
+
+const apply = (lines: ReadonlyArray<string>, kept: ReadonlyArray<Hunk>): string => {
+  const out: Array<string> = []
+  let at = 0
+  for (const hunk of kept) {
+    out.push(...lines.slice(at, hunk.from), ...hunk.lines)
+    at = hunk.to
+  }
+  out.push(...lines.slice(at))
+  return out.join("\n")
+}
+
+/**
+ * The smallest part of a run with the same effect on the data: a refolded
+ * scalar next to an edited key makes one run of both, of which only the
+ * key's lines matter. Leading and trailing lines are given back to the
+ * original while the data stays the same.
+ */
+const narrow = (a: ReadonlyArray<string>, run: Hunk): Hunk => {
+  // The search parses O(lines^4) candidates: runs longer than this (a rewritten instruction) stay whole.
+  if (run.to - run.from + run.lines.length > 16) return run
+  const target = dataOf(apply(a, [run]))
+  let best = run
+  const size = (h: Hunk) => h.to - h.from + h.lines.length
+  for (let head = 0; head <= run.to - run.from; head++) {
+    for (let drop = 0; drop <= run.lines.length; drop++) {
+      for (let tail = 0; head + tail <= run.to - run.from; tail++) {
+        for (let cut = 0; drop + cut <= run.lines.length; cut++) {
+          const candidate = { from: run.from + head, to: run.to - tail, lines: run.lines.slice(drop, run.lines.length - cut) }
+          if (size(candidate) < size(best) && dataOf(apply(a, [candidate])) === target) best = candidate
+        }
+      }
+    }
+  }
+  return best
+}
+
+/**
+ * The edited text with every change that is only formatting undone: the
+ * printer refolds block scalars and rewraps long lines it did not edit,
+ * which would put lines a reviewer never asked about into the diff. Each
+ * differing run of lines is kept only if it changes the data; if the runs
+ * turn out to depend on each other, the printer's text is used as is.
+ */
+const keepFormatting = (original: string, printed: string): string => {
+  const a = original.split("\n")
+  const runs = hunks(a, printed.split("\n"))
+  const before = dataOf(original)
+  const kept = runs.filter((run) => dataOf(apply(a, [run])) !== before).map((run) => narrow(a, run))
+  const result = apply(a, kept)
+  return dataOf(result) === dataOf(printed) ? result : printed
+}

@@ -20,7 +20,7 @@ export const schedule = (text: string): Either.Either<Schedule.Schedule<unknown>
   if (Option.isSome(interval) && Duration.greaterThan(interval.value, Duration.zero)) {
     return Either.right(Schedule.spaced(interval.value))
   }
-  return Cron.parse(text).pipe(
+  return Cron.parse(text, "UTC").pipe(
     Either.map((cron) => Schedule.cron(cron)),
     Either.mapLeft(() => `"${text}" is neither an interval ("1 hour") nor a cron expression ("0 3 * * *")`)
   )

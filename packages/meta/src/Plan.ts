@@ -117,7 +117,8 @@ const planLatency = (finding: Finding, tool: string, files: ReadonlyArray<File>,
     const before = sorted.reduce((a, b) => a + b, 0) / sorted.length
     let best: { timeout: number; retries: number; meanMs: number } | undefined
     for (const q of [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]) {
-      const timeout = Math.max(1, Math.ceil(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1.5))
+      // Twice the quantile: recorded latencies include scheduling noise a tight cut would turn into failures.
+      const timeout = Math.max(1, Math.ceil(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 2))
       for (let retries = 1; retries <= maxRetries; retries++) {
         const outcome = cutAndRetry(sorted, timeout, retries, 0)
         if (outcome.failure > residualFailure) continue
@@ -193,8 +194,10 @@ const planMaxSteps = (finding: Finding, agent: string, files: ReadonlyArray<File
   const current = file.behaviour.maxSteps
   const proposed = successful + 1
   if (proposed >= current) return Option.none<Improvement>()
+  // `tokensPerRun` is per successful run; the looping runs' tokens are counted apart.
+  const total = tokensPerRun * (m.successfulRuns ?? runs - (m.maxStepsRuns ?? 0)) + looping
   const saved = looping * (1 - proposed / current)
-  const gain = saved / (tokensPerRun * runs)
+  const gain = saved / total
   return Option.some<Improvement>({
     finding,
     title: `Lower ${agent}'s maxSteps from ${current} to ${proposed}`,

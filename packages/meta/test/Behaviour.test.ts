@@ -105,6 +105,30 @@ describe("Behaviour", () => {
       }
     }))
 
+  it.effect("a hand-folded block scalar the printer would refold stays as written", () =>
+    Effect.gen(function*() {
+      // Short folded lines (not filling 80 columns) right above the edited key: the yaml printer
+      // refolds them, which must not reach the diff.
+      const text = [
+        "name: ledger",
+        "description: Ledger entries.",
+        "instructions: >-",
+        "  You check ledger entries.",
+        "  Say when one is pending.",
+        "maxSteps: 10",
+        "tools:",
+        "  - name: ledger_lookup # the ledger service",
+        ""
+      ].join("\n")
+      const edited = yield* Behaviour.edit(text, ["maxSteps"], 3)
+      assert.strictEqual(edited, text.replace("maxSteps: 10", "maxSteps: 3"))
+      // A new key under a list item, next to a comment: only the added lines differ.
+      const retried = yield* Behaviour.edit(text, ["tools", 0, "retry"], { times: 2 })
+      const before = text.split("\n")
+      assert.deepStrictEqual(retried.split("\n").filter((line) => !before.includes(line)), ["    retry:", "      times: 2"])
+      assert.include(retried, "  You check ledger entries.\n  Say when one is pending.")
+    }))
+
   it.effect("an edit that would make the file invalid fails naming the key", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Behaviour.edit(commented, ["maxSteps"], 0, "helper.yaml"))

@@ -62,10 +62,13 @@ export const tools = (options: FaultOptions = {}) => {
       description: "Looks up how many items of a product are in stock.",
       parameters: Query,
       success: Schema.String,
+      // Drawn when the call runs (suspended), so that a retry of the same call draws again.
       handler: ({ query }) =>
-        Effect.as(
-          slow() < (options.slowShare ?? 0.25) ? Effect.sleep(options.slowMs ?? 600) : fast(),
-          `${Hash.fnv1a(query) % 100} in stock`
+        Effect.suspend(() =>
+          Effect.as(
+            slow() < (options.slowShare ?? 0.25) ? Effect.sleep(options.slowMs ?? 600) : fast(),
+            `${Hash.fnv1a(query) % 100} in stock`
+          )
         )
     }),
     Tool.make("weather_fetch", {
@@ -75,9 +78,11 @@ export const tools = (options: FaultOptions = {}) => {
       handler: ({ query }) =>
         Effect.zipRight(
           Effect.sleep(5),
-          flaky() < (options.failShare ?? 0.3)
-            ? Effect.fail(new Errors.ToolFailed({ tool: "weather_fetch", reason: "upstream answered 503" }))
-            : Effect.succeed(`Sunny in ${query.length % 2 === 0 ? "the north" : "the south"}, 21 degrees`)
+          Effect.suspend(() =>
+            flaky() < (options.failShare ?? 0.3)
+              ? Effect.fail(new Errors.ToolFailed({ tool: "weather_fetch", reason: "upstream answered 503" }))
+              : Effect.succeed(`Sunny in ${query.length % 2 === 0 ? "the north" : "the south"}, 21 degrees`)
+          )
         )
     }),
     Tool.make("ledger_lookup", {
@@ -118,6 +123,9 @@ const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse
         toolCalls.push(new Message.ToolCall({ id: Ids.ToolCallId.make(`call_w_${++calls}`), name: again.name, arguments: again.arguments }))
       } else content = "The entry is pending."
     } else content = `Here is what I found: ${last.content}`
+  } else if (last?._tag === "user" && last.content.startsWith("Your answer was not accepted (")) {
+    // A validator's revision request: it keeps to what its tool said rather than calling again.
+    content = "I can only report what my tool returned."
   } else {
     const question = last?._tag === "user" ? last.content : ""
     const tool = request.tools[0]
