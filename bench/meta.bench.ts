@@ -6,7 +6,8 @@
  * faults' fixes; each proposal is then applied and the same workload re-run
  * on a fresh store, and the fault's figure compared: `meta/<fault>` is that
  * measured gain (0.35 for 35 %), `meta/healthy` the proposals touching a
- * healthy agent. `meta/analysis-1m` comes from `bench/meta-analysis`.
+ * healthy agent; `meta/analysis-1m` times the analysers over a window of
+ * a million events (`bench/metaAnalysis.ts`).
  */
 import { HttpServer } from "@effect/platform"
 import { SqliteClient } from "@effect/sql-sqlite-node"
@@ -25,6 +26,7 @@ import * as ConfigFile from "../apps/app/src/ConfigFile.js"
 import * as Http from "../apps/app/src/Http.js"
 import * as Meta from "../apps/app/src/Meta.js"
 import type { Benchmark, BenchRow } from "./harness.js"
+import { analysis1m } from "./metaAnalysis.js"
 
 const perAgent = 60
 const seed = 11
@@ -168,6 +170,8 @@ const benchmark: Benchmark = {
       }
       rows.push({ name: "meta/healthy", metric: "proposals", value: healthy, unit: "count" })
       console.table(table)
+      progress("analysis of a 1,000,000-event window")
+      rows.push(...await analysis1m(progress))
       return rows
     } finally {
       rmSync(root, { recursive: true, force: true })

@@ -7,9 +7,9 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { LanguageModel } from "@patinox/core"
 import { MetaConfig } from "@patinox/meta"
-import { TempDir, Workload } from "@patinox/testing"
+import { FakeGitHub, TempDir, Workload } from "@patinox/testing"
 import { KnowledgeBase } from "@patinox/validation"
-import { Effect, Layer, Schedule, Schema } from "effect"
+import { ConfigProvider, Effect, Layer, Schedule, Schema } from "effect"
 import { execFileSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -83,13 +83,12 @@ describe("the meta-layer loop", () => {
         Effect.provide(sqlite)
       )
 
-      const pass = Meta.passOnce(metaConfig, agentsDir).pipe(
-        Effect.provide(Layer.mergeAll(
-          KnowledgeBase.layer,
-          Layer.succeed(LanguageModel.LanguageModel, Workload.model),
-          Layer.succeed(ExtraTools, Workload.tools({ seed: 99 }))
-        ).pipe(Layer.provideMerge(sqlite)))
-      )
+      const passServices = Layer.mergeAll(
+        KnowledgeBase.layer,
+        Layer.succeed(LanguageModel.LanguageModel, Workload.model),
+        Layer.succeed(ExtraTools, Workload.tools({ seed: 99 }))
+      ).pipe(Layer.provideMerge(sqlite))
+      const pass = Meta.passOnce(metaConfig, agentsDir).pipe(Effect.provide(passServices))
       const report = yield* pass
       const keys = report.proposals.map((p) => p.findingKey).sort()
       assert.deepStrictEqual(keys, [
@@ -140,5 +139,30 @@ describe("the meta-layer loop", () => {
       assert.deepStrictEqual(again.proposals.map((p) => p.findingKey).sort(), keys)
       for (const proposal of again.proposals) assert.isFalse(proposal.created)
       assert.strictEqual(git(repo, "branch", "--list", "patinox/*").split("\n").length, 3)
+
+      // With a repository and a token configured, the same pass opens pull requests on GitHub
+      // (the spec-checked fake), labelled, with the evidence in the body and only the intended lines.
+      const files = Object.fromEntries(Object.entries(Workload.behaviourFiles).map(([name, text]) => [`agents/${name}`, text]))
+      const github = yield* FakeGitHub.make({ owner: "acme", repo: "agents", token: "gh-secret", files })
+      const onGitHub = { ...metaConfig, github: { repository: "acme/agents", base: "main", behaviourPath: "agents", baseUrl: github.url } }
+      const published = yield* Meta.passOnce(onGitHub, agentsDir).pipe(
+        Effect.provide(passServices),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["GITHUB_TOKEN", "gh-secret"]])))
+      )
+      assert.deepStrictEqual(published.proposals.map((p) => p.ref?.kind), ["github", "github", "github"])
+      const pulls = github.pulls()
+      assert.strictEqual(pulls.length, 3)
+      for (const pull of pulls) {
+        assert.include(pull.labels, "meta-layer")
+        assert.include(pull.body ?? "", "### Replay")
+        assert.isFalse(pull.merged)
+      }
+      const stock = published.proposals.find((p) => p.findingKey === "tool-latency:tool:inventory_lookup")
+      const after = github.fileAt(stock?.ref?.branch ?? "", "agents/stock.yaml") ?? ""
+      const original = Workload.behaviourFiles["stock.yaml"] ?? ""
+      assert.deepStrictEqual(
+        after.split("\n").filter((line) => !original.split("\n").includes(line)).map((l) => l.trim().split(":")[0]),
+        ["timeoutMs", "retry", "times"]
+      )
     }), { timeout: 120_000 })
 })
