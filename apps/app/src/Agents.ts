@@ -15,7 +15,8 @@
 import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
 import { DependencyGuard, Errors, Ids, LanguageModel, type Monitor, Tool, type ValidationPipeline } from "@patinox/core"
 import { Behaviour } from "@patinox/meta"
-import { Metrics } from "@patinox/monitoring"
+import { Metrics, ToolSwitch } from "@patinox/monitoring"
+import { Guard, PatinoxConfig, Validation } from "@patinox/patinox"
 import { CircuitBreaker, KnowledgeBase } from "@patinox/validation"
 import { Config, Context, Duration, Effect, Layer, Option, Schedule, type Schema } from "effect"
 import { existsSync } from "node:fs"
@@ -111,12 +112,14 @@ export const configure = (tool: RegisteredTool, settings: Behaviour.ToolSettings
 export const build = (loaded: Behaviour.Loaded, registry: ReadonlyMap<string, RegisteredTool>, defaultModel: string) =>
   Effect.gen(function*() {
     const { behaviour, file } = loaded
-    if (behaviour.validation !== undefined) {
-      return yield* new Behaviour.BehaviourFileError({
-        file,
-        key: "validation",
-        reason: "per-agent validation settings are not applied by this service yet; set them in the service config"
-      })
+    for (const name of Object.keys(behaviour.validation?.validators ?? {})) {
+      if (!(name in validatorSections)) {
+        return yield* new Behaviour.BehaviourFileError({
+          file,
+          key: `validation.validators.${name}`,
+          reason: `unknown validator "${name}"; the service has: ${Object.keys(validatorSections).join(", ")}`
+        })
+      }
     }
     const tools = yield* Effect.forEach(behaviour.tools, (settings, index) => {
       const tool = registry.get(settings.name)
@@ -145,8 +148,66 @@ export const localTools = Effect.gen(function*() {
   return [...demo, ...yield* ExtraTools]
 })
 
+/** The service's validation config, which an agent's `validation` settings override for that agent. */
+export class ServiceValidation extends Context.Reference<ServiceValidation>()("@patinox/app/ServiceValidation", {
+  defaultValue: (): PatinoxConfig.ValidationConfig => PatinoxConfig.ValidationConfig.make({})
+}) {}
+
+// Validator names a file may switch, and the config section each one's `enabled` lives in.
+const validatorSections = {
+  jailbreak: "jailbreak",
+  hallucination: "hallucination",
+  "rate-limiter": "rateLimit",
+  "circuit-breaker": "circuitBreaker"
+} as const
+
+/** The service's validation config with one agent's settings applied. */
+export const agentValidation = (
+  base: PatinoxConfig.ValidationConfig,
+  settings: Behaviour.ValidationSettings
+): PatinoxConfig.ValidationConfig => {
+  const switched = (name: keyof typeof validatorSections, enabled: boolean) =>
+    settings.validators?.[name]?.enabled ?? enabled
+  const rate = settings.rateLimit
+  const breaker = settings.circuitBreaker
+  return {
+    ...base,
+    jailbreak: { ...base.jailbreak, enabled: switched("jailbreak", base.jailbreak.enabled) },
+    hallucination: { ...base.hallucination, enabled: switched("hallucination", base.hallucination.enabled) },
+    rateLimit: {
+      ...base.rateLimit,
+      enabled: rate?.enabled ?? switched("rate-limiter", base.rateLimit.enabled),
+      requests: {
+        capacity: rate?.capacity ?? base.rateLimit.requests.capacity,
+        refillPerSecond: rate?.refillPerSecond ?? base.rateLimit.requests.refillPerSecond
+      }
+    },
+    circuitBreaker: {
+      ...base.circuitBreaker,
+      enabled: breaker?.enabled ?? switched("circuit-breaker", base.circuitBreaker.enabled),
+      failureRateThreshold: breaker?.failureRateThreshold ?? base.circuitBreaker.failureRateThreshold,
+      openDurationMs: breaker?.openDurationMs ?? base.circuitBreaker.openDurationMs
+    }
+  }
+}
+
+/**
+ * An agent's own validation stack, for a file with `validation` settings:
+ * its pipeline, circuit breaker and guard, on the service's monitor,
+ * knowledge base and tool switch. Its rate-limit buckets and breaker state
+ * are its own, so its limits do not share the other agents' budget.
+ */
+const agentStack = (config: PatinoxConfig.ValidationConfig) =>
+  Guard.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      Validation.pipelineLayer(config),
+      config.circuitBreaker.enabled ? CircuitBreaker.layerGuard : Layer.empty
+    )),
+    Layer.provideMerge(Validation.breakerLayer(config))
+  )
+
 export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const model = yield* LanguageModel.LanguageModel
     const services = yield* Effect.context<
       | LanguageModel.LanguageModel
@@ -154,6 +215,13 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       | Monitor.Monitor
       | AgentRuntime.AgentRuntime
     >()
+    const shared = yield* Effect.context<Monitor.Monitor | KnowledgeBase.KnowledgeBase>()
+    // The service's switch, so that a tool an alert turned off is off for every agent; a host without one gets its own.
+    const toolSwitch = Option.match(yield* Effect.serviceOption(ToolSwitch.ToolSwitch), {
+      onNone: () => ToolSwitch.layer,
+      onSome: (value) => Layer.succeed(ToolSwitch.ToolSwitch, value)
+    })
+    const serviceValidation = yield* ServiceValidation
     const runtime = yield* AgentRuntime.AgentRuntime
     const dir = yield* BehaviourDir
     const files = yield* Behaviour.load(dir)
@@ -170,12 +238,28 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
     const registry = new Map([...yield* localTools, ...delegation].map((tool) => [tool.name, tool] as const))
     const built = yield* Effect.forEach(files, (file) => build(file, registry, model.model))
 
+    // Agents with their own validation settings run on a stack of their own, built once here.
+    const contexts = new Map<string, Context.Context<ValidationPipeline.ValidationPipeline | DependencyGuard.DependencyGuard>>()
+    for (const { behaviour } of built) {
+      if (behaviour.validation === undefined) continue
+      const own = yield* Layer.build(
+        agentStack(agentValidation(serviceValidation, behaviour.validation)).pipe(
+          Layer.provide(Layer.merge(Layer.succeedContext(shared), toolSwitch))
+        )
+      )
+      contexts.set(behaviour.name, own)
+    }
+    const servicesFor = (name: string) => {
+      const own = contexts.get(name)
+      return own === undefined ? services : Context.merge(services, own)
+    }
+
     // The agents some file delegates to are actors: supervised, bounded mailboxes, drained on
     // shutdown. Starting them can only fail on a duplicate id, which the load has ruled out.
     const asked = new Set(built.flatMap(({ behaviour }) => behaviour.tools.map((tool) => tool.name)))
     yield* Effect.forEach(
       built.filter(({ agent }) => asked.has(`ask_${agent.name}`)),
-      ({ agent }) => Effect.orDie(Effect.provide(runtime.spawn(agent), services)),
+      ({ agent }) => Effect.orDie(Effect.provide(runtime.spawn(agent), servicesFor(agent.name))),
       { discard: true }
     )
 
@@ -186,7 +270,7 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       description: behaviour.description,
       model: behaviour.model ?? model.model,
       tools: agent.tools,
-      run: (input, options) => Agent.run(agent, input, options).pipe(Effect.provide(services))
+      run: (input, options) => Agent.run(agent, input, options).pipe(Effect.provide(servicesFor(agent.name)))
     }))
     // The breaker's state gauge for every dependency from the start (a never-called one is closed),
     // not only after its first state change.

@@ -34,7 +34,7 @@ import {
   TelemetryUnavailable,
   ToolInfo
 } from "@patinox/patinox/Api"
-import { Agents, BehaviourDir } from "./Agents.js"
+import { Agents, BehaviourDir, ServiceValidation } from "./Agents.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
 import * as ErrorResponse from "./ErrorResponse.js"
@@ -224,6 +224,8 @@ export const apiLayer = (file: ConfigFile) =>
     // The meta-layer's proposals live in the service's own SQLite file.
     Layer.provide(ProposalStore.layer.pipe(Layer.provide(Patinox.databaseSqlClient))),
     Layer.provide(Agents.DefaultWithoutDependencies),
+    // What an agent's own `validation` settings override.
+    Layer.provide(Layer.succeed(ServiceValidation, file.validation)),
     // The meta-layer's scheduled passes, on the same file and behaviour folder as the agents.
     Layer.merge(Meta.layer(file.meta).pipe(Layer.provide(Patinox.databaseSqlClient))),
     Layer.provide(BehaviourDir.layer(file.agents.behaviourDir)),

@@ -44,7 +44,8 @@ export type ToolSettings = typeof ToolSettings.Type
  * Per-agent validation settings: a deliberately small, flat subset (a
  * validator on or off, the rate limit's and the breaker's few numbers), so
  * that the meta-layer can propose them without depending on the validation
- * package.
+ * package. The service applies them over its own validation config, on a
+ * stack of the agent's own.
  *
  * @since 0.1.0 @category schemas
  */

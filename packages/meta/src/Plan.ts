@@ -151,7 +151,9 @@ const planLatency = (finding: Finding, tool: string, files: ReadonlyArray<File>,
  */
 const planRetry = (finding: Finding, tool: string, rate: number, files: ReadonlyArray<File>) => {
   const users = usersOf(files, tool)
-  if (users.length === 0 || !(rate > 0) || rate > 0.6) return Option.none<Improvement>()
+  if (users.length === 0 || !(rate > 0)) return Option.none<Improvement>()
+  if (rate >= brokenRate) return planDisable(finding, tool, rate, users)
+  if (rate > 0.6) return Option.none<Improvement>()
   const current = Math.max(0, ...users.map((u) => u.settings.retry?.times ?? 0))
   let times = current + 1
   while (times < maxRetries && Math.pow(rate, times + 1) > residualFailure) times++
@@ -173,6 +175,26 @@ const planRetry = (finding: Finding, tool: string, rate: number, files: Readonly
     objective: { _tag: "ToolErrorRate", tool }
   })
 }
+
+/** A tool failing at least this often is broken, not flaky: it is taken away from the agents. */
+const brokenRate = 0.9
+
+/**
+ * A broken tool: every agent listing it stops being offered it, so that
+ * runs stop spending steps on calls that fail. The replay checks that no
+ * run that succeeded before fails without it.
+ */
+const planDisable = (finding: Finding, tool: string, rate: number, users: ReturnType<typeof usersOf>) =>
+  Option.some<Improvement>({
+    finding,
+    title: `Stop offering ${tool}: ${pct(rate)} of its calls fail`,
+    edits: users.map(({ file, index }) => ({ file, path: ["tools", index], value: undefined })),
+    agents: users.map((u) => u.behaviour.name),
+    expectedGain: 1,
+    expected: `No more failed ${tool} calls (${pct(rate)} of them failed): the agents no longer see the tool. ` +
+      `Put it back once it works again.`,
+    objective: { _tag: "ToolErrorRate", tool }
+  })
 
 /**
  * Runs that loop to `maxSteps` spend every step and still fail. Capping

@@ -101,11 +101,26 @@ describe("Plan", () => {
   it.scoped("a tool failing most of the time gets no retries", () =>
     Effect.gen(function*() {
       const planned = yield* Plan.plan(
-        finding("tool-errors", { tool: "weather" }, { errorRate: 0.9 }),
+        finding("tool-errors", { tool: "weather" }, { errorRate: 0.75 }),
         [behaviour("w", [{ name: "weather" }])],
         window
       ).pipe(Effect.provide(store("weather", [])))
       assert.isTrue(Option.isNone(planned))
+    }))
+
+  it.scoped("a broken tool is taken away from every agent listing it", () =>
+    Effect.gen(function*() {
+      const planned = yield* Plan.plan(
+        finding("tool-errors", { tool: "weather" }, { errorRate: 0.95 }),
+        [behaviour("w", [{ name: "clock" }, { name: "weather" }]), behaviour("v", [{ name: "weather" }])],
+        window
+      ).pipe(Effect.provide(store("weather", [])))
+      const improvement = Option.getOrThrow(planned)
+      assert.deepStrictEqual(improvement.edits, [
+        { file: "/agents/w.yaml", path: ["tools", 1], value: undefined },
+        { file: "/agents/v.yaml", path: ["tools", 0], value: undefined }
+      ])
+      assert.deepStrictEqual(improvement.objective, { _tag: "ToolErrorRate", tool: "weather" })
     }))
 
   it.scoped("runs looping to maxSteps: cap one above the most a successful run needed", () =>
