@@ -13,7 +13,7 @@
  * context.
  */
 import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
-import { DependencyGuard, Errors, Ids, LanguageModel, type Monitor, Tool, type ValidationPipeline } from "@patinox/core"
+import { DependencyGuard, Errors, Ids, LanguageModel, Monitor, Tool, type ValidationPipeline } from "@patinox/core"
 import { Behaviour } from "@patinox/meta"
 import { Metrics, ToolSwitch } from "@patinox/monitoring"
 import { Guard, PatinoxConfig, Validation } from "@patinox/patinox"
@@ -222,6 +222,8 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       onSome: (value) => Layer.succeed(ToolSwitch.ToolSwitch, value)
     })
     const serviceValidation = yield* ServiceValidation
+    // A reference, not a tag: captured here so that runs see the host's setting wherever they are started.
+    const recordResponses = yield* Monitor.RecordModelResponses
     const runtime = yield* AgentRuntime.AgentRuntime
     const dir = yield* BehaviourDir
     const files = yield* Behaviour.load(dir)
@@ -249,9 +251,10 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       )
       contexts.set(behaviour.name, own)
     }
+    const withRecording = Context.add(services, Monitor.RecordModelResponses, recordResponses)
     const servicesFor = (name: string) => {
       const own = contexts.get(name)
-      return own === undefined ? services : Context.merge(services, own)
+      return own === undefined ? withRecording : Context.merge(withRecording, own)
     }
 
     // The agents some file delegates to are actors: supervised, bounded mailboxes, drained on

@@ -6,7 +6,7 @@
  * repository holding the behaviour files).
  */
 import { Agent, AgentRuntime } from "@patinox/agent"
-import { AgentAction, Ids, LanguageModel, Monitor, ValidationPipeline } from "@patinox/core"
+import { ActionResult, AgentAction, Ids, LanguageModel, Message, Monitor, Usage, ValidationPipeline } from "@patinox/core"
 import {
   Behaviour,
   BuiltInAnalysers,
@@ -20,7 +20,7 @@ import {
   Rewrite
 } from "@patinox/meta"
 import { JailbreakValidator, type KnowledgeBase, PromptGuard } from "@patinox/validation"
-import { Config, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import { basename, relative } from "node:path"
 import { BehaviourDir, build, localTools, type RegisteredTool } from "./Agents.js"
@@ -30,9 +30,47 @@ import * as SimulatedModel from "./SimulatedModel.js"
 const replayDeadline = Duration.minutes(2)
 const replayConcurrency = 4
 
+const finishReason = Schema.decodeUnknownSync(ActionResult.FinishReason)
+
+/**
+ * A model that answers one run from its recording: the recorded responses
+ * in order, tool-call ids included, then (if the replayed run asks for more,
+ * having taken another path) the configured model.
+ */
+export const recorded = (
+  responses: ReadonlyArray<Replay.RecordedResponse>,
+  fallback: LanguageModel.Service
+): LanguageModel.Service => {
+  let next = 0
+  const chat = (request: LanguageModel.ChatRequest) =>
+    Effect.suspend(() => {
+      const response = responses[next++]
+      return response === undefined ? fallback.chat(request) : Effect.succeed(
+        new LanguageModel.ChatResponse({
+          model: fallback.model,
+          message: new Message.AssistantMessage({
+            content: response.content,
+            toolCalls: response.toolCalls.map((call) =>
+              new Message.ToolCall({ id: Ids.ToolCallId.make(call.id), name: call.name, arguments: call.arguments })
+            )
+          }),
+          finishReason: finishReason(response.finishReason),
+          usage: new Usage.Usage({ inputTokens: response.tokensIn, outputTokens: response.tokensOut })
+        })
+      )
+    })
+  return {
+    provider: "recorded",
+    model: fallback.model,
+    chat,
+    stream: (request) => Stream.unwrap(Effect.map(chat(request), (response) => LanguageModel.toDeltas(response)))
+  }
+}
+
 /**
  * Builds the agents the inputs name from the given files and runs each input
- * once. Runs report to a monitor of their own, never to the store, and pass
+ * once, on the recorded responses in `recorded` mode, else on the model.
+ * Runs report to a monitor of their own, never to the store, and pass
  * no validators (their decisions would be recorded to the store); agents
  * that delegate to other agents are not replayed, since the agents they ask
  * are the service's live actors.
@@ -44,7 +82,7 @@ export const replayer: Layer.Layer<Replay.Replayer, never, LanguageModel.Languag
       const model = yield* LanguageModel.LanguageModel
       const tools = yield* localTools
       const registry = new Map<string, RegisteredTool>(tools.map((tool) => [tool.name, tool] as const))
-      const replay = (files: ReadonlyArray<Replay.FileText>, inputs: ReadonlyArray<Replay.Input>) =>
+      const replay = (files: ReadonlyArray<Replay.FileText>, inputs: ReadonlyArray<Replay.Input>, mode: Replay.Mode) =>
         Effect.gen(function*() {
           const wanted = new Set(inputs.map((input) => input.agent))
           const built = new Map<string, Effect.Effect.Success<ReturnType<typeof build>>["agent"]>()
@@ -62,15 +100,17 @@ export const replayer: Layer.Layer<Replay.Replayer, never, LanguageModel.Languag
           const { memory, monitor } = yield* Monitor.makeMemory(1_000_000)
           yield* Effect.forEach(inputs, (input) => {
             const agent = built.get(input.agent)
+            const responses = mode === "recorded" ? input.responses : undefined
             return agent === undefined
               ? new Replay.ReplayError({ reason: `no behaviour file defines agent ${input.agent}` })
-              : Effect.ignore(Agent.run(agent, input.input, { deadline: replayDeadline }))
+              : Effect.ignore(Agent.run(agent, input.input, { deadline: replayDeadline })).pipe(
+                Effect.provideService(LanguageModel.LanguageModel, responses === undefined ? model : recorded(responses, model))
+              )
           }, { concurrency: replayConcurrency, discard: true }).pipe(
             // The registry's tools are typed for delegation; none delegates here, so an idle runtime of its own.
             Effect.provide(AgentRuntime.layer()),
             Effect.provideService(Monitor.Monitor, monitor),
-            Effect.provideService(ValidationPipeline.ValidationPipeline, ValidationPipeline.passThroughService),
-            Effect.provideService(LanguageModel.LanguageModel, model)
+            Effect.provideService(ValidationPipeline.ValidationPipeline, ValidationPipeline.passThroughService)
           )
           return yield* memory.events
         }).pipe(

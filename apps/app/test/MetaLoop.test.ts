@@ -7,7 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { LanguageModel } from "@patinox/core"
 import { MetaConfig } from "@patinox/meta"
-import { FakeGitHub, TempDir, Workload } from "@patinox/testing"
+import { FakeGitHub, ScriptedModel, TempDir, Workload } from "@patinox/testing"
 import { KnowledgeBase } from "@patinox/validation"
 import { ConfigProvider, Effect, Layer, Schedule, Schema } from "effect"
 import { execFileSync } from "node:child_process"
@@ -51,7 +51,12 @@ describe("the meta-layer loop", () => {
       const database = join(dbDir, "patinox.db")
       // The knowledge base is empty and these agents answer from their tools, not from it.
       const parsed = yield* ConfigFile.parse(
-        JSON.stringify({ agents: { behaviourDir: agentsDir }, validation: { hallucination: { enabled: false } } }),
+        JSON.stringify({
+          agents: { behaviourDir: agentsDir },
+          validation: { hallucination: { enabled: false } },
+          // Model responses are kept, so that replays of edits that leave the prompt alone need no model.
+          telemetry: { recordModelResponses: true }
+        }),
         "test"
       )
       const file = { ...parsed, database: { path: database }, meta: { ...metaConfig, enabled: false } }
@@ -83,9 +88,11 @@ describe("the meta-layer loop", () => {
         Effect.provide(sqlite)
       )
 
+      // A model that fails every call: the replays must come from the recording.
+      const noModel = Layer.effect(LanguageModel.LanguageModel, Effect.map(ScriptedModel.make([]), ({ model }) => model))
       const passServices = Layer.mergeAll(
         KnowledgeBase.layer,
-        Layer.succeed(LanguageModel.LanguageModel, Workload.model),
+        noModel,
         Layer.succeed(ExtraTools, Workload.tools({ seed: 99 }))
       ).pipe(Layer.provideMerge(sqlite))
       const pass = Meta.passOnce(metaConfig, agentsDir).pipe(Effect.provide(passServices))
@@ -121,7 +128,7 @@ describe("the meta-layer loop", () => {
       assert.include(git(repo, "show", `${latency}:agents/stock.yaml`), "# The inventory service is usually fast.")
       // The description holds the evidence: the query, the numbers, the replay.
       const message = git(repo, "log", "-1", "--format=%B", errors)
-      for (const part of ["### Evidence", "FROM events", "### Replay", "toolErrorRate", "### Changes"]) {
+      for (const part of ["### Evidence", "FROM events", "### Replay", "toolErrorRate", "### Changes", "recorded model responses"]) {
         assert.include(message, part)
       }
       // The user's checkout is untouched, and nothing was merged.

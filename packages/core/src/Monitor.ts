@@ -23,6 +23,19 @@ export interface Service {
 /** @since 0.1.0 @category tags */
 export class Monitor extends Context.Tag("@patinox/core/Monitor")<Monitor, Service>() {}
 
+/**
+ * Whether `model.response` events carry the response itself (its text and
+ * tool calls, in `context.response`), so that the meta-layer can replay a
+ * run without calling the model. Off by default: responses are user data,
+ * stored redacted like every payload, and they make events larger.
+ *
+ * @since 0.1.0 @category tags
+ */
+export class RecordModelResponses extends Context.Reference<RecordModelResponses>()(
+  "@patinox/core/RecordModelResponses",
+  { defaultValue: () => false }
+) {}
+
 /** @since 0.1.0 @category models */
 export interface EventInput {
   readonly type: EventType

@@ -81,6 +81,17 @@ const applyEdits = (improvement: Plan.Improvement, texts: ReadonlyMap<string, st
 
 const message = (error: { readonly message: string }) => error.message
 
+// Keys whose change alters what the model is sent: its instructions, a tool's description, the model.
+const promptKeys = new Set(["instructions", "description", "model", "modelParameters"])
+
+/** Whether an improvement changes what the model sees, so that recorded responses no longer apply. */
+export const touchesPrompt = (improvement: Plan.Improvement): boolean =>
+  improvement.edits.some((edit) =>
+    edit.path.some((key) => typeof key === "string" && promptKeys.has(key)) ||
+    // Removing a tool changes the tool list the model is offered.
+    (edit.path[0] === "tools" && edit.path.length === 2 && edit.value === undefined)
+  )
+
 /**
  * What stops a pass: the behaviour folder cannot be loaded, or the store
  * cannot be read or written. Everything about a single finding (planning,
@@ -159,9 +170,13 @@ export const pass = (options: Options): Effect.Effect<
       }
       const current = [...texts].map(([file, text]) => ({ file, text }))
       const candidate = current.map(({ file, text }) => ({ file, text: edited.right.get(file) ?? text }))
+      // The recording stands in for the model only while the model would see the same prompt.
+      const mode: Replay.Mode = !touchesPrompt(improvement) && inputs.right.every((i) => i.responses !== undefined)
+        ? "recorded"
+        : "model"
       const replayed = yield* Effect.either(Effect.all([
-        replayer.replay(current, inputs.right),
-        replayer.replay(candidate, inputs.right)
+        replayer.replay(current, inputs.right, mode),
+        replayer.replay(candidate, inputs.right, mode)
       ]))
       if (Either.isLeft(replayed)) {
         yield* skip(finding, `replay failed: ${replayed.left.reason}`)
@@ -193,7 +208,9 @@ export const pass = (options: Options): Effect.Effect<
           query: finding.query + (finding.parameters.length === 0 ? "" : `\n-- parameters: ${JSON.stringify(finding.parameters)}`),
           before: finding.measures,
           expected: `${improvement.expected} Expected gain ${(improvement.expectedGain * 100).toFixed(0)} %; ` +
-            `replayed on ${inputs.right.length} recorded input(s): ${(measured.gain * 100).toFixed(0)} %.`,
+            `replayed on ${inputs.right.length} recorded input(s) ` +
+            `${mode === "recorded" ? "with the recorded model responses" : "with the configured model"}: ` +
+            `${(measured.gain * 100).toFixed(0)} %.`,
           replay: { before: Replay.figures(improvement.objective, before), after: Replay.figures(improvement.objective, after) }
         },
         labels: ["patinox", "meta-layer", finding.kind]

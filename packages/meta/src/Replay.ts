@@ -13,15 +13,45 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
 import { fromCause, type TelemetryStoreError } from "@patinox/telemetry-store/TelemetryStoreError"
-import { Context, Effect, Schema } from "effect"
+import { Context, Effect, Option, Schema } from "effect"
 import type { Window } from "./Analysis.js"
 import type { Objective } from "./Plan.js"
 
-/** One recorded input: which agent was asked what. @since 0.1.0 @category models */
+/**
+ * One model response as recorded with its event (`telemetry.recordModelResponses`).
+ *
+ * @since 0.1.0 @category models
+ */
+export const RecordedResponse = Schema.Struct({
+  content: Schema.NullOr(Schema.String),
+  finishReason: Schema.String,
+  toolCalls: Schema.Array(Schema.Struct({ id: Schema.String, name: Schema.String, arguments: Schema.String })),
+  tokensIn: Schema.Number,
+  tokensOut: Schema.Number
+})
+/** @since 0.1.0 @category models */
+export type RecordedResponse = typeof RecordedResponse.Type
+
+/**
+ * One recorded input: which agent was asked what, and, when the store
+ * holds them, the model's responses in that run, in order.
+ *
+ * @since 0.1.0 @category models
+ */
 export interface Input {
   readonly agent: string
   readonly input: string
+  readonly responses?: ReadonlyArray<RecordedResponse> | undefined
 }
+
+/**
+ * How a replay gets its model responses: from the recording (no model
+ * call; only valid when the edit leaves the prompt as it was), or from the
+ * configured model.
+ *
+ * @since 0.1.0 @category models
+ */
+export type Mode = "recorded" | "model"
 
 /** A behaviour file's path and full text, as the replay should load it. @since 0.1.0 @category models */
 export interface FileText {
@@ -39,17 +69,25 @@ export interface Service {
   /** Runs each input once against agents built from `files`; the events every run reported. */
   readonly replay: (
     files: ReadonlyArray<FileText>,
-    inputs: ReadonlyArray<Input>
+    inputs: ReadonlyArray<Input>,
+    mode: Mode
   ) => Effect.Effect<ReadonlyArray<TelemetryEvent>, ReplayError>
 }
 
 /** @since 0.1.0 @category tags */
 export class Replayer extends Context.Tag("@patinox/meta/Replayer")<Replayer, Service>() {}
 
+const decodeRecorded = Schema.decodeUnknownOption(Schema.parseJson(Schema.Struct({
+  content: Schema.NullOr(Schema.String),
+  finishReason: Schema.String,
+  toolCalls: RecordedResponse.fields.toolCalls
+})))
+
 /**
  * The most recent recorded inputs of the given agents in the window, at
- * most `limit` per agent. Inputs are stored redacted, so a replay never sees
- * a secret the original run was given.
+ * most `limit` per agent, with their runs' recorded model responses when
+ * the store has them. Inputs are stored redacted, so a replay never sees a
+ * secret the original run was given.
  *
  * @since 0.1.0 @category sampling
  */
@@ -60,15 +98,32 @@ export const sample = (
 ): Effect.Effect<ReadonlyArray<Input>, TelemetryStoreError, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(agents, (agent) =>
-      sql.unsafe<{ input: string | null }>(
-        `SELECT json_extract(payload, '$.action.input') AS input FROM events
-          WHERE type = 'run.start' AND agent_id = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, id DESC LIMIT ?`,
-        [agent, window.since, window.until, limit]
-      ).pipe(
-        Effect.map((rows) =>
-          rows.flatMap((r) => (typeof r.input === "string" && r.input.trim() !== "" ? [{ agent, input: r.input }] : []))
+      Effect.gen(function*() {
+        const runs = yield* sql.unsafe<{ run_id: string | null; input: string | null }>(
+          `SELECT run_id, json_extract(payload, '$.action.input') AS input FROM events
+            WHERE type = 'run.start' AND agent_id = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, id DESC LIMIT ?`,
+          [agent, window.since, window.until, limit]
         )
-      ))).pipe(Effect.map((lists) => lists.flat()), Effect.mapError(fromCause("replay sample")))
+        return yield* Effect.forEach(runs.flatMap((r) =>
+          typeof r.input === "string" && r.input.trim() !== "" ? [{ runId: r.run_id, input: r.input }] : []
+        ), ({ input, runId }) =>
+          Effect.gen(function*() {
+            if (runId === null) return { agent, input }
+            const rows = yield* sql.unsafe<{ response: string | null; tokens_in: number | null; tokens_out: number | null }>(
+              `SELECT json_extract(payload, '$.context.response') AS response, tokens_in, tokens_out FROM events
+                WHERE run_id = ? AND type = 'model.response' ORDER BY id`,
+              [runId]
+            )
+            const responses: Array<RecordedResponse> = []
+            for (const row of rows) {
+              const decoded = row.response === null ? Option.none() : decodeRecorded(row.response)
+              // A run recorded only in part cannot be replayed from the recording.
+              if (Option.isNone(decoded)) return { agent, input }
+              responses.push({ ...decoded.value, tokensIn: row.tokens_in ?? 0, tokensOut: row.tokens_out ?? 0 })
+            }
+            return { agent, input, responses: responses.length === 0 ? undefined : responses }
+          }))
+      }))).pipe(Effect.map((lists) => lists.flat()), Effect.mapError(fromCause("replay sample")))
 
 /** What a replay measured. @since 0.1.0 @category models */
 export interface Measures {

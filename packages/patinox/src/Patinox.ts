@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import type { LanguageModel } from "@patinox/core"
+import { type LanguageModel, Monitor } from "@patinox/core"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Layer } from "effect"
@@ -60,7 +60,8 @@ export const services = (config: PatinoxConfig, options: Options = {}) => {
     Layer.provideMerge(Validation.layer(config.validation)),
     Layer.provideMerge(Layer.merge(Telemetry.layer(config, filename), database)),
     Layer.provide(Telemetry.databaseLayer(filename)),
-    Layer.provideMerge(Observability.layer(config.observability, options.spanProcessors))
+    Layer.provideMerge(Observability.layer(config.observability, options.spanProcessors)),
+    Layer.merge(Layer.succeed(Monitor.RecordModelResponses, config.telemetry.recordModelResponses))
   )
 }
 

@@ -66,7 +66,12 @@ export type ValidationConfig = typeof ValidationConfig.Type
 export const TelemetryConfig = Schema.Struct({
   ...TelemetryStore.Config.fields,
   /** Commit a run's events to SQLite before its HTTP response (group commit); off, they follow within a second. */
-  durable: Schema.optionalWith(Schema.Boolean, { default: () => true })
+  durable: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /**
+   * Store each model response (redacted) with its event, so that the meta-layer replays runs without
+   * calling the model when an edit does not touch the prompt. Off: replays call the configured model.
+   */
+  recordModelResponses: Schema.optionalWith(Schema.Boolean, { default: () => false })
 })
 
 /** @since 0.1.0 @category schemas */

@@ -80,6 +80,7 @@ export const runLoop = (
 ): Effect.Effect<RunResult, LoopError, ValidationPipeline.ValidationPipeline | Monitor.Monitor> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
+    const recordResponses = yield* Monitor.RecordModelResponses
     const base = { agentId: agent.id, runId }
     const validationBase = hooks.userId === undefined ? base : { ...base, userId: hooks.userId }
     const guard = Option.getOrUndefined(yield* Effect.serviceOption(DependencyGuard.DependencyGuard))
@@ -195,7 +196,19 @@ export const runLoop = (
           usage: response.usage
         }, true),
         metrics: { latencyMs, tokensIn: response.usage.inputTokens, tokensOut: response.usage.outputTokens },
-        context: { model: response.model, provider: model.provider, step, requestId }
+        context: recordResponses
+          ? {
+            model: response.model,
+            provider: model.provider,
+            step,
+            requestId,
+            response: {
+              content: response.message.content,
+              finishReason: response.finishReason,
+              toolCalls: response.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }))
+            }
+          }
+          : { model: response.model, provider: model.provider, step, requestId }
       })
       yield* record(
         new ModelStep({

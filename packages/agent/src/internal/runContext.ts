@@ -26,7 +26,12 @@ export type Services = ValidationPipeline.ValidationPipeline | Monitor.Monitor
 
 /** The run's services out of a context of any size; its span is left out. */
 export const services = (context: Context.Context<Services>): Context.Context<Services> =>
-  Context.pick(ValidationPipeline.ValidationPipeline, Monitor.Monitor, DependencyGuard.DependencyGuard)(context)
+  Context.pick(
+    ValidationPipeline.ValidationPipeline,
+    Monitor.Monitor,
+    DependencyGuard.DependencyGuard,
+    Monitor.RecordModelResponses
+  )(context)
 
 const withSpanOf = (base: Context.Context<Services>, current: Context.Context<never>): Context.Context<Services> => {
   const span = Context.getOption(current, Tracer.ParentSpan)
