@@ -22,6 +22,7 @@ import {
 import { JailbreakValidator, type KnowledgeBase, PromptGuard } from "@patinox/validation"
 import { Config, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { execFileSync } from "node:child_process"
+import { realpathSync } from "node:fs"
 import { basename, relative } from "node:path"
 import { BehaviourDir, build, localTools, type RegisteredTool } from "./Agents.js"
 import * as SimulatedModel from "./SimulatedModel.js"
@@ -169,7 +170,8 @@ export const publishing = (config: MetaConfig.MetaConfig, behaviourDir: string) 
     const branch = Option.getOrElse(git(behaviourDir, "symbolic-ref", "--short", "-q", "HEAD"), () => "main")
     return {
       layer: LocalGitPublisher.layer({ repoDir: root.value, baseBranch: branch, autoMerge: config.autoMerge }),
-      pathInRepo: (file: string) => relative(root.value, file).split("\\").join("/"),
+      // git answers with the real path (macOS's /tmp is /private/tmp): the file's must match it.
+      pathInRepo: (file: string) => relative(root.value, realpathSync(file)).split("\\").join("/"),
       target: `git branch from ${branch} in ${root.value}`
     }
   })
