@@ -5,16 +5,19 @@
  * Only commands and their effects live here; `cliMain.ts` runs them. See
  * docs/cli.md for usage and exit codes.
  */
-import { Command, Options, ValidationError } from "@effect/cli"
+import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import { AgentRuntime, type RunResult } from "@patinox/agent"
 import type { LanguageModel } from "@patinox/core"
+import { TelemetryQueries } from "@patinox/telemetry-store"
 import { Analysis, BuiltInAnalysers, MetaConfig, type MetaLayer } from "@patinox/meta"
 import { KnowledgeBase } from "@patinox/validation"
 import {
   Cause,
   Clock,
+  Duration,
   Config,
   Console,
   Data,
@@ -27,13 +30,14 @@ import {
   Option,
   Schedule
 } from "effect"
-import { existsSync } from "node:fs"
-import { resolve } from "node:path"
-import { BehaviourDir } from "./Agents.js"
+import { existsSync, readFileSync } from "node:fs"
+import { basename, resolve } from "node:path"
+import { Agents, BehaviourDir, ServiceValidation } from "./Agents.js"
 import * as AppConfig from "./AppConfig.js"
 import * as ConfigFile from "./ConfigFile.js"
 import * as Http from "./Http.js"
 import * as Meta from "./Meta.js"
+import * as Serve from "./Serve.js"
 
 /**
  * Why the command stopped, with its exit code: 1 when a pass failed, 2 for
@@ -104,12 +108,12 @@ const BUSY_TIMEOUT_MS = 5_000
  * switch: the service owns the schema. A missing file or one that is not a
  * store (or predates proposals) is a usage error, not a failed pass.
  */
-export const openStore = (file: string, mode: "read" | "propose"): Layer.Layer<SqlClient.SqlClient, CliError> =>
+export const openStore = (file: string, mode: "read" | "write" | "propose"): Layer.Layer<SqlClient.SqlClient, CliError> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     if (!existsSync(file)) {
       return yield* usage(`database not found: ${file} (set database.path in the config file, or pass --db)`)
     }
-    const needed = mode === "read" ? ["events"] : ["events", "proposals"]
+    const needed = mode === "propose" ? ["events", "proposals"] : ["events"]
     const checked = Layer.effectDiscard(Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
@@ -306,7 +310,152 @@ const analyze = Command.make(
   "Run a meta-layer pass over the telemetry store: analyse, plan, replay, and propose edits of the behaviour files."
 ))
 
-const patinox = Command.make("patinox").pipe(Command.withSubcommands([analyze]))
+const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON on stdout instead of text."))
+
+/** The store's file: `--db`, else the config file's `database.path`, from the working directory. */
+const dbOption = Options.text("db").pipe(
+  Options.withPseudoName("path"),
+  Options.withDescription("The telemetry store's SQLite file; overrides database.path of the config file."),
+  Options.optional
+)
+
+const serve = Command.make("serve", {}, () => Serve.serve).pipe(
+  Command.withDescription("Start the service (the same as `pnpm --filter app start`).")
+)
+
+/** A run as a few lines: each step with its timing and tokens, then the totals. */
+export const trace = (result: RunResult.RunResult): string => {
+  const lines = result.steps.map((step) => {
+    switch (step._tag) {
+      case "ModelStep":
+        return `  ${step.step} model ${step.model} -> ${step.toolCalls.length > 0 ? step.toolCalls.join(", ") : step.finishReason} ` +
+          `(${step.latencyMs.toFixed(0)} ms, ${step.usage.inputTokens}+${step.usage.outputTokens} tokens)`
+      case "ToolStep":
+        return `  ${step.step} tool ${step.tool} ${step.isError ? "failed" : "ok"} (${step.latencyMs.toFixed(0)} ms)`
+      case "RevisionStep":
+        return `  ${step.step} ${step.validator} sent back the ${step.stage.replace("_", " ")}: ${step.feedback.split("\n")[0] ?? ""}`
+    }
+  })
+  return [
+    result.answer,
+    ...lines,
+    `run ${result.runId}: ${result.steps.length} steps, ${result.usage.inputTokens}+${result.usage.outputTokens} tokens, ` +
+    `${result.durationMs.toFixed(0)} ms`
+  ].map(printable).join("\n")
+}
+
+const run = Command.make(
+  "run",
+  { agent: Args.text({ name: "agent" }), input: Args.text({ name: "input" }), json: jsonOption },
+  (args) =>
+    Effect.gen(function*() {
+      const { config } = yield* configFile
+      const app = yield* AppConfig.load.pipe(Effect.mapError((error) => usage(String(error))))
+      const agents = Agents.DefaultWithoutDependencies.pipe(
+        Layer.provide(BehaviourDir.layer(config.agents.behaviourDir)),
+        Layer.provide(Layer.succeed(ServiceValidation, config.validation)),
+        Layer.provideMerge(AgentRuntime.layer({ shutdownDeadline: Duration.millis(config.agents.shutdownDeadlineMs) })),
+        Http.withAgentServices(config, Http.modelLayer(app, config.simulatedModel)),
+        Layer.mapError((error) => usage(error instanceof Error ? error.message : String(error)))
+      )
+      yield* Effect.gen(function*() {
+        const hosted = yield* Agents
+        const agent = hosted.get(args.agent)
+        if (agent === undefined) {
+          return yield* usage(`unknown agent "${args.agent}"; the service has: ${hosted.list.map((a) => a.name).join(", ")}`)
+        }
+        const result = yield* agent.run(args.input, { deadline: Duration.millis(config.agents.runDeadlineMs) }).pipe(
+          Effect.mapError((error) => new CliError({ message: `${error._tag}: ${error.message}`, exitCode: 1 }))
+        )
+        yield* Console.log(args.json ? JSON.stringify(result) : trace(result))
+      }).pipe(Effect.provide(agents))
+    })
+).pipe(Command.withDescription("Run one agent on one input, as the service would, and print its answer and steps."))
+
+const stats = Command.make(
+  "stats",
+  {
+    db: dbOption,
+    minutes: Options.integer("minutes").pipe(
+      Options.withDescription("The window, in minutes up to now."),
+      Options.withDefault(60)
+    ),
+    json: jsonOption
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const { config } = yield* configFile
+      if (args.minutes <= 0) return yield* usage(`--minutes must be positive, got ${args.minutes}`)
+      const file = resolve(Option.getOrElse(args.db, () => config.database.path))
+      const summary = yield* Effect.gen(function*() {
+        const queries = yield* TelemetryQueries.TelemetryQueries
+        const window = { since: (yield* Clock.currentTimeMillis) - args.minutes * 60_000 }
+        return {
+          windowMinutes: args.minutes,
+          tools: yield* queries.latencyPercentiles("tool", window),
+          models: yield* queries.latencyPercentiles("model", window),
+          toolErrors: yield* queries.errorRates("tool", window),
+          tokensByAgent: yield* queries.tokenUsage("agent", window),
+          decisions: yield* queries.decisionCounts(window)
+        }
+      }).pipe(
+        Effect.mapError((error) => new CliError({ message: error.message, exitCode: 1 })),
+        Effect.provide(TelemetryQueries.layer.pipe(Layer.provideMerge(readOnlyStore(file))))
+      )
+      if (args.json) return yield* Console.log(JSON.stringify(summary))
+      const errors = new Map(summary.toolErrors.map((e) => [e.key, e.rate] as const))
+      const lines = [
+        `last ${args.minutes} min`,
+        ...summary.tools.map((t) =>
+          `tool  ${t.key}: ${t.count} calls, p50 ${t.p50.toFixed(0)} ms, p95 ${t.p95.toFixed(0)} ms, ` +
+          `errors ${((errors.get(t.key) ?? 0) * 100).toFixed(1)} %`
+        ),
+        ...summary.models.map((m) => `model ${m.key}: ${m.count} calls, p50 ${m.p50.toFixed(0)} ms, p95 ${m.p95.toFixed(0)} ms`),
+        ...summary.tokensByAgent.map((u) => `agent ${u.key}: ${u.calls} model calls, ${u.tokensIn}+${u.tokensOut} tokens`),
+        ...summary.decisions.map((d) => `validator ${d.validator}: ${d.decision} ${d.count}`)
+      ]
+      yield* Console.log(lines.map(printable).join("\n"))
+    })
+).pipe(Command.withDescription("Latency, errors, tokens and validator decisions from the store (read-only)."))
+
+const knowledgeAdd = Command.make(
+  "add",
+  {
+    file: Args.file({ name: "file", exists: "yes" }),
+    title: Options.text("title").pipe(Options.withDescription("The document's title; its file name otherwise."), Options.optional),
+    db: dbOption,
+    json: jsonOption
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const { config } = yield* configFile
+      const text = yield* Effect.try({
+        try: () => readFileSync(args.file, "utf8"),
+        catch: (error) => usage(`cannot read ${args.file}: ${error instanceof Error ? error.message : String(error)}`)
+      })
+      if (text.trim() === "") return yield* usage(`${args.file} is empty`)
+      const store = resolve(Option.getOrElse(args.db, () => config.database.path))
+      const added = yield* Effect.gen(function*() {
+        const knowledge = yield* KnowledgeBase.KnowledgeBase
+        const id = yield* knowledge.add({ title: Option.getOrElse(args.title, () => basename(args.file)), source: args.file, text })
+        return { id, documents: yield* knowledge.count }
+      }).pipe(
+        Effect.mapError((error) => new CliError({ message: error.message, exitCode: 1 })),
+        Effect.provide(KnowledgeBase.layer.pipe(
+          Layer.mapError((error) => new CliError({ message: error.message, exitCode: 1 })),
+          Layer.provideMerge(openStore(store, "write"))
+        ))
+      )
+      yield* Console.log(args.json ? JSON.stringify(added) : `added ${added.id} (${added.documents} documents in the knowledge base)`)
+    })
+).pipe(Command.withDescription("Add a text file to the knowledge base (redacted before it is stored)."))
+
+const knowledge = Command.make("knowledge").pipe(
+  Command.withDescription("The knowledge base the hallucination validator and search_documents read."),
+  Command.withSubcommands([knowledgeAdd])
+)
+
+const patinox = Command.make("patinox").pipe(Command.withSubcommands([serve, run, stats, knowledge, analyze]))
 
 const cli = Command.run(patinox, { name: "patinox", version: "0.1.0" })
 

@@ -213,3 +213,33 @@ describe("patinox analyze", () => {
       for (const option of ["--db", "--window-hours", "--json", "--watch", "--every", "--findings-only"]) assert.include(stdout, option)
     }), { timeout: 120_000 })
 })
+
+describe("patinox run, stats, knowledge add", () => {
+  it.scoped("runs an agent, then stats read the run back and the knowledge base takes a file", () =>
+    Effect.gen(function*() {
+      const dir = yield* TempDir.make("patinox-cli-")
+      const config = join(dir, "patinox.config.yaml")
+      writeFileSync(config, `database:\n  path: ${JSON.stringify(join(dir, "patinox.db"))}\n`)
+      const env = { PATINOX_CONFIG: config }
+
+      const ran = yield* cli(["run", "assistant", "What is 17 + 25?", "--json"], env)
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      const result: unknown = JSON.parse(ran.stdout)
+      assert.deepInclude(result, { agent: "assistant", answer: "17 + 25 = 42" })
+
+      const unknown = yield* cli(["run", "nobody", "hi"], env)
+      assert.strictEqual(unknown.code, 2)
+      assert.include(unknown.stderr, "unknown agent \"nobody\"; the service has: assistant")
+
+      const stats = yield* cli(["stats", "--json"], env)
+      assert.strictEqual(stats.code, 0, stats.stderr)
+      const summary: unknown = JSON.parse(stats.stdout)
+      assert.deepInclude(JSON.stringify(summary), "\"key\":\"calculator\",\"count\":2")
+
+      const doc = join(dir, "actors.txt")
+      writeFileSync(doc, "Each running agent is a supervised fiber with a bounded mailbox.\n")
+      const added = yield* cli(["knowledge", "add", doc, "--json"], env)
+      assert.strictEqual(added.code, 0, added.stderr)
+      assert.deepInclude(JSON.parse(added.stdout), { documents: 1 })
+    }), { timeout: 240_000 })
+})
