@@ -4,6 +4,7 @@
  */
 import {
   HttpApiBuilder,
+  HttpApiScalar,
   HttpApiError,
   HttpMiddleware,
   HttpServer,
@@ -258,6 +259,9 @@ export const serverLayer = (config: AppConfig, file: ConfigFile) =>
         // RequestLog's span replaces the platform's, which records the URL unredacted.
         HttpMiddleware.withTracerDisabledWhen(() => true),
         Layer.provide(ErrorResponse.layer),
+        // The OpenAPI document derived from the API's schemas, and Scalar's reference UI over it, served
+        // from the bundled script (no CDN: it works offline).
+        Layer.provide(Layer.merge(HttpApiBuilder.middlewareOpenApi(), HttpApiScalar.layer({ path: "/docs" }))),
         Layer.provideMerge(apiLayer(file)),
         HttpServer.withLogAddress
       )
