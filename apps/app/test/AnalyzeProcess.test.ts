@@ -234,7 +234,8 @@ describe("patinox run, stats, knowledge add", () => {
       const stats = yield* cli(["stats", "--json"], env)
       assert.strictEqual(stats.code, 0, stats.stderr)
       const summary: unknown = JSON.parse(stats.stdout)
-      assert.deepInclude(JSON.stringify(summary), "\"key\":\"calculator\",\"count\":2")
+      // The one run above called the calculator once.
+      assert.include(JSON.stringify(summary), "\"key\":\"calculator\",\"count\":1")
 
       const doc = join(dir, "actors.txt")
       writeFileSync(doc, "Each running agent is a supervised fiber with a bounded mailbox.\n")
