@@ -83,6 +83,27 @@ export const round = (value: number, digits = 3): number => {
 }
 
 /**
+ * Deterministic data for a benchmark's store: a seeded linear congruential
+ * generator (the same rows on every run and machine), picks from it, and
+ * skewed latencies (most calls near `base`, `tail` of them 8x).
+ */
+export const seeded = (seed: number) => {
+  let state = seed
+  const random = () => {
+    state = (state * 1_103_515_245 + 12_345) & 0x7fffffff
+    return state / 0x7fffffff
+  }
+  return {
+    random,
+    pick: <A>(items: ReadonlyArray<A>): A => items[Math.floor(random() * items.length)] ?? items[0]!,
+    latency: (base: number, tail: number) => round(base * (0.5 + random()) * (random() < tail ? 8 : 1), 1)
+  }
+}
+
+/** `n` in hex, zero-padded to `width`: ids shaped like trace, span and run ids. */
+export const hex = (n: number, width: number): string => n.toString(16).padStart(width, "0")
+
+/**
  * Times `iterations` sequential calls of `fn` after `warmup` untimed calls.
  * Returns the per-call durations in milliseconds and the wall time.
  */

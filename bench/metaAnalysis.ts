@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { BenchRow } from "./harness.js"
-import { percentile, round } from "./harness.js"
+import { hex, percentile, round, seeded } from "./harness.js"
 
 const EVENTS = 1_000_000
 const EVENTS_PER_RUN = 10
@@ -34,15 +34,9 @@ const MODELS = ["gpt-4o-mini", "gpt-4o", "llama-3.1-8b", "claude-haiku", "mistra
 const VALIDATORS = ["jailbreak", "pii", "hallucination", "rate_limit"]
 const PROMPT = "Find the latest quarterly revenue figures for the payments team and compare them with last year's."
 
-let seed = 7
-const random = () => {
-  seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff
-  return seed / 0x7fffffff
-}
-const pick = <A>(items: ReadonlyArray<A>): A => items[Math.floor(random() * items.length)] ?? items[0]!
-const hex = (n: number, width: number) => n.toString(16).padStart(width, "0")
+const { latency: skewed, pick, random } = seeded(7)
 /** Skewed latencies: most calls fast, a long tail. */
-const latency = (base: number) => round(base * (0.5 + random()) * (random() < 0.03 ? 8 : 1), 1)
+const latency = (base: number) => skewed(base, 0.03)
 
 type Cell = string | number | null
 const INSERT = `INSERT INTO events (ts, type, agent_id, run_id, trace_id, span_id, parent_span_id, tool, model,

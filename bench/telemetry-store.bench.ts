@@ -32,7 +32,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Benchmark, BenchRow } from "./harness.js"
-import { percentile, round } from "./harness.js"
+import { hex, percentile, round, seeded } from "./harness.js"
 
 const SINK_EVENTS = 200_000
 const REPS = 5
@@ -54,15 +54,9 @@ const PROMPTS = [
 
 // -- deterministic data ------------------------------------------------------------
 
-let seed = 42
-const random = () => {
-  seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff
-  return seed / 0x7fffffff
-}
-const pick = <A>(items: ReadonlyArray<A>): A => items[Math.floor(random() * items.length)] ?? items[0]!
-const hex = (n: number, width: number) => n.toString(16).padStart(width, "0")
+const { latency: skewed, pick, random } = seeded(42)
 /** Skewed latencies: most calls fast, a long tail. */
-const latency = (base: number) => round(base * (0.5 + random()) * (random() < 0.05 ? 8 : 1), 1)
+const latency = (base: number) => skewed(base, 0.05)
 
 /** 32 bits that look random, the same for the same `n` and `salt` (murmur3's finaliser). */
 const mix32 = (n: number, salt: number): number => {

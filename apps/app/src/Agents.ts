@@ -198,13 +198,7 @@ export const agentValidation = (
  * are its own, so its limits do not share the other agents' budget.
  */
 const agentStack = (config: PatinoxConfig.ValidationConfig) =>
-  Guard.layer.pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      Validation.pipelineLayer(config),
-      config.circuitBreaker.enabled ? CircuitBreaker.layerGuard : Layer.empty
-    )),
-    Layer.provideMerge(Validation.breakerLayer(config))
-  )
+  Guard.layer.pipe(Layer.provideMerge(Validation.stack(config)))
 
 export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
   scoped: Effect.gen(function*() {

@@ -9,7 +9,7 @@ import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { AgentRuntime, type RunResult } from "@patinox/agent"
+import type { RunResult } from "@patinox/agent"
 import type { LanguageModel } from "@patinox/core"
 import { TelemetryQueries } from "@patinox/telemetry-store"
 import { Analysis, BuiltInAnalysers, MetaConfig, type MetaLayer } from "@patinox/meta"
@@ -32,7 +32,7 @@ import {
 } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { basename, resolve } from "node:path"
-import { Agents, BehaviourDir, ServiceValidation } from "./Agents.js"
+import { Agents, BehaviourDir } from "./Agents.js"
 import * as AppConfig from "./AppConfig.js"
 import * as ConfigFile from "./ConfigFile.js"
 import * as Http from "./Http.js"
@@ -68,6 +68,13 @@ export interface PassResult {
   readonly skipped?: ReadonlyArray<{ readonly findingKey: string; readonly reason: string }> | undefined
 }
 
+/** How many events the store holds in the window: a pass's context, and its progress between passes. */
+const eventsIn = (window: Analysis.Window) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.unsafe<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE ts >= ? AND ts < ?", [window.since, window.until])).pipe(
+      Effect.map(([counted]) => counted?.n ?? 0)
+    )
+
 /**
  * One analysis pass over the window ending now. This is the pass `analyze`
  * and `analyze --watch` repeat: the full meta pass (analyse, plan, replay,
@@ -75,16 +82,11 @@ export interface PassResult {
  */
 export const analyzeOnce = (options: AnalyzeOptions): Effect.Effect<PassResult, CliError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const window = Analysis.windowEndingAt(yield* Clock.currentTimeMillis, options.windowHours)
-    const [counted] = yield* sql.unsafe<{ n: number }>(
-      "SELECT COUNT(*) AS n FROM events WHERE ts >= ? AND ts < ?",
-      [window.since, window.until]
-    )
     const { failures, findings } = yield* Analysis.run(window).pipe(Effect.provide(analysersLayer(options.meta)))
     return {
       window: { since: window.since, until: window.until },
-      events: counted?.n ?? 0,
+      events: yield* eventsIn(window),
       findings,
       failures: failures.map(({ analyser, error }) => ({ analyser, message: error.message }))
     }
@@ -151,16 +153,11 @@ export const proposeOnce = (
   options: AnalyzeOptions & { readonly behaviourDir: string }
 ): Effect.Effect<PassResult, CliError, SqlClient.SqlClient | LanguageModel.LanguageModel | KnowledgeBase.KnowledgeBase> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
     const meta = { ...options.meta, analysisWindowHours: options.windowHours }
     const report = yield* Meta.passOnce(meta, options.behaviourDir)
-    const [counted] = yield* sql.unsafe<{ n: number }>(
-      "SELECT COUNT(*) AS n FROM events WHERE ts >= ? AND ts < ?",
-      [report.window.since, report.window.until]
-    )
     return {
       window: { since: report.window.since, until: report.window.until },
-      events: counted?.n ?? 0,
+      events: yield* eventsIn(report.window),
       findings: report.findings,
       failures: report.failures,
       proposals: report.proposals,
@@ -230,14 +227,17 @@ const configFile = ConfigFile.load.pipe(
   Effect.mapError((error) => usage(error._tag === "ConfigFileError" ? error.message : `PATINOX_CONFIG: ${String(error)}`))
 )
 
+/** The store's file: `--db`, else the config file's `database.path`, from the working directory. */
+const dbOption = Options.text("db").pipe(
+  Options.withPseudoName("path"),
+  Options.withDescription("The telemetry store's SQLite file; overrides database.path of the config file."),
+  Options.optional
+)
+
 const analyze = Command.make(
   "analyze",
   {
-    db: Options.text("db").pipe(
-      Options.withPseudoName("path"),
-      Options.withDescription("The telemetry store's SQLite file; overrides database.path of the config file."),
-      Options.optional
-    ),
+    db: dbOption,
     windowHours: Options.float("window-hours").pipe(
       Options.withPseudoName("hours"),
       Options.withDescription("Hours of telemetry to analyse, ending now; overrides meta.analysisWindowHours."),
@@ -312,13 +312,6 @@ const analyze = Command.make(
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON on stdout instead of text."))
 
-/** The store's file: `--db`, else the config file's `database.path`, from the working directory. */
-const dbOption = Options.text("db").pipe(
-  Options.withPseudoName("path"),
-  Options.withDescription("The telemetry store's SQLite file; overrides database.path of the config file."),
-  Options.optional
-)
-
 const serve = Command.make("serve", {}, () => Serve.serve).pipe(
   Command.withDescription("Start the service (the same as `pnpm --filter app start`).")
 )
@@ -351,10 +344,7 @@ const run = Command.make(
     Effect.gen(function*() {
       const { config } = yield* configFile
       const app = yield* AppConfig.load.pipe(Effect.mapError((error) => usage(String(error))))
-      const agents = Agents.DefaultWithoutDependencies.pipe(
-        Layer.provide(BehaviourDir.layer(config.agents.behaviourDir)),
-        Layer.provide(Layer.succeed(ServiceValidation, config.validation)),
-        Layer.provideMerge(AgentRuntime.layer({ shutdownDeadline: Duration.millis(config.agents.shutdownDeadlineMs) })),
+      const agents = Http.agentsLayer(config).pipe(
         Http.withAgentServices(config, Http.modelLayer(app, config.simulatedModel)),
         Layer.mapError((error) => usage(error instanceof Error ? error.message : String(error)))
       )

@@ -224,12 +224,21 @@ export const apiLayer = (file: ConfigFile) =>
     Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive, ProposalsLive]),
     // The meta-layer's proposals live in the service's own SQLite file.
     Layer.provide(ProposalStore.layer.pipe(Layer.provide(Patinox.databaseSqlClient))),
-    Layer.provide(Agents.DefaultWithoutDependencies),
-    // What an agent's own `validation` settings override.
-    Layer.provide(Layer.succeed(ServiceValidation, file.validation)),
     // The meta-layer's scheduled passes, on the same file and behaviour folder as the agents.
     Layer.merge(Meta.layer(file.meta).pipe(Layer.provide(Patinox.databaseSqlClient))),
-    Layer.provide(BehaviourDir.layer(file.agents.behaviourDir)),
+    Layer.provideMerge(agentsLayer(file))
+  )
+
+/**
+ * The agents from the behaviour folder, on their runtime: what the API and
+ * `patinox run` host. It also provides the runtime (so that `main` can wait
+ * on its escalations) and the folder.
+ */
+export const agentsLayer = (file: ConfigFile) =>
+  Agents.DefaultWithoutDependencies.pipe(
+    // What an agent's own `validation` settings override.
+    Layer.provide(Layer.succeed(ServiceValidation, file.validation)),
+    Layer.provideMerge(BehaviourDir.layer(file.agents.behaviourDir)),
     Layer.provideMerge(
       AgentRuntime.layer({
         shutdownDeadline: Duration.millis(file.agents.shutdownDeadlineMs),

@@ -30,6 +30,7 @@ import * as SimulatedModel from "./SimulatedModel.js"
 // Replayed runs are bounded like the service's own, so a looping edit cannot hang a pass.
 const replayDeadline = Duration.minutes(2)
 const replayConcurrency = 4
+const eventsPerStep = 50
 
 const finishReason = Schema.decodeUnknownSync(ActionResult.FinishReason)
 
@@ -87,6 +88,7 @@ export const replayer: Layer.Layer<Replay.Replayer, never, LanguageModel.Languag
         Effect.gen(function*() {
           const wanted = new Set(inputs.map((input) => input.agent))
           const built = new Map<string, Effect.Effect.Success<ReturnType<typeof build>>["agent"]>()
+          const steps = new Map<string, number>()
           for (const { file, text } of files) {
             const behaviour = yield* Behaviour.decode(text, file)
             if (!wanted.has(behaviour.name)) continue
@@ -96,9 +98,13 @@ export const replayer: Layer.Layer<Replay.Replayer, never, LanguageModel.Languag
                 reason: `${behaviour.name} uses ${asks.name}, which does not run in this process (delegation is not replayed)`
               })
             }
-            built.set(behaviour.name, (yield* build({ file, behaviour: { ...behaviour, validation: undefined } }, registry, model.model)).agent)
+            steps.set(behaviour.name, behaviour.maxSteps)
+            const loaded = { file, text, behaviour: { ...behaviour, validation: undefined } }
+            built.set(behaviour.name, (yield* build(loaded, registry, model.model)).agent)
           }
-          const { memory, monitor } = yield* Monitor.makeMemory(1_000_000)
+          // The ring is allocated whole, so it is sized to these runs: a step reports about ten events.
+          const capacity = inputs.reduce((n, input) => n + eventsPerStep * (steps.get(input.agent) ?? 1) + eventsPerStep, 0)
+          const { memory, monitor } = yield* Monitor.makeMemory(Math.max(1, capacity))
           yield* Effect.forEach(inputs, (input) => {
             const agent = built.get(input.agent)
             const responses = mode === "recorded" ? input.responses : undefined
@@ -230,15 +236,15 @@ export const passOnce = (config: MetaConfig.MetaConfig, behaviourDir: string) =>
     )
   })
 
-/** The scheduled passes in the service's scope (nothing when `meta.enabled` is false). */
+/**
+ * The scheduled passes in the service's scope (nothing when `meta.enabled`
+ * is false). Where to publish is resolved at each pass, not at start: the
+ * folder may become a repository later, and starting the service runs no git.
+ */
 export const layer = (config: MetaConfig.MetaConfig) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     if (!config.enabled) return Layer.empty
     const behaviourDir = yield* BehaviourDir
-    const publish = yield* publishing(config, behaviourDir)
-    yield* Effect.logInfo(`meta: passes on "${config.schedule}", publishing to ${publish.target}`)
-    return MetaLayer.layer({ config, behaviourDir, pathInRepo: publish.pathInRepo }).pipe(
-      Layer.provide(passServices(config, publish.layer))
-    )
+    yield* Effect.logInfo(`meta: passes on "${config.schedule}" over ${behaviourDir}`)
+    return MetaLayer.scheduled(config, passOnce(config, behaviourDir))
   }))
-

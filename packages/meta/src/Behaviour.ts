@@ -119,6 +119,8 @@ export const formatKey = (path: ReadonlyArray<PropertyKey>): string =>
 export interface Loaded {
   readonly file: string
   readonly behaviour: AgentBehaviour
+  /** The file's text as read, which edits start from. */
+  readonly text: string
 }
 
 const decodeBehaviour = Schema.decodeUnknown(AgentBehaviour, { errors: "all", onExcessProperty: "error" })
@@ -188,7 +190,7 @@ export const load = Effect.fn("Behaviour.load")(function*(dir: string) {
       return yield* new BehaviourFileError({ file, key: "name", reason: `agent "${behaviour.name}" is already defined in ${other}` })
     }
     byName.set(behaviour.name, file)
-    loaded.push({ file, behaviour })
+    loaded.push({ file, behaviour, text })
   }
   return loaded as ReadonlyArray<Loaded>
 })

@@ -15,8 +15,6 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { Hash } from "@patinox/core"
 import type { TelemetryStoreError } from "@patinox/telemetry-store/TelemetryStoreError"
 import { Clock, Effect, Either, Layer, Option } from "effect"
-import { readFileSync } from "node:fs"
-import { basename } from "node:path"
 import * as Analysis from "./Analysis.js"
 import * as Behaviour from "./Behaviour.js"
 import { type MetaConfig, schedule } from "./MetaConfig.js"
@@ -57,13 +55,6 @@ export interface PassReport {
   /** Findings that yielded no proposal, and why. */
   readonly skipped: ReadonlyArray<{ readonly findingKey: string; readonly reason: string }>
 }
-
-const readText = (file: string) =>
-  Effect.try({
-    try: () => readFileSync(file, "utf8"),
-    catch: (error) =>
-      new Behaviour.BehaviourFileError({ file, key: "", reason: error instanceof Error ? error.message : String(error) })
-  })
 
 /** Applies an improvement's edits, file by file, through the comment-preserving editor. */
 const applyEdits = (improvement: Plan.Improvement, texts: ReadonlyMap<string, string>) =>
@@ -118,8 +109,7 @@ export const pass = (options: Options): Effect.Effect<
     const { findings, failures } = yield* Analysis.run(window)
     yield* Effect.logInfo(`meta: ${findings.length} finding(s) in the last ${config.analysisWindowHours} h`)
     const files = yield* Behaviour.load(options.behaviourDir)
-    const texts = new Map<string, string>()
-    for (const { file } of files) texts.set(file, yield* readText(file))
+    const texts = new Map(files.map(({ file, text }) => [file, text] as const))
     const replayer = yield* Replay.Replayer
     const publisher = yield* Publisher
     const store = yield* ProposalStore.ProposalStore
@@ -127,10 +117,10 @@ export const pass = (options: Options): Effect.Effect<
     const proposals: Array<Proposed> = []
     const skipped: Array<{ findingKey: string; reason: string }> = []
     const skip = (finding: Analysis.Finding, reason: string) =>
-      Effect.as(
+      Effect.zipRight(
         Effect.sync(() => skipped.push({ findingKey: finding.key, reason })),
-        undefined
-      ).pipe(Effect.zipRight(Effect.logDebug(`meta: ${finding.key}: ${reason}`)))
+        Effect.logDebug(`meta: ${finding.key}: ${reason}`)
+      )
 
     for (const finding of findings) {
       const planned = yield* Effect.either(Plan.plan(finding, files, window))
@@ -242,25 +232,20 @@ export const pass = (options: Options): Effect.Effect<
     }
   }).pipe(Effect.withSpan("MetaLayer.pass"))
 
-/** A proposal's files under their names as loaded, for hosts without a repository layout. @since 0.1.0 @category paths */
-export const byBasename = (file: string): string => basename(file)
-
 /**
- * Passes on `meta.schedule` in the layer's scope, while `meta.enabled`. A
- * failed pass is logged and the next one runs on time.
+ * Runs `run` on `meta.schedule` in the layer's scope, while `meta.enabled`.
+ * A failed pass is logged and the next one runs on time. Hosts that resolve
+ * their services per pass (where to publish, say) schedule their own pass.
  *
  * @since 0.1.0 @category layers
  */
-export const layer = (options: Options): Layer.Layer<
-  never,
-  never,
-  Analysis.Analysers | SqlClient.SqlClient | Replay.Replayer | Publisher | ProposalStore.ProposalStore
-> =>
+export const scheduled = <E, R>(config: MetaConfig, run: Effect.Effect<PassReport, E, R>): Layer.Layer<never, never, R> =>
   Layer.scopedDiscard(Effect.gen(function*() {
-    if (!options.config.enabled) return
-    const every = schedule(options.config.schedule)
+    if (!config.enabled) return
+    const every = schedule(config.schedule)
+    // The config schema rejects a bad schedule; a value built without it is a programming error.
     if (Either.isLeft(every)) return yield* Effect.dieMessage(every.left)
-    yield* pass(options).pipe(
+    yield* run.pipe(
       Effect.tap((report) =>
         Effect.logInfo(`meta: pass done, ${report.proposals.length} proposal(s), ${report.skipped.length} skipped`)
       ),
@@ -269,3 +254,14 @@ export const layer = (options: Options): Layer.Layer<
       Effect.forkScoped
     )
   }))
+
+/**
+ * `pass(options)` on `meta.schedule`, while `meta.enabled`.
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layer = (options: Options): Layer.Layer<
+  never,
+  never,
+  Analysis.Analysers | SqlClient.SqlClient | Replay.Replayer | Publisher | ProposalStore.ProposalStore
+> => scheduled(options.config, pass(options))

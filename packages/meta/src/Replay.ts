@@ -185,6 +185,11 @@ export const measure = (events: ReadonlyArray<TelemetryEvent>): Measures => {
   }
 }
 
+type ToolMeasures = Measures["tools"][string]
+
+const errorRate = (tool: ToolMeasures | undefined): number =>
+  tool === undefined || tool.calls === 0 ? 0 : tool.errors / tool.calls
+
 /** The replayed figures a proposal shows, flat, for its evidence table. @since 0.1.0 @category measuring */
 export const figures = (objective: Objective, m: Measures): Record<string, number> => {
   const base = { runs: m.runs, succeeded: m.succeeded, maxStepsRuns: m.maxStepsRuns, tokensPerRun: m.tokensPerRun }
@@ -193,7 +198,7 @@ export const figures = (objective: Objective, m: Measures): Record<string, numbe
   return {
     ...base,
     toolCalls: tool?.calls ?? 0,
-    toolErrorRate: tool === undefined || tool.calls === 0 ? 0 : tool.errors / tool.calls,
+    toolErrorRate: errorRate(tool),
     toolMeanMs: tool?.meanMs ?? 0
   }
 }
@@ -209,23 +214,12 @@ export const gain = (objective: Objective, before: Measures, after: Measures): {
     ? `successful runs fell from ${before.succeeded} to ${after.succeeded}`
     : undefined
   const relative = (b: number, a: number) => (b > 0 ? 1 - a / b : 0)
-  switch (objective._tag) {
-    case "TokensPerRun":
-      return { gain: relative(before.tokensPerRun, after.tokensPerRun), regression }
-    case "ToolErrorRate": {
-      const b = before.tools[objective.tool]
-      const a = after.tools[objective.tool]
-      const rate = (t: typeof b) => (t === undefined || t.calls === 0 ? 0 : t.errors / t.calls)
-      return { gain: relative(rate(b), rate(a)), regression }
-    }
-    case "ToolMeanLatency": {
-      const b = before.tools[objective.tool]
-      const a = after.tools[objective.tool]
-      const rate = (t: typeof b) => (t === undefined || t.calls === 0 ? 0 : t.errors / t.calls)
-      const worse = rate(a) > rate(b) + 0.02
-        ? `failed ${objective.tool} calls rose from ${(rate(b) * 100).toFixed(1)} % to ${(rate(a) * 100).toFixed(1)} %`
-        : regression
-      return { gain: relative(b?.meanMs ?? 0, a?.meanMs ?? 0), regression: worse }
-    }
-  }
+  if (objective._tag === "TokensPerRun") return { gain: relative(before.tokensPerRun, after.tokensPerRun), regression }
+  const b = before.tools[objective.tool]
+  const a = after.tools[objective.tool]
+  if (objective._tag === "ToolErrorRate") return { gain: relative(errorRate(b), errorRate(a)), regression }
+  const worse = errorRate(a) > errorRate(b) + 0.02
+    ? `failed ${objective.tool} calls rose from ${(errorRate(b) * 100).toFixed(1)} % to ${(errorRate(a) * 100).toFixed(1)} %`
+    : regression
+  return { gain: relative(b?.meanMs ?? 0, a?.meanMs ?? 0), regression: worse }
 }

@@ -4,7 +4,7 @@ import { Migrations } from "@patinox/telemetry-store"
 import { TempDir } from "@patinox/testing"
 import { Effect, Layer, Ref, Schema, TestClock } from "effect"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { Analysis, MetaConfig, MetaLayer, ProposalStore, Publisher, Replay } from "../src/index.js"
 
 const agent = `name: helper
@@ -34,7 +34,7 @@ const setup = (schedule: string, enabled = true) =>
     ).pipe(Layer.provideMerge(Layer.effectDiscard(Migrations.run()).pipe(Layer.provideMerge(sqlite))))
     const config = Schema.decodeUnknownSync(MetaConfig.MetaConfig)({ schedule, enabled })
     yield* Layer.build(
-      MetaLayer.layer({ config, behaviourDir: agents, pathInRepo: MetaLayer.byBasename }).pipe(Layer.provide(services))
+      MetaLayer.layer({ config, behaviourDir: agents, pathInRepo: basename }).pipe(Layer.provide(services))
     )
     return { passes, agents }
   })

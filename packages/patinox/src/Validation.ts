@@ -67,14 +67,19 @@ export const breakerLayer = (config: ValidationConfig) =>
   })
 
 /**
+ * The pipeline and the breaker (and its `DependencyGuard` view), on a
+ * knowledge base from context: what an agent with its own validation
+ * settings gets beside the service's, sharing the knowledge base.
+ */
+export const stack = (config: ValidationConfig) =>
+  Layer.mergeAll(
+    pipelineLayer(config),
+    config.circuitBreaker.enabled ? CircuitBreaker.layerGuard : Layer.empty
+  ).pipe(Layer.provideMerge(breakerLayer(config)))
+
+/**
  * Everything validation provides to the service: the pipeline, the breaker
  * (and its `DependencyGuard` view) and the knowledge base (on the service's SqlClient).
  */
-export const layer = (config: ValidationConfig) => {
-  const breaker = breakerLayer(config)
-  return Layer.mergeAll(
-    pipelineLayer(config),
-    config.circuitBreaker.enabled ? CircuitBreaker.layerGuard : Layer.empty
-  ).pipe(Layer.provideMerge(Layer.merge(breaker, KnowledgeBase.layer)))
-}
+export const layer = (config: ValidationConfig) => stack(config).pipe(Layer.provideMerge(KnowledgeBase.layer))
 

@@ -10,25 +10,13 @@
  *   40 % of entries stay pending, so those runs loop to `maxSteps`;
  * - `notes` (a fast, reliable tool) and `greeter` (no tools) are healthy.
  *
- * Faults draw from a seeded generator, so a workload is the same on every
- * machine; tool latencies are slept on Effect's clock.
+ * Faults draw from Effect's seeded `Random`, so a workload is the same on
+ * every machine; tool latencies are slept on Effect's clock.
  *
  * @since 0.1.0
  */
 import { Errors, Hash, Ids, LanguageModel, Message, Tool, Usage } from "@patinox/core"
-import { Effect, Schema } from "effect"
-
-/** mulberry32: a small seeded generator, good enough to plant faults reproducibly. @since 0.1.0 @category random */
-export const prng = (seed: number): () => number => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+import { Effect, Random, Schema } from "effect"
 
 /** @since 0.1.0 @category models */
 export interface FaultOptions {
@@ -47,29 +35,28 @@ const Query = Schema.Struct({ query: Schema.String })
 export const isPending = (query: string): boolean => Hash.fnv1a(query) % 10 < 4
 
 /**
- * The workload's tools, each drawing from its own seeded generator.
+ * The workload's tools, each drawing from its own seeded `Random`.
  *
  * @since 0.1.0 @category tools
  */
 export const tools = (options: FaultOptions = {}) => {
   const seed = options.seed ?? 7
-  const slow = prng(seed)
-  const flaky = prng(seed + 1)
-  const jitter = prng(seed + 2)
-  const fast = () => Effect.sleep(15 + Math.floor(jitter() * 10))
+  const slow = Random.make(seed)
+  const flaky = Random.make(seed + 1)
+  const jitter = Random.make(seed + 2)
+  // Draws are effects: a retry of the same call runs them again, and draws again.
+  const fast = Effect.flatMap(jitter.nextIntBetween(15, 25), (ms) => Effect.sleep(ms))
   return [
     Tool.make("inventory_lookup", {
       description: "Looks up how many items of a product are in stock.",
       parameters: Query,
       success: Schema.String,
-      // Drawn when the call runs (suspended), so that a retry of the same call draws again.
       handler: ({ query }) =>
-        Effect.suspend(() =>
+        Effect.flatMap(slow.next, (draw) =>
           Effect.as(
-            slow() < (options.slowShare ?? 0.25) ? Effect.sleep(options.slowMs ?? 600) : fast(),
+            draw < (options.slowShare ?? 0.25) ? Effect.sleep(options.slowMs ?? 600) : fast,
             `${Hash.fnv1a(query) % 100} in stock`
-          )
-        )
+          ))
     }),
     Tool.make("weather_fetch", {
       description: "Fetches the weather forecast for a city.",
@@ -78,11 +65,10 @@ export const tools = (options: FaultOptions = {}) => {
       handler: ({ query }) =>
         Effect.zipRight(
           Effect.sleep(5),
-          Effect.suspend(() =>
-            flaky() < (options.failShare ?? 0.3)
+          Effect.flatMap(flaky.next, (draw) =>
+            draw < (options.failShare ?? 0.3)
               ? Effect.fail(new Errors.ToolFailed({ tool: "weather_fetch", reason: "upstream answered 503" }))
-              : Effect.succeed(`Sunny in ${query.length % 2 === 0 ? "the north" : "the south"}, 21 degrees`)
-          )
+              : Effect.succeed(`Sunny in ${query.length % 2 === 0 ? "the north" : "the south"}, 21 degrees`))
         )
     }),
     Tool.make("ledger_lookup", {
