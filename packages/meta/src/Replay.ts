@@ -218,7 +218,8 @@ export const gain = (objective: Objective, before: Measures, after: Measures): {
   const b = before.tools[objective.tool]
   const a = after.tools[objective.tool]
   if (objective._tag === "ToolErrorRate") return { gain: relative(errorRate(b), errorRate(a)), regression }
-  const worse = errorRate(a) > errorRate(b) + 0.02
+  // One more failed call in a sample of twenty is 5 points of noise, not evidence: it takes two.
+  const worse = errorRate(a) > errorRate(b) + 0.02 && (a?.errors ?? 0) - (b?.errors ?? 0) >= 2
     ? `failed ${objective.tool} calls rose from ${(errorRate(b) * 100).toFixed(1)} % to ${(errorRate(a) * 100).toFixed(1)} %`
     : regression
   return { gain: relative(b?.meanMs ?? 0, a?.meanMs ?? 0), regression: worse }

@@ -185,6 +185,14 @@ describe("Replay measures", () => {
     const worse = Replay.gain({ _tag: "TokensPerRun", agent: "a" }, base, { ...base, tokensPerRun: 60, succeeded: 7 })
     assert.isDefined(worse.regression)
   })
+
+  it("a faster tool that fails more is a regression, one extra failure in a small sample is not", () => {
+    const tools = (errors: number, meanMs: number) => ({ x: { calls: 20, errors, meanMs } })
+    const base = { runs: 20, succeeded: 20, maxStepsRuns: 0, tokensPerRun: 100, tools: tools(0, 160) }
+    const objective = { _tag: "ToolMeanLatency", tool: "x" } as const
+    assert.isUndefined(Replay.gain(objective, base, { ...base, tools: tools(1, 40) }).regression)
+    assert.include(Replay.gain(objective, base, { ...base, tools: tools(2, 40) }).regression ?? "", "rose from 0.0 % to 10.0 %")
+  })
 })
 
 describe("meta.schedule", () => {
