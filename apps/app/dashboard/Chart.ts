@@ -1,0 +1,66 @@
+// A uPlot time-series chart that follows its container's width.
+import uPlot from "uplot"
+import { h } from "./dom.js"
+
+export interface Series {
+  readonly label: string
+  readonly stroke: string
+  /** Which y axis: "y" (left) or "y2" (right). */
+  readonly scale?: "y" | "y2"
+  readonly format?: (value: number) => string
+}
+
+export class Chart {
+  readonly element = h("div", { class: "chart" })
+  private plot: uPlot | undefined
+  private readonly resize = new ResizeObserver(() => this.plot?.setSize(this.size()))
+
+  constructor(private readonly series: ReadonlyArray<Series>, private readonly axes: { y: string; y2?: string }) {
+    this.resize.observe(this.element)
+  }
+
+  private size() {
+    return { width: Math.max(240, this.element.clientWidth), height: 200 }
+  }
+
+  /** `x` in epoch ms; one array of values per series. */
+  update(x: ReadonlyArray<number>, values: ReadonlyArray<ReadonlyArray<number | null>>): void {
+    const data: uPlot.AlignedData = [x.map((t) => t / 1000), ...values.map((column) => [...column])]
+    if (this.plot !== undefined) {
+      this.plot.setData(data)
+      return
+    }
+    const axisFor = (scale: "y" | "y2", label: string): uPlot.Axis => ({
+      scale,
+      label,
+      side: scale === "y" ? 3 : 1,
+      size: 60,
+      grid: { show: scale === "y" }
+    })
+    this.plot = new uPlot(
+      {
+        ...this.size(),
+        scales: { x: { time: true } },
+        series: [
+          {},
+          ...this.series.map((s): uPlot.Series => ({
+            label: s.label,
+            stroke: s.stroke,
+            width: 2,
+            scale: s.scale ?? "y",
+            ...(s.format === undefined ? {} : { value: (_: uPlot, v: number | null) => v === null ? "–" : s.format!(v) })
+          }))
+        ],
+        axes: [{}, axisFor("y", this.axes.y), ...(this.axes.y2 === undefined ? [] : [axisFor("y2", this.axes.y2)])]
+      },
+      data,
+      this.element
+    )
+  }
+
+  /** Frees the canvas; a later `update` draws a new one. */
+  destroy(): void {
+    this.plot?.destroy()
+    this.plot = undefined
+  }
+}
