@@ -16,7 +16,7 @@ export const defaultOutDir = path("../dist/dashboard")
 
 /** The one output of an esbuild build that came from `entry`. */
 const outputOf = (outputs: Record<string, { readonly entryPoint?: string }>, entry: string) => {
-  const found = Object.entries(outputs).find(([, output]) => output.entryPoint !== undefined && entry.endsWith(output.entryPoint))
+  const found = Object.entries(outputs).find(([, output]) => output.entryPoint === entry)
   if (found === undefined) throw new Error(`esbuild produced nothing for ${entry}`)
   return basename(found[0])
 }
@@ -26,6 +26,8 @@ export const buildDashboard = async (outdir: string = defaultOutDir): Promise<Re
   rmSync(outdir, { recursive: true, force: true })
   mkdirSync(outdir, { recursive: true })
   const common = {
+    // Entry points in the metafile are relative to it: the app's folder, wherever this runs from.
+    absWorkingDir: path(".."),
     outdir,
     bundle: true,
     minify: true,

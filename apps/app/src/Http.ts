@@ -273,7 +273,7 @@ export const serverLayer = (config: AppConfig, file: ConfigFile) =>
         // from the bundled script (no CDN: it works offline).
         Layer.provide(Layer.merge(HttpApiBuilder.middlewareOpenApi(), HttpApiScalar.layer({ path: "/docs" }))),
         // The dashboard's page and scripts at / and /dashboard/*, from the built folder.
-        Layer.provide(Dashboard.layer()),
+        Layer.provide(Dashboard.layer(config.dashboardDir)),
         Layer.provideMerge(apiLayer(file)),
         HttpServer.withLogAddress
       )

@@ -1,0 +1,63 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { contentSecurityPolicy } from "../src/Dashboard.js"
+import { api, startDashboard } from "./dashboardServer.js"
+
+const get = (url: string, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { headers })
+    return { status: response.status, headers: response.headers, text: await response.text() }
+  })
+
+describe("the dashboard's static assets", () => {
+  it.scopedLive("are served at / and /dashboard/* without the token, with their types, ETags and caching", () =>
+    Effect.gen(function*() {
+      const { url, files } = yield* startDashboard
+      const page = yield* get(`${url}/`)
+      assert.strictEqual(page.status, 200)
+      assert.strictEqual(page.headers.get("content-type"), "text/html; charset=utf-8")
+      assert.strictEqual(page.headers.get("content-security-policy"), contentSecurityPolicy)
+      assert.include(page.headers.get("content-security-policy") ?? "", "script-src 'self'")
+      assert.strictEqual(page.headers.get("cache-control"), "no-cache")
+      const etag = page.headers.get("etag")
+      assert.match(etag ?? "", /^"[\w-]+"$/)
+      assert.strictEqual((yield* get(`${url}/index.html`)).text, page.text)
+      assert.strictEqual((yield* get(`${url}/`, { "if-none-match": etag ?? "" })).status, 304)
+
+      const script = files.find((name) => name.endsWith(".js"))
+      const style = files.find((name) => name.endsWith(".css"))
+      assert.match(script ?? "", /^dashboard-\w+\.js$/)
+      assert.include(page.text, `/dashboard/${script}`)
+      assert.include(page.text, `/dashboard/${style}`)
+      const js = yield* get(`${url}/dashboard/${script}`)
+      assert.strictEqual(js.status, 200)
+      assert.strictEqual(js.headers.get("content-type"), "text/javascript; charset=utf-8")
+      assert.strictEqual(js.headers.get("cache-control"), "public, max-age=31536000, immutable")
+      assert.include(js.text, "patinox-monitor")
+      // uPlot is in the bundle: the page loads nothing from elsewhere.
+      assert.include(js.text, "uplot")
+      const css = yield* get(`${url}/dashboard/${style}`)
+      assert.strictEqual(css.headers.get("content-type"), "text/css; charset=utf-8")
+      const head = yield* Effect.promise(() => fetch(`${url}/dashboard/${script}`, { method: "HEAD" }))
+      assert.strictEqual(head.status, 200)
+
+      const missing = yield* get(`${url}/dashboard/nothing.js`)
+      assert.strictEqual(missing.status, 404)
+      assert.strictEqual(JSON.parse(missing.text).error, "NotFound")
+      assert.strictEqual((yield* get(`${url}/dashboard/..%2Fassets.json`)).status, 404)
+    }))
+
+  it.scopedLive("opens only the assets: the data behind them and other methods still need the token", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startDashboard
+      for (const path of ["/monitoring/status", "/agents", "/dashboard-not-an-asset"]) {
+        const refused = yield* get(`${url}${path}`)
+        assert.strictEqual(refused.status, 401, path)
+        assert.strictEqual(JSON.parse(refused.text).error, "Unauthorized")
+      }
+      const posted = yield* Effect.promise(() => fetch(`${url}/`, { method: "POST" }))
+      assert.strictEqual(posted.status, 401)
+      const status = yield* api(`${url}/monitoring/status`)
+      assert.strictEqual(status.status, 200)
+    }))
+})
