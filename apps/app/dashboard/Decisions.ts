@@ -7,6 +7,9 @@ import type { DecisionKind, TelemetrySummary } from "./types.js"
 
 const kinds: ReadonlyArray<DecisionKind> = ["approved", "modified", "rejected", "retried"]
 
+/** The store counts a retry under its event's name. */
+const stored: Readonly<Record<string, DecisionKind>> = { retry: "retried" }
+
 export class Decisions extends Panel {
   private readonly table = h("tbody")
 
@@ -33,7 +36,7 @@ export class Decisions extends Panel {
         h("td", {}, validator),
         kinds.map((kind) => {
           const count = summary.decisions
-            .filter((d) => d.validator === validator && d.decision === kind)
+            .filter((d) => d.validator === validator && (d.decision === kind || stored[d.decision] === kind))
             .reduce((sum, d) => sum + d.count, 0)
           return h("td", { class: `num${count > 0 ? ` ${kind}` : ""}`, "data-decision": kind }, count)
         })

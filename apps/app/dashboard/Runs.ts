@@ -70,7 +70,9 @@ const traceTree = (trace: RunTrace) => {
       h("span", { class: run.status }, run.status),
       ` · ${formatMs(totals.durationMs ?? run.durationMs)} · tokens ${tokens(totals.tokensIn, totals.tokensOut)} · ${formatCost(totals.cost)}`
     ),
-    run.error === undefined ? null : h("p", { class: "error", "data-field": "error" }, run.error),
+    run.error === undefined
+      ? null
+      : h("p", { class: "error", "data-field": "error" }, run.errorMessage === undefined ? run.error : `${run.error}: ${run.errorMessage}`),
     trace.input === undefined ? null : [h("h3", {}, "Input"), h("pre", {}, trace.input)],
     h(
       "ul",

@@ -31,6 +31,7 @@ export interface RunListItem {
   readonly tokensOut?: number
   readonly cost?: number
   readonly error?: string
+  readonly errorMessage?: string
 }
 
 export type DecisionKind = "approved" | "modified" | "rejected" | "retried"
