@@ -37,7 +37,7 @@ export class Alerts extends Panel {
     const alerts = await getJson<AlertList>("/monitoring/alerts", signal)
     this.note(alerts.active.length === 0 ? "No alert is firing." : "")
     this.setAttribute("firing", String(alerts.active.length))
-    this.list.replaceChildren(...alerts.active.map((alert) => {
+    this.fill(this.list, alerts.active.map((alert) => {
       const acknowledge = h("button", { type: "button", "data-action": "acknowledge" }, "Acknowledge")
       acknowledge.addEventListener("click", () =>
         void this.act(() => post(`/monitoring/alerts/${encodeURIComponent(alert.id)}/acknowledge`).then(() => undefined)))

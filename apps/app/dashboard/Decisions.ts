@@ -29,7 +29,7 @@ export class Decisions extends Panel {
     const summary = await getJson<TelemetrySummary>("/telemetry/summary?windowMs=3600000", signal)
     const validators = [...new Set(summary.decisions.map((d) => d.validator))].sort()
     this.note(validators.length === 0 ? "No validator decisions in the last hour." : "")
-    this.table.replaceChildren(...validators.map((validator) =>
+    this.fill(this.table, validators.map((validator) =>
       h(
         "tr",
         { "data-validator": validator },

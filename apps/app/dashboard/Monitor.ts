@@ -31,7 +31,7 @@ const fileName = (disposition: string | null): string =>
 export class Monitor extends Panel {
   private readonly memory = h("span", { class: "value", "data-field": "memory" }, "–")
   private readonly limit = h("span", { "data-field": "limit" }, "")
-  private readonly fill = h("div")
+  private readonly bar = h("div")
   private readonly calls = h("span", { class: "value", "data-field": "llm-calls" }, "–")
   private readonly activity = h("span", { "data-field": "last-activity" }, "")
   private readonly message = h("p", { class: "message", "data-field": "message" })
@@ -49,7 +49,7 @@ export class Monitor extends Panel {
       h(
         "div",
         { class: "figures" },
-        h("div", { class: "figure" }, this.memory, h("div", { class: "label" }, "memory (heap used) of ", this.limit), h("div", { class: "bar" }, this.fill)),
+        h("div", { class: "figure" }, this.memory, h("div", { class: "label" }, "memory (heap used) of ", this.limit), h("div", { class: "bar" }, this.bar)),
         h("div", { class: "figure" }, this.calls, h("div", { class: "label" }, "LLM calls")),
         h("div", { class: "figure" }, h("span", { class: "value" }, this.activity), h("div", { class: "label" }, "last activity"))
       ),
@@ -68,7 +68,7 @@ export class Monitor extends Panel {
     this.state.textContent = warning ? "warning" : status.state
     this.memory.textContent = formatBytes(value)
     this.limit.textContent = formatBytes(limit)
-    this.fill.style.width = `${Math.min(100, Math.round(share * 100))}%`
+    this.bar.style.width = `${Math.min(100, Math.round(share * 100))}%`
     this.calls.textContent = String(status.secondaryMetric.value)
     this.activity.textContent = formatAgo(status.lastActivity)
     this.message.textContent = status.message

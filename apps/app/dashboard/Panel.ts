@@ -75,6 +75,13 @@ export abstract class Panel extends HTMLElement {
     this.status.textContent = text
   }
 
+  /** A table's rows; an empty table is hidden (the message line says why). */
+  protected fill(body: HTMLTableSectionElement, rows: ReadonlyArray<HTMLTableRowElement>): void {
+    body.replaceChildren(...rows)
+    const table = body.closest("table")
+    if (table !== null) table.hidden = rows.length === 0
+  }
+
   /** Runs an action from a button, showing its failure without stopping the loop. */
   protected async act(action: () => Promise<void>): Promise<void> {
     try {

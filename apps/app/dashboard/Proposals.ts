@@ -40,7 +40,7 @@ export class Proposals extends Panel {
   protected async load(signal: AbortSignal): Promise<void> {
     const proposals = await getJson<ReadonlyArray<ProposalSummary>>("/proposals?limit=50", signal)
     this.note(proposals.length === 0 ? "No proposals yet." : "")
-    this.table.replaceChildren(...proposals.map((proposal) => {
+    this.fill(this.table, proposals.map((proposal) => {
       const row = h(
         "tr",
         { class: "clickable", "data-proposal": proposal.id, "aria-selected": String(proposal.id === this.selected), tabindex: 0 },

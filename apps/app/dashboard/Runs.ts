@@ -26,7 +26,7 @@ const stepItem = (step: Step) => {
   return h(
     "li",
     { "data-kind": "step" },
-    h("strong", {}, `Step ${step.index + 1}`),
+    h("strong", {}, `Step ${step.index}`),
     ` · ${formatMs(step.durationMs)}`,
     h(
       "ul",
@@ -123,7 +123,7 @@ export class Runs extends Panel {
   protected async load(signal: AbortSignal): Promise<void> {
     const runs = await getJson<ReadonlyArray<RunListItem>>("/runs?limit=50", signal)
     this.note(runs.length === 0 ? "No runs yet." : "")
-    this.table.replaceChildren(...runs.map((run) => this.row(run)))
+    this.fill(this.table, runs.map((run) => this.row(run)))
     // A running run's trace grows: it is fetched again with the list.
     const open = runs.find((run) => run.runId === this.selected)
     if (open?.status === "running") await this.open(open.runId)

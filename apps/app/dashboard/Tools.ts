@@ -38,7 +38,7 @@ export class Tools extends Panel {
     const summary = await getJson<TelemetrySummary>("/telemetry/summary?windowMs=3600000", signal)
     const names = [...new Set([...summary.toolLatency.map((t) => t.key), ...summary.toolErrors.map((t) => t.key)])].sort()
     this.note(names.length === 0 ? "No tool calls in the last hour." : "")
-    this.table.replaceChildren(...names.map((name) => {
+    this.fill(this.table, names.map((name) => {
       const latency = summary.toolLatency.find((t) => t.key === name)
       const errors = summary.toolErrors.find((t) => t.key === name)
       return h(
