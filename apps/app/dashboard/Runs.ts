@@ -74,11 +74,13 @@ const traceTree = (trace: RunTrace) => {
       ? null
       : h("p", { class: "error", "data-field": "error" }, run.errorMessage === undefined ? run.error : `${run.error}: ${run.errorMessage}`),
     trace.input === undefined ? null : [h("h3", {}, "Input"), h("pre", {}, trace.input)],
+    // In the order they happened: the input's checks, the steps, the final answer's.
     h(
       "ul",
       { class: "tree" },
-      trace.decisions.map(decisionItem),
-      trace.steps.map(stepItem)
+      trace.decisions.filter((d) => d.stage === "user_input").map(decisionItem),
+      trace.steps.map(stepItem),
+      trace.decisions.filter((d) => d.stage !== "user_input").map(decisionItem)
     ),
     trace.steps.length === 0 && trace.decisions.length === 0 ? h("p", { class: "message" }, "No steps recorded.") : null,
     trace.output === undefined ? null : [h("h3", {}, "Output"), h("pre", {}, trace.output)]
@@ -135,7 +137,12 @@ export class Runs extends Panel {
       { class: "clickable", "data-run": run.runId, "data-status": run.status, "aria-selected": String(run.runId === this.selected), tabindex: 0 },
       h("td", {}, formatTime(run.startedAt)),
       h("td", {}, run.agent),
-      h("td", { class: run.status }, run.status, run.error === undefined ? null : h("div", { class: "reason" }, run.error)),
+      h(
+        "td",
+        { class: run.status, title: run.errorMessage },
+        run.status,
+        run.error === undefined ? null : h("div", { class: "reason" }, run.error)
+      ),
       h("td", { class: "num" }, formatMs(run.durationMs)),
       h("td", { class: "num" }, tokens(run.tokensIn, run.tokensOut)),
       h("td", { class: "num" }, formatCost(run.cost))

@@ -11,6 +11,7 @@ import { Data, Effect, Option } from "effect"
 import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { extname, join } from "node:path"
+import { gzipSync } from "node:zlib"
 import { fileURLToPath } from "node:url"
 import { respond } from "./ErrorResponse.js"
 
@@ -40,6 +41,8 @@ export const defaultDir = (): string => {
 
 interface Asset {
   readonly body: Uint8Array
+  /** The same bytes gzipped, sent to browsers that accept it (all do): a third of the size. */
+  readonly gzipped: Uint8Array
   readonly contentType: string
   readonly etag: string
 }
@@ -94,6 +97,7 @@ const load = (dir: string) =>
         const body = readFileSync(join(dir, name))
         assets.set(name, {
           body,
+          gzipped: gzipSync(body, { level: 9 }),
           contentType: contentTypes[extname(name)] ?? "application/octet-stream",
           etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`
         })
@@ -116,9 +120,16 @@ const notBuilt = (dir: string) =>
  */
 const serve = (asset: Asset, cache: string, headers: Readonly<Record<string, string>> = {}) =>
   Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-    const common = { etag: asset.etag, "cache-control": cache, "x-content-type-options": "nosniff", ...headers }
-    return request.headers["if-none-match"] === asset.etag
-      ? HttpServerResponse.empty({ status: 304, headers: common })
+    const gzip = /\bgzip\b/.test(request.headers["accept-encoding"] ?? "")
+    // Each encoding is its own representation, with its own tag.
+    const etag = gzip ? `${asset.etag.slice(0, -1)}-gz"` : asset.etag
+    const common = { etag, vary: "accept-encoding", "cache-control": cache, "x-content-type-options": "nosniff", ...headers }
+    if (request.headers["if-none-match"] === etag) return HttpServerResponse.empty({ status: 304, headers: common })
+    return gzip
+      ? HttpServerResponse.uint8Array(asset.gzipped, {
+        contentType: asset.contentType,
+        headers: { ...common, "content-encoding": "gzip" }
+      })
       : HttpServerResponse.uint8Array(asset.body, { contentType: asset.contentType, headers: common })
   })
 

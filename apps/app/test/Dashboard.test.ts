@@ -36,6 +36,12 @@ describe("the dashboard's static assets", () => {
       assert.include(js.text, "patinox-monitor")
       // uPlot is in the bundle: the page loads nothing from elsewhere.
       assert.include(js.text, "uplot")
+      // Compressed for browsers, which all accept gzip; as is for a client that does not.
+      assert.strictEqual(js.headers.get("content-encoding"), "gzip")
+      const plain = yield* get(`${url}/dashboard/${script}`, { "accept-encoding": "identity" })
+      assert.isNull(plain.headers.get("content-encoding"))
+      assert.strictEqual(plain.text, js.text)
+      assert.notStrictEqual(plain.headers.get("etag"), js.headers.get("etag"))
       const css = yield* get(`${url}/dashboard/${style}`)
       assert.strictEqual(css.headers.get("content-type"), "text/css; charset=utf-8")
       const head = yield* Effect.promise(() => fetch(`${url}/dashboard/${script}`, { method: "HEAD" }))
