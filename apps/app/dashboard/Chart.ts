@@ -10,6 +10,9 @@ export interface Series {
   readonly format?: (value: number) => string
 }
 
+const fromZero = (_: uPlot, _min: number | null, max: number | null): uPlot.Range.MinMax =>
+  max === null || max <= 0 ? [0, 1] : [0, max * 1.1]
+
 export class Chart {
   readonly element = h("div", { class: "chart" })
   private plot: uPlot | undefined
@@ -40,7 +43,8 @@ export class Chart {
     this.plot = new uPlot(
       {
         ...this.size(),
-        scales: { x: { time: true } },
+        // From zero, and not a 0-100 default when every value is 0 (no cost yet).
+        scales: { x: { time: true }, y: { range: fromZero }, y2: { range: fromZero } },
         series: [
           {},
           ...this.series.map((s): uPlot.Series => ({

@@ -12,7 +12,7 @@ const get = (url: string, headers: Record<string, string> = {}) =>
 describe("the dashboard's static assets", () => {
   it.scopedLive("are served at / and /dashboard/* without the token, with their types, ETags and caching", () =>
     Effect.gen(function*() {
-      const { url, files } = yield* startDashboard
+      const { url, files } = yield* startDashboard()
       const page = yield* get(`${url}/`)
       assert.strictEqual(page.status, 200)
       assert.strictEqual(page.headers.get("content-type"), "text/html; charset=utf-8")
@@ -55,7 +55,7 @@ describe("the dashboard's static assets", () => {
 
   it.scopedLive("opens only the assets: the data behind them and other methods still need the token", () =>
     Effect.gen(function*() {
-      const { url } = yield* startDashboard
+      const { url } = yield* startDashboard()
       for (const path of ["/monitoring/status", "/agents", "/dashboard-not-an-asset"]) {
         const refused = yield* get(`${url}${path}`)
         assert.strictEqual(refused.status, 401, path)

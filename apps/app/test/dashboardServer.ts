@@ -12,12 +12,12 @@ import { config } from "./server.js"
 
 export const token = "dashboard-test-token-0123456789"
 
-/** The built dashboard's files, and the service's base URL. */
-export const startDashboard = Effect.gen(function*() {
+/** The built dashboard's files, and the service's base URL; `configText` is the service's config file. */
+export const startDashboard = (configText = "{}") => Effect.gen(function*() {
   const dir = yield* TempDir.make("patinox-dashboard-")
   const assets = join(dir, "dashboard")
   const files = yield* Effect.promise(() => buildDashboard(assets))
-  const file = { ...(yield* ConfigFile.parse("{}", "test")), database: { path: join(dir, "patinox.db") } }
+  const file = { ...(yield* ConfigFile.parse(configText, "test")), database: { path: join(dir, "patinox.db") } }
   const context = yield* Layer.build(
     Http.serviceLayer({ ...config, apiToken: Redacted.make(token), dashboardDir: assets }, file, SimulatedModel.layer)
   )
