@@ -13,6 +13,10 @@ export interface Series {
 const fromZero = (_: uPlot, _min: number | null, max: number | null): uPlot.Range.MinMax =>
   max === null || max <= 0 ? [0, 1] : [0, max * 1.1]
 
+/** A lone point gets a minute either side, not uPlot's span of years. */
+const aroundOne = (_: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax =>
+  min === null || max === null ? [null, null] : min === max ? [min - 60, max + 60] : [min, max]
+
 export class Chart {
   readonly element = h("div", { class: "chart" })
   private plot: uPlot | undefined
@@ -44,7 +48,7 @@ export class Chart {
       {
         ...this.size(),
         // From zero, and not a 0-100 default when every value is 0 (no cost yet).
-        scales: { x: { time: true }, y: { range: fromZero }, y2: { range: fromZero } },
+        scales: { x: { time: true, range: aroundOne }, y: { range: fromZero }, y2: { range: fromZero } },
         series: [
           {},
           ...this.series.map((s): uPlot.Series => ({
