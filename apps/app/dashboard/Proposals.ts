@@ -73,7 +73,13 @@ export class Proposals extends Panel {
       "div",
       { "data-proposal": id },
       h("h3", {}, proposal.title),
-      h("p", {}, `${proposal.state}${target === "" ? "" : ` · ${target}`} `, proposal.state === "open" ? dismiss : null),
+      h(
+        "p",
+        {},
+        h("span", { "data-field": "state" }, proposal.state),
+        target === "" ? "" : ` · ${target} `,
+        proposal.state === "open" ? dismiss : null
+      ),
       proposal.dismissedReason === undefined ? null : h("p", { class: "reason" }, `Dismissed: ${proposal.dismissedReason}`),
       h("h3", {}, "Evidence"),
       h(

@@ -69,7 +69,15 @@ describe.skipIf(skipped)("the dashboard in a browser", () => {
         assert.fail(`chromium not found at ${executablePath}: install it (apt-get install -y chromium; .ci/run does) or set PATINOX_CHROMIUM`)
       }
       mkdirSync(artifacts, { recursive: true })
-      const { url } = yield* startDashboard(alerting)
+      const { proposals, url } = yield* startDashboard(alerting)
+      yield* proposals.record({
+        id: "p1",
+        findingKey: "tool-latency:tool:calculator",
+        title: "Give the calculator more time",
+        files: [{ path: "agents/assistant.yaml", before: "timeoutMs: 1000\n", after: "timeoutMs: 2000\n" }],
+        evidence: { query: "SELECT latency_ms FROM events WHERE tool = ?", before: { p95: 1800 }, expected: "p95 under 1 s" },
+        labels: []
+      }, { tool: "calculator" })
       // Traffic first: answered runs (model and tool calls; a division by zero, the tool's error,
       // fires the alert) and a jailbreak the validator rejects.
       for (const input of ["What is 17 + 25?", "What is 6 times 7?", "What is 1 / 0?"]) {
@@ -150,6 +158,16 @@ describe.skipIf(skipped)("the dashboard in a browser", () => {
         yield* Effect.promise(() => page.locator(`patinox-alerts tr[data-alert] >> text=acknowledged`).waitFor({ timeout: 5_000 }))
         const alerts = (yield* api(`${url}/monitoring/alerts`)).body as { readonly active: ReadonlyArray<{ readonly acknowledged: boolean }> }
         assert.deepStrictEqual(alerts.active.map((alert) => alert.acknowledged), [true])
+
+        // A proposal opens on its diff and evidence, and can be dismissed.
+        yield* Effect.promise(() => page.click(`patinox-proposals tr[data-proposal="p1"]`))
+        const diff = yield* Effect.promise(() => page.locator(`patinox-proposals [data-field="diff"]`).innerText())
+        assert.include(diff, "+timeoutMs: 2000")
+        assert.include(yield* Effect.promise(() => page.locator("patinox-proposals [data-proposal]").last().innerText()), "p95 under 1 s")
+        yield* Effect.promise(() => page.click(`patinox-proposals [data-action="dismiss"]`))
+        yield* Effect.promise(() => page.locator(`patinox-proposals [data-field="state"] >> text=dismissed`).waitFor({ timeout: 5_000 }))
+        const dismissed = (yield* api(`${url}/proposals/p1`)).body as { readonly state: string }
+        assert.strictEqual(dismissed.state, "dismissed")
 
         // Export downloads the metrics as a file, fetched with the header.
         const [download] = yield* Effect.promise(() =>

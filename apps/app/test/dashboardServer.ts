@@ -1,6 +1,8 @@
 // Shared by the dashboard's tests: the dashboard built into a temporary folder
 // and the real service serving it, with an API token required.
 import { HttpServer } from "@effect/platform"
+import { ProposalStore } from "@patinox/meta"
+import { Patinox } from "@patinox/patinox"
 import { TempDir } from "@patinox/testing"
 import { Effect, Layer, Redacted } from "effect"
 import { join } from "node:path"
@@ -12,7 +14,11 @@ import { config } from "./server.js"
 
 export const token = "dashboard-test-token-0123456789"
 
-/** The built dashboard's files, and the service's base URL; `configText` is the service's config file. */
+/**
+ * The built dashboard's files, the service's base URL, and a proposal store on
+ * the service's own database (what the meta-layer would write); `configText`
+ * is the service's config file.
+ */
 export const startDashboard = (configText = "{}") => Effect.gen(function*() {
   const dir = yield* TempDir.make("patinox-dashboard-")
   const assets = join(dir, "dashboard")
@@ -24,7 +30,8 @@ export const startDashboard = (configText = "{}") => Effect.gen(function*() {
   const server = yield* Effect.provide(HttpServer.HttpServer, context)
   const address = server.address
   if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
-  return { url: `http://127.0.0.1:${address.port}`, files }
+  const proposals = yield* ProposalStore.make.pipe(Effect.provide(Patinox.databaseSqlClient), Effect.provide(context))
+  return { url: `http://127.0.0.1:${address.port}`, files, proposals }
 })
 
 /** A request with the token; the status, headers and JSON body. */
