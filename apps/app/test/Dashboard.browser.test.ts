@@ -181,6 +181,12 @@ describe.skipIf(skipped)("the dashboard in a browser", () => {
         assert.strictEqual(yield* shown(page, "llm-calls"), "0")
         assert.strictEqual((yield* statusOf(url)).secondaryMetric.value, 0)
 
+        // Taken off the page, the widget stops polling.
+        yield* Effect.promise(() => page.evaluate(() => document.querySelector("patinox-monitor")?.remove()))
+        const before = requested.filter((request) => request.endsWith("/monitoring/status")).length
+        yield* Effect.sleep("2500 millis")
+        assert.strictEqual(requested.filter((request) => request.endsWith("/monitoring/status")).length, before)
+
         // The token went in a header only, and stays in this tab.
         assert.isTrue(requested.every((request) => !request.includes(token)))
         assert.strictEqual(yield* Effect.promise(() => page.evaluate(() => sessionStorage.getItem("patinox.token"))), token)
