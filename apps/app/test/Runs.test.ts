@@ -280,7 +280,7 @@ describe("POST /agents/:name/runs/stream", () => {
       yield* storedRuns(base, 2)
       const trace = (yield* request(`${base}/runs/${runId}`)).body as unknown as Trace
       const models = steps.filter((s) => s.type === "model").map(({ type: _, step: __, ...model }) => model)
-      assert.deepStrictEqual(models, trace.steps.map((s) => s.model))
+      assert.deepStrictEqual<unknown>(models, trace.steps.map((s) => s.model))
     }))
 
   it.scopedLive("ends a rejected run with an error event in the API's error shape", () =>
