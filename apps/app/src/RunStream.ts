@@ -58,18 +58,18 @@ export const response = <E extends object>(
     const fiber = yield* Effect.forkScoped(run)
     let ended = false
     // This run's events up to its end event. Should that event be lost (a full queue drops), the run's
-    // own end stops the stream: what is still queued is read first (the yield lets a take that already
-    // has an event win the race).
+    // own end stops the stream, after what is still queued (the yield lets a take that already has an
+    // event win the race; the rest is read outside the race, so nothing read is lost to it).
     const pull = Effect.suspend(() => {
       if (ended) return Effect.fail(Option.none())
       return Effect.raceFirst(
-        Queue.takeBetween(queue, 1, batch),
-        Fiber.await(fiber).pipe(
-          Effect.zipLeft(Effect.yieldNow()),
-          Effect.zipRight(Queue.takeAll(queue)),
-          Effect.tap(() => Effect.sync(() => void (ended = true)))
-        )
+        Effect.map(Queue.takeBetween(queue, 1, batch), Option.some),
+        Effect.as(Effect.zipRight(Fiber.await(fiber), Effect.yieldNow()), Option.none<Chunk.Chunk<TelemetryEvent.TelemetryEvent>>())
       ).pipe(
+        Effect.flatMap(Option.match({
+          onSome: Effect.succeed,
+          onNone: () => Effect.zipLeft(Queue.takeAll(queue), Effect.sync(() => void (ended = true)))
+        })),
         Effect.map((chunk) => {
           const mine = Chunk.filter(chunk, ofRun)
           const endAt = Chunk.findFirstIndex(mine, isEnd)
@@ -78,10 +78,12 @@ export const response = <E extends object>(
           return Chunk.take(mine, endAt.value + 1)
         }),
         // The bus closed (the service is stopping): the run's end still follows.
-        Effect.catchAllCause(() => Effect.sync(() => {
-          ended = true
-          return Chunk.empty<TelemetryEvent.TelemetryEvent>()
-        }))
+        Effect.catchAllCause(() =>
+          Effect.sync(() => {
+            ended = true
+            return Chunk.empty<TelemetryEvent.TelemetryEvent>()
+          })
+        )
       )
     })
     // A run error is already the API's error body; a defect is logged and sent as an internal error.

@@ -217,7 +217,7 @@ describe("GET /runs/:runId", () => {
       assert.match(String(rejected?.reason), /score/)
     }))
 
-  it.scopedLive("answers an unknown run with 404 RunNotFound", () =>
+  it.scopedLive("answers an unknown run with 404 RunNotFound, and the old /telemetry run paths with 404", () =>
     Effect.gen(function*() {
       const base = yield* startServer(SimulatedModel.layer)
       const { body, status } = yield* request(`${base}/runs/no-such-run`)
@@ -225,13 +225,10 @@ describe("GET /runs/:runId", () => {
       assert.deepStrictEqual(Object.keys(body ?? {}).sort(), ["error", "message", "runId"])
       assert.strictEqual(body?.error, "RunNotFound")
       assert.strictEqual(body?.runId, "no-such-run")
-    }))
-
-  it.scopedLive("is gone from /telemetry: the old run paths answer 404", () =>
-    Effect.gen(function*() {
-      const base = yield* startServer(SimulatedModel.layer)
-      assert.strictEqual((yield* request(`${base}/telemetry/runs`)).status, 404)
-      assert.strictEqual((yield* request(`${base}/telemetry/runs/x/events`)).status, 404)
+      for (const old of ["/telemetry/runs", "/telemetry/runs/x/events"]) {
+        const gone = yield* request(`${base}${old}`)
+        assert.deepStrictEqual([gone.status, gone.body?.error], [404, "NotFound"], old)
+      }
     }))
 })
 
