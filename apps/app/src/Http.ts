@@ -13,7 +13,8 @@ import {
 import { type Errors, Ids, LanguageModel, ValidationPipeline } from "@patinox/core"
 import { AgentRuntime } from "@patinox/agent"
 import { ProposalStore } from "@patinox/meta"
-import type { TelemetryStoreError } from "@patinox/telemetry-store"
+import { EventBus } from "@patinox/monitoring"
+import { type TelemetryStoreError, TelemetryStore } from "@patinox/telemetry-store"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
@@ -30,12 +31,13 @@ import {
   ProposalSummary,
   Ready,
   RunNotStored,
+  RunStreamStart,
   RunTimedOut,
   ShuttingDown,
   TelemetryUnavailable,
   ToolInfo
 } from "@patinox/patinox/Api"
-import { Agents, BehaviourDir, ServiceValidation } from "./Agents.js"
+import { Agents, BehaviourDir, type HostedAgent, ServiceValidation } from "./Agents.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
 import * as Dashboard from "./Dashboard.js"
@@ -43,6 +45,7 @@ import * as ErrorResponse from "./ErrorResponse.js"
 import * as GracefulShutdown from "./GracefulShutdown.js"
 import * as Meta from "./Meta.js"
 import * as RequestLog from "./RequestLog.js"
+import * as RunStream from "./RunStream.js"
 import * as Security from "./Security.js"
 import * as SimulatedModel from "./SimulatedModel.js"
 
@@ -79,6 +82,34 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents",
     const agents = yield* Agents
     const deadline = Duration.millis(file.agents.runDeadlineMs)
     const durability = yield* Durability.Durability
+    const bus = yield* EventBus.EventBus
+    // The store's redactor, for what the stream sends before the store has redacted it. The store's
+    // layer has already refused an invalid pattern at start-up.
+    const redactor = yield* Effect.orDie(TelemetryStore.redactorOf(file.telemetry))
+    const agentNamed = (name: string) => {
+      const agent = agents.get(name)
+      return agent === undefined
+        ? Effect.fail(
+          new AgentNotFound({
+            name,
+            message: `No agent named "${name}". Agents: ${agents.list.map((a) => a.name).join(", ")}`
+          })
+        )
+        : Effect.succeed(agent)
+    }
+    /** A run as both endpoints answer it: its errors as the API's, its events stored first in durable mode. */
+    const runOf = (agent: HostedAgent, input: string, runId: Ids.RunId, request: HttpServerRequest.HttpServerRequest) =>
+      agent.run(input, { runId, userId: Security.userId(request), deadline }).pipe(
+        Effect.mapError((error) => toHttpError(error, runId)),
+        durability.durable,
+        Effect.catchTag("TelemetryNotDurable", (error) =>
+          Effect.fail(new RunNotStored({ error: error._tag, message: error.message, runId }))),
+        Effect.tapError((error) =>
+          error instanceof ModelFailed || error instanceof RunTimedOut
+            ? Effect.logWarning(`run ${runId} of ${agent.name} failed: ${error.message}`)
+            : Effect.void
+        )
+      )
     return handlers
       .handle("list", () =>
         Effect.succeed(
@@ -99,28 +130,20 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents",
         ))
       .handle("run", ({ path, payload, request }) =>
         Effect.gen(function*() {
-          const agent = agents.get(path.name)
-          if (agent === undefined) {
-            return yield* Effect.fail(
-              new AgentNotFound({
-                name: path.name,
-                message: `No agent named "${path.name}". Agents: ${agents.list.map((a) => a.name).join(", ")}`
-              })
-            )
-          }
+          const agent = yield* agentNamed(path.name)
           // Made here, so that an error response can name the run.
           const runId = yield* Ids.makeRunId
-          return yield* agent.run(payload.input, { runId, userId: Security.userId(request), deadline }).pipe(
-            Effect.mapError((error) => toHttpError(error, runId)),
-            // Durable mode: the run's events are committed before either answer is sent.
-            durability.durable,
-            Effect.catchTag("TelemetryNotDurable", (error) =>
-              Effect.fail(new RunNotStored({ error: error._tag, message: error.message, runId }))),
-            Effect.tapError((error) =>
-              error instanceof ModelFailed || error instanceof RunTimedOut
-                ? Effect.logWarning(`run ${runId} of ${agent.name} failed: ${error.message}`)
-                : Effect.void
-            )
+          return yield* runOf(agent, payload.input, runId, request)
+        }))
+      // Not `handleRaw`: the body is decoded as `run`'s is, so a bad one is the same 400 before the stream.
+      .handle("runStream", ({ path, payload, request }) =>
+        Effect.gen(function*() {
+          const agent = yield* agentNamed(path.name)
+          const runId = yield* Ids.makeRunId
+          return RunStream.response(
+            { bus, prices: file.monitoring.prices, redactor },
+            new RunStreamStart({ runId, agent: agent.name }),
+            runOf(agent, payload.input, runId, request)
           )
         }))
   }))
@@ -128,6 +151,7 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents",
 const KnowledgeLive = HttpApiBuilder.group(Api.Api, "knowledge", PatinoxHttp.knowledge)
 const ObservabilityLive = HttpApiBuilder.group(Api.Api, "observability", PatinoxHttp.observability)
 const MonitoringLive = HttpApiBuilder.group(Api.Api, "monitoring", PatinoxHttp.monitoring)
+const RunsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "runs", PatinoxHttp.runs(file.monitoring.prices))
 
 const decodeDismiss = Schema.decodeUnknown(Schema.parseJson(DismissProposal))
 
@@ -222,7 +246,7 @@ export const modelLayer = (
  */
 export const apiLayer = (file: ConfigFile) =>
   HttpApiBuilder.api(Api.Api).pipe(
-    Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive, ProposalsLive]),
+    Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive, RunsLive(file), ProposalsLive]),
     // The meta-layer's proposals live in the service's own SQLite file.
     Layer.provide(ProposalStore.layer.pipe(Layer.provide(Patinox.databaseSqlClient))),
     // The meta-layer's scheduled passes, on the same file and behaviour folder as the agents.

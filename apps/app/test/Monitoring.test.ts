@@ -20,7 +20,7 @@ describe("monitoring in the running service", () => {
       assert.match(metrics, /patinox_tool_duration_seconds_bucket\{.*tool="calculator"/)
 
       // the sink flushes at least once a second, once its write thread has started (about 0.5-1 s)
-      const storedRuns = request(`${base}/telemetry/runs`).pipe(
+      const storedRuns = request(`${base}/runs`).pipe(
         Effect.map((response) => response.body as unknown as ReadonlyArray<{ runId: string; status: string }>)
       )
       let runs = yield* storedRuns
@@ -30,10 +30,16 @@ describe("monitoring in the running service", () => {
       }
       assert.strictEqual(runs.length, 3)
       assert.isTrue(runs.every((r) => r.status === "succeeded"))
-      const events = (yield* request(`${base}/telemetry/runs/${runs[0]?.runId}/events`)).body as unknown as ReadonlyArray<{ type: string }>
-      const types = new Set(events.map((e) => e.type))
-      for (const type of ["run.start", "model.request", "model.response", "tool.start", "tool.end", "validation.decision", "run.end"]) {
-        assert.isTrue(types.has(type), `stored events include ${type}`)
+      // The run's stored events, as its trace: the tool call, the model calls and every stage's decisions.
+      const trace = (yield* request(`${base}/runs/${runs[0]?.runId}`)).body as unknown as {
+        steps: ReadonlyArray<{ model?: { name: string }; toolCalls: ReadonlyArray<{ status: string }>; decisions: ReadonlyArray<{ stage: string }> }>
+        decisions: ReadonlyArray<{ stage: string }>
+      }
+      assert.isTrue(trace.steps.every((s) => s.model?.name === "patinox-simulated"), "stored model calls")
+      assert.deepStrictEqual(trace.steps.flatMap((s) => s.toolCalls.map((c) => c.status)), ["ok"])
+      const stages = new Set([...trace.decisions, ...trace.steps.flatMap((s) => s.decisions)].map((d) => d.stage))
+      for (const stage of ["user_input", "model_request", "tool_call", "tool_result", "final_answer"]) {
+        assert.isTrue(stages.has(stage), `stored decisions include ${stage}`)
       }
       const summary = (yield* request(`${base}/telemetry/summary`)).body as { toolLatency: ReadonlyArray<{ key: string; count: number }> }
       assert.strictEqual(summary.toolLatency.find((t) => t.key === "calculator")?.count, 2)

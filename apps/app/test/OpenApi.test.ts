@@ -11,7 +11,7 @@ describe("OpenAPI", () => {
       const spec = yield* Effect.promise(() => fetch(`${base}/openapi.json`).then((r) => r.json() as Promise<unknown>))
       assert.match(String(Reflect.get(spec as object, "openapi")), /^3\./)
       const paths = Object.keys(Reflect.get(spec as object, "paths") as object)
-      for (const path of ["/agents", "/agents/{name}/runs", "/proposals", "/proposals/{id}/dismiss", "/health", "/ready"]) {
+      for (const path of ["/agents", "/agents/{name}/runs", "/agents/{name}/runs/stream", "/runs", "/runs/{runId}", "/proposals", "/proposals/{id}/dismiss", "/health", "/ready"]) {
         assert.include(paths, path)
       }
       const docs = yield* Effect.promise(() =>

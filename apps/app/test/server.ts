@@ -19,6 +19,13 @@ export const startServer = (
   model: Layer.Layer<LanguageModel.LanguageModel, unknown>,
   configText = "{}",
   spanProcessors: ReadonlyArray<SpanProcessor> = []
+) => Effect.map(startService(model, configText, spanProcessors), (service) => service.base)
+
+/** `startServer`, also giving the service's context (to read its event bus, say). */
+export const startService = (
+  model: Layer.Layer<LanguageModel.LanguageModel, unknown>,
+  configText = "{}",
+  spanProcessors: ReadonlyArray<SpanProcessor> = []
 ) =>
   Effect.gen(function*() {
     const parsed = yield* ConfigFile.parse(configText, "test")
@@ -29,7 +36,7 @@ export const startServer = (
     const server = yield* Effect.provide(HttpServer.HttpServer, context)
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
-    return `http://127.0.0.1:${address.port}`
+    return { base: `http://127.0.0.1:${address.port}`, context }
   })
 
 /** A real HTTP request; the body parsed as JSON when there is one. */

@@ -172,6 +172,15 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
       .addError(RunTimedOut)
       .addError(RunNotStored)
   )
+  .add(
+    // The run's steps as Server-Sent Events (see `RunStreamStep`); what goes wrong once the
+    // stream has started is its last event, `error`, so only the errors before it are listed.
+    HttpApiEndpoint.post("runStream", "/agents/:name/runs/stream")
+      .setPath(Schema.Struct({ name: Schema.String }))
+      .setPayload(RunRequest)
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+      .addError(AgentNotFound)
+  )
 {}
 
 export class AddDocument extends Schema.Class<AddDocument>("AddDocument")({
@@ -257,21 +266,146 @@ export class MonitoringGroup extends HttpApiGroup.make("monitoring")
       .addError(ToolNotDisabled)
   )
   .add(
-    HttpApiEndpoint.get("runs", "/telemetry/runs")
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))) }))
-      .addSuccess(Schema.Unknown)
-      .addError(TelemetryUnavailable)
-  )
-  .add(
-    HttpApiEndpoint.get("runEvents", "/telemetry/runs/:runId/events")
-      .setPath(Schema.Struct({ runId: Schema.NonEmptyString }))
-      .addSuccess(Schema.Unknown)
-      .addError(TelemetryUnavailable)
-  )
-  .add(
     HttpApiEndpoint.get("summary", "/telemetry/summary")
       .setUrlParams(WindowParams)
       .addSuccess(Schema.Unknown)
+      .addError(TelemetryUnavailable)
+  )
+{}
+
+export const RunStatus = Schema.Literal("running", "succeeded", "failed")
+
+/** An item of `GET /runs`: how a run went, from its stored events. */
+export class RunListItem extends Schema.Class<RunListItem>("RunListItem")({
+  runId: Schema.String,
+  agent: Schema.String,
+  status: RunStatus,
+  /** Epoch ms. */
+  startedAt: Schema.Number,
+  endedAt: Schema.optional(Schema.Number),
+  durationMs: Schema.optional(Schema.Number),
+  /** The run's tokens: its end's totals, or the sum over its model calls while it has none. */
+  tokensIn: Schema.optional(Schema.Number),
+  tokensOut: Schema.optional(Schema.Number),
+  /** USD over the run's model calls, from the monitoring price table (0 for unpriced models). */
+  cost: Schema.optional(Schema.Number),
+  /** The run error's tag (`ValidationRejected`, …) and its message, as stored (redacted). */
+  error: Schema.optional(Schema.String),
+  errorMessage: Schema.optional(Schema.String)
+}) {}
+
+export const RunDecisionKind = Schema.Literal("approved", "modified", "rejected", "retried")
+
+/** A validator's decision on one of the run's actions. */
+export class RunDecision extends Schema.Class<RunDecision>("RunDecision")({
+  validator: Schema.String,
+  /** `user_input`, `model_request`, `tool_call`, `tool_result` or `final_answer`. */
+  stage: Schema.String,
+  decision: RunDecisionKind,
+  reason: Schema.optional(Schema.String),
+  durationMs: Schema.optional(Schema.Number)
+}) {}
+
+/** A step's model call. */
+export class ModelCallTrace extends Schema.Class<ModelCallTrace>("ModelCallTrace")({
+  name: Schema.String,
+  latencyMs: Schema.optional(Schema.Number),
+  tokensIn: Schema.optional(Schema.Number),
+  tokensOut: Schema.optional(Schema.Number),
+  cost: Schema.optional(Schema.Number),
+  /** The model error's tag when the call failed. */
+  error: Schema.optional(Schema.String)
+}) {}
+
+export const ToolCallStatus = Schema.Literal("ok", "error", "running")
+
+/** A tool call of a step; `callId` is the model's id for it. */
+export class ToolCallTrace extends Schema.Class<ToolCallTrace>("ToolCallTrace")({
+  tool: Schema.String,
+  callId: Schema.optional(Schema.String),
+  startedAt: Schema.Number,
+  durationMs: Schema.optional(Schema.Number),
+  status: ToolCallStatus,
+  /** The tool error's tag when it failed. */
+  error: Schema.optional(Schema.String)
+}) {}
+
+/** One turn of the loop: the model call, the tools it asked for, and the decisions on them. */
+export class RunStep extends Schema.Class<RunStep>("RunStep")({
+  index: Schema.Number,
+  startedAt: Schema.Number,
+  durationMs: Schema.optional(Schema.Number),
+  model: Schema.optional(ModelCallTrace),
+  toolCalls: Schema.Array(ToolCallTrace),
+  decisions: Schema.Array(RunDecision)
+}) {}
+
+/** `GET /runs/:runId`: the run as a tree of steps, from its stored (redacted) events. */
+export class RunTrace extends Schema.Class<RunTrace>("RunTrace")({
+  run: RunListItem,
+  /** The user's input and the final answer, redacted as stored. */
+  input: Schema.optional(Schema.String),
+  output: Schema.optional(Schema.String),
+  steps: Schema.Array(RunStep),
+  /** Decisions on the input and on the final answer. */
+  decisions: Schema.Array(RunDecision),
+  totals: Schema.Struct({
+    tokensIn: Schema.Number,
+    tokensOut: Schema.Number,
+    cost: Schema.Number,
+    durationMs: Schema.optional(Schema.Number)
+  })
+}) {}
+
+/** No stored event has this run id (never run, or pruned by retention). */
+export class RunNotFound extends Schema.Class<RunNotFound>("RunNotFound")({
+  error: Schema.tag("RunNotFound"),
+  message: Schema.String,
+  runId: Schema.String
+}, HttpApiSchema.annotations({ status: 404 })) {}
+
+/** `event: run` of `POST /agents/:name/runs/stream`, first. */
+export class RunStreamStart extends Schema.Class<RunStreamStart>("RunStreamStart")({
+  runId: Schema.String,
+  agent: Schema.String
+}) {}
+
+/**
+ * An `event: step` of the stream: a model call, a tool call (`running` when
+ * it starts, then `ok` or `error`) or a decision, as it happens; `step` is
+ * the `RunStep` index it belongs to (absent for a decision on the input).
+ */
+export const RunStreamStep = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("model"), step: Schema.Number, ...ModelCallTrace.fields }),
+  Schema.Struct({ type: Schema.Literal("tool"), step: Schema.Number, ...ToolCallTrace.fields }),
+  Schema.Struct({ type: Schema.Literal("decision"), step: Schema.optional(Schema.Number), ...RunDecision.fields })
+).annotations({ identifier: "RunStreamStep" })
+export type RunStreamStep = typeof RunStreamStep.Type
+
+const TimeParam = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())
+
+/** The runs recorded in the telemetry store. */
+export class RunsGroup extends HttpApiGroup.make("runs")
+  .add(
+    HttpApiEndpoint.get("list", "/runs")
+      .setUrlParams(Schema.Struct({
+        agent: Schema.optional(Schema.String),
+        status: Schema.optional(RunStatus),
+        /** Started at or after, epoch ms. */
+        since: Schema.optional(TimeParam),
+        /** Started before, epoch ms. */
+        until: Schema.optional(TimeParam),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
+        offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
+      }))
+      .addSuccess(Schema.Array(RunListItem))
+      .addError(TelemetryUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/runs/:runId")
+      .setPath(Schema.Struct({ runId: Schema.NonEmptyString }))
+      .addSuccess(RunTrace)
+      .addError(RunNotFound)
       .addError(TelemetryUnavailable)
   )
 {}
@@ -391,5 +525,6 @@ export class Api extends HttpApi.make("patinox")
   .add(KnowledgeGroup)
   .add(ObservabilityGroup)
   .add(MonitoringGroup)
+  .add(RunsGroup)
   .add(ProposalsGroup)
 {}

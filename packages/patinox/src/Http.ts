@@ -1,6 +1,7 @@
 /**
  * Handlers for the API groups that need only what `Patinox.layer` provides:
- * the knowledge base, `/metrics` and the monitoring dashboard's data. Each is
+ * the knowledge base, `/metrics`, the monitoring dashboard's data and the
+ * stored runs. Each is
  * a function of a group's handlers, so a host implements the group in its
  * own `HttpApi`:
  *
@@ -25,14 +26,17 @@ import {
   ModelFailed,
   type MonitoringGroup,
   type ObservabilityGroup,
+  RunNotFound,
   RunRateLimited,
   RunRejected,
+  type RunsGroup,
   RunTimedOut,
   SearchHit,
   TelemetryUnavailable,
   ToolNotDisabled
 } from "./Api.js"
 import { PrometheusMetrics } from "./Observability.js"
+import * as Runs from "./Runs.js"
 
 /** A group's handlers, whatever API (and its errors and middleware) it is part of. */
 type HandlersOf<Group extends HttpApiGroup.HttpApiGroup.Any, E, P> = HttpApiBuilder.Handlers<
@@ -138,10 +142,6 @@ export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E,
           wasDisabled
             ? Effect.succeed({ tool: path.name, enabled: true })
             : Effect.fail(new ToolNotDisabled({ tool: path.name, message: `Tool "${path.name}" is not disabled` }))))
-      .handle("runs", ({ urlParams }) =>
-        queries.recentRuns(urlParams.limit ?? 50).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
-      .handle("runEvents", ({ path }) =>
-        queries.eventsByRun(Ids.RunId.make(path.runId)).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
       .handle("summary", ({ urlParams }) =>
         Effect.gen(function*() {
           const window = yield* windowOf(urlParams.windowMs)
@@ -155,4 +155,36 @@ export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E,
             decisions: yield* queries.decisionCounts(window)
           }
         }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+  })
+
+/**
+ * `GET /runs` and `GET /runs/:runId` from the telemetry store, each run
+ * priced with `prices` (the monitoring config's table).
+ *
+ * @since 0.1.0 @category handlers
+ */
+export const runs = (prices: Runs.Prices) => <E, P>(handlers: HandlersOf<typeof RunsGroup, E, P>) =>
+  Effect.gen(function*() {
+    const queries = yield* TelemetryQueries.TelemetryQueries
+    const unavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
+      Effect.zipRight(
+        Effect.logError("telemetry store failed", error),
+        Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
+      )
+    return handlers
+      .handle("list", ({ urlParams }) =>
+        queries.runs({ ...urlParams, limit: urlParams.limit ?? 50 }).pipe(
+          Effect.map((summaries) => summaries.map((summary) => Runs.listItem(summary, prices))),
+          Effect.catchTag("TelemetryStoreError", unavailable)
+        ))
+      .handle("get", ({ path }) =>
+        queries.eventsByRun(Ids.RunId.make(path.runId)).pipe(
+          Effect.catchTag("TelemetryStoreError", unavailable),
+          Effect.flatMap((events) => {
+            const trace = Runs.trace(events, prices)
+            return trace === undefined
+              ? Effect.fail(new RunNotFound({ runId: path.runId, message: `No run "${path.runId}" in the telemetry store` }))
+              : Effect.succeed(trace)
+          })
+        ))
   })

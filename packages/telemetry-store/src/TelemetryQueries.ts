@@ -57,17 +57,40 @@ export interface DecisionCount {
   readonly count: number
 }
 
+/** How a run stands: no end event yet, `run.end`, or `run.error`. @since 0.1.0 @category models */
+export type RunStatus = "running" | "succeeded" | "failed"
+
 /** @since 0.1.0 @category models */
 export interface RunSummary {
   readonly runId: string
   readonly agentId: string
   readonly startedAt: number
-  readonly status: "running" | "succeeded" | "failed"
+  readonly status: RunStatus
   readonly endedAt: number | undefined
   readonly durationMs: number | undefined
   readonly tokensIn: number | undefined
   readonly tokensOut: number | undefined
+  /** The run error's tag (`ValidationRejected`, …). */
   readonly error: string | undefined
+  /** The run error's message, redacted as stored. */
+  readonly errorMessage: string | undefined
+  /** Tokens per model over the run's `model.response` events, for pricing the run. */
+  readonly models: ReadonlyArray<TokenUsage>
+}
+
+/**
+ * Which runs `runs` lists: every field narrows, `since`/`until` bound the
+ * start time (`[since, until)`), `offset` skips the newest ones.
+ *
+ * @since 0.1.0 @category models
+ */
+export interface RunFilter {
+  readonly agent?: string | undefined
+  readonly status?: RunStatus | undefined
+  readonly since?: number | undefined
+  readonly until?: number | undefined
+  readonly limit: number
+  readonly offset?: number | undefined
 }
 
 /** @since 0.1.0 @category models */
@@ -99,6 +122,8 @@ export interface Service {
   readonly decisionCounts: (window: Window) => Effect.Effect<ReadonlyArray<DecisionCount>, TelemetryStoreError>
   /** The latest runs by start time, newest first, with how each ended. */
   readonly recentRuns: (limit: number) => Effect.Effect<ReadonlyArray<RunSummary>, TelemetryStoreError>
+  /** Runs matching `filter` by start time, newest first, with how each ended and its tokens per model. */
+  readonly runs: (filter: RunFilter) => Effect.Effect<ReadonlyArray<RunSummary>, TelemetryStoreError>
   readonly alerts: (window: Window, limit?: number) => Effect.Effect<ReadonlyArray<AlertRecord>, TelemetryStoreError>
   /** Stored events, all types. */
   readonly count: Effect.Effect<number, TelemetryStoreError>
@@ -218,35 +243,70 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
     }))
   }, Effect.mapError(fromCause("decisionCounts")))
 
-  const recentRuns = Effect.fn("TelemetryQueries.recentRuns")(function*(limit: number) {
-    const starts = yield* sql<Record<string, unknown>>`
-      SELECT run_id, agent_id, ts FROM events
-      WHERE type = 'run.start' AND run_id IS NOT NULL
-      ORDER BY ts DESC LIMIT ${Math.max(0, Math.floor(limit))}`.withoutTransform
-    if (starts.length === 0) return []
-    const ids = starts.map((row) => stringOf(row["run_id"]))
-    const ends = yield* sql<Record<string, unknown>>`
-      SELECT run_id, type, ts, latency_ms, tokens_in, tokens_out, error_tag FROM events
-      WHERE run_id IN ${sql.in(ids)} AND type IN ('run.end', 'run.error')`.withoutTransform
-    const endOf = new Map(ends.map((row) => [stringOf(row["run_id"]), row]))
-    return starts.map((row): RunSummary => {
+  const runs = Effect.fn("TelemetryQueries.runs")(function*(filter: RunFilter) {
+    // A run's end is its first `run.end`/`run.error` (found through the run index); the
+    // filters on the start go to the `(type, ts)` index, or the run starts' index by agent.
+    const end = sql`(SELECT id FROM events WHERE run_id = s.run_id AND type IN ('run.end', 'run.error') ORDER BY ts, id LIMIT 1)`
+    const conditions = [
+      sql`s.type = 'run.start'`,
+      sql`s.run_id IS NOT NULL`,
+      ...(filter.agent === undefined ? [] : [sql`s.agent_id = ${filter.agent}`]),
+      ...(filter.since === undefined ? [] : [sql`s.ts >= ${filter.since}`]),
+      ...(filter.until === undefined ? [] : [sql`s.ts < ${filter.until}`]),
+      ...(filter.status === undefined
+        ? []
+        : filter.status === "running"
+        ? [sql`e.id IS NULL`]
+        : [sql`e.type = ${filter.status === "succeeded" ? "run.end" : "run.error"}`])
+    ]
+    const rows = yield* sql<Record<string, unknown>>`
+      SELECT s.run_id, s.agent_id, s.ts, e.type AS end_type, e.ts AS end_ts, e.latency_ms, e.tokens_in, e.tokens_out,
+        e.error_tag, json_extract(e.payload, '$.result.message') AS error_message
+      FROM events s LEFT JOIN events e ON e.id = ${end}
+      WHERE ${sql.and(conditions)}
+      ORDER BY s.ts DESC, s.id DESC
+      LIMIT ${Math.max(0, Math.floor(filter.limit))} OFFSET ${Math.max(0, Math.floor(filter.offset ?? 0))}`.withoutTransform
+    if (rows.length === 0) return []
+    const ids = rows.map((row) => stringOf(row["run_id"]))
+    const usage = yield* sql<Record<string, unknown>>`
+      SELECT run_id, model, COUNT(*) AS calls, TOTAL(tokens_in) AS tokens_in, TOTAL(tokens_out) AS tokens_out
+      FROM events
+      WHERE run_id IN ${sql.in(ids)} AND type = 'model.response'
+      GROUP BY run_id, model ORDER BY run_id, model`.withoutTransform
+    const modelsOf = new Map<string, Array<TokenUsage>>()
+    for (const row of usage) {
+      const runId = stringOf(row["run_id"])
+      const list = modelsOf.get(runId) ?? []
+      list.push({
+        key: row["model"] === null ? "unknown" : stringOf(row["model"]),
+        calls: numberOf(row["calls"]),
+        tokensIn: numberOf(row["tokens_in"]),
+        tokensOut: numberOf(row["tokens_out"])
+      })
+      modelsOf.set(runId, list)
+    }
+    return rows.map((row): RunSummary => {
       const runId = stringOf(row["run_id"])
       const startedAt = numberOf(row["ts"])
-      const end = endOf.get(runId)
-      const endedAt = end === undefined ? undefined : numberOf(end["ts"])
+      const ended = row["end_type"] !== null && row["end_type"] !== undefined
+      const endedAt = ended ? numberOf(row["end_ts"]) : undefined
       return {
         runId,
         agentId: stringOf(row["agent_id"]),
         startedAt,
-        status: end === undefined ? "running" : end["type"] === "run.end" ? "succeeded" : "failed",
+        status: !ended ? "running" : row["end_type"] === "run.end" ? "succeeded" : "failed",
         endedAt,
-        durationMs: end === undefined ? undefined : optionalNumber(end["latency_ms"]) ?? (endedAt ?? startedAt) - startedAt,
-        tokensIn: end === undefined ? undefined : optionalNumber(end["tokens_in"]),
-        tokensOut: end === undefined ? undefined : optionalNumber(end["tokens_out"]),
-        error: end === undefined || end["error_tag"] === null ? undefined : stringOf(end["error_tag"])
+        durationMs: ended ? optionalNumber(row["latency_ms"]) ?? (endedAt ?? startedAt) - startedAt : undefined,
+        tokensIn: ended ? optionalNumber(row["tokens_in"]) : undefined,
+        tokensOut: ended ? optionalNumber(row["tokens_out"]) : undefined,
+        error: typeof row["error_tag"] === "string" ? row["error_tag"] : undefined,
+        errorMessage: typeof row["error_message"] === "string" ? row["error_message"] : undefined,
+        models: modelsOf.get(runId) ?? []
       }
     })
-  }, Effect.mapError(fromCause("recentRuns")))
+  }, Effect.mapError(fromCause("runs")))
+
+  const recentRuns = (limit: number) => runs({ limit })
 
   const alerts = Effect.fn("TelemetryQueries.alerts")(function*(window: Window, limit = 1_000) {
     const rows = yield* sql<Record<string, unknown>>`
@@ -277,6 +337,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
     tokenUsage,
     decisionCounts,
     recentRuns,
+    runs,
     alerts,
     count
   } satisfies Service

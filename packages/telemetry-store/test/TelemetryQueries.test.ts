@@ -70,12 +70,14 @@ const store = Effect.gen(function*() {
   )
 })
 
-const withKnownData = <A, E>(body: (q: TelemetryQueries.Service) => Effect.Effect<A, E>) =>
+const withKnownData = <A, E>(body: (q: TelemetryQueries.Service) => Effect.Effect<A, E>) => withData(known, body)
+
+const withData = <A, E>(events: ReadonlyArray<TelemetryEvent>, body: (q: TelemetryQueries.Service) => Effect.Effect<A, E>) =>
   Effect.gen(function*() {
     const context = yield* store
     return yield* Effect.gen(function*() {
       const sink = yield* TelemetrySink.TelemetrySink
-      for (const e of known) yield* sink.offer(e)
+      for (const e of events) yield* sink.offer(e)
       yield* sink.flush
       return yield* body(yield* TelemetryQueries.TelemetryQueries)
     }).pipe(Effect.provide(context))
@@ -149,6 +151,47 @@ describe("TelemetryQueries", () => {
         assert.strictEqual((yield* q.recentRuns(1)).length, 1)
       })
     ))
+
+  it.scoped("lists runs by agent, status and start window, a page at a time, with tokens per model", () => {
+    const inRun = (runId: string, agentId: string, e: TelemetryEvent): TelemetryEvent => ({
+      ...e,
+      runId: Ids.RunId.make(runId),
+      agentId: Ids.AgentId.make(agentId)
+    })
+    const events = [
+      ...run("r1", NOW + 100, "run.end", "agent-1"),
+      inRun("r1", "agent-1", modelResponse("gpt-4o", 10, NOW + 110, { tokensIn: 100, tokensOut: 10 })),
+      inRun("r1", "agent-1", modelResponse("gpt-4o", 10, NOW + 120, { tokensIn: 200, tokensOut: 20 })),
+      inRun("r1", "agent-1", modelResponse("mini", 10, NOW + 130, { tokensIn: 5, tokensOut: 1 })),
+      ...run("r2", NOW + 200, "run.error", "agent-2"),
+      ...run("r3", NOW + 300, undefined, "agent-1"),
+      inRun("r3", "agent-1", modelResponse("mini", 10, NOW + 310, { tokensIn: 7, tokensOut: 3 })),
+      ...run("r4", NOW + 400, "run.end", "agent-2")
+    ]
+    return withData(events, (q) =>
+      Effect.gen(function*() {
+        const ids = (filter: TelemetryQueries.RunFilter) => Effect.map(q.runs(filter), (runs) => runs.map((r) => r.runId))
+        assert.deepStrictEqual(yield* ids({ limit: 10 }), ["r4", "r3", "r2", "r1"])
+        assert.deepStrictEqual(yield* ids({ limit: 10, agent: "agent-1" }), ["r3", "r1"])
+        assert.deepStrictEqual(yield* ids({ limit: 10, status: "succeeded" }), ["r4", "r1"])
+        assert.deepStrictEqual(yield* ids({ limit: 10, status: "failed" }), ["r2"])
+        assert.deepStrictEqual(yield* ids({ limit: 10, status: "running" }), ["r3"])
+        assert.deepStrictEqual(yield* ids({ limit: 10, agent: "agent-2", status: "succeeded" }), ["r4"])
+        assert.deepStrictEqual(yield* ids({ limit: 10, since: NOW + 200, until: NOW + 400 }), ["r3", "r2"])
+        assert.deepStrictEqual(yield* ids({ limit: 2, offset: 1 }), ["r3", "r2"])
+        assert.deepStrictEqual(yield* ids({ limit: 2, offset: 4 }), [])
+
+        const [r3, r2, r1] = (yield* q.runs({ limit: 3, offset: 1 }))
+        assert.deepStrictEqual(r1?.models, [
+          { key: "gpt-4o", calls: 2, tokensIn: 300, tokensOut: 30 },
+          { key: "mini", calls: 1, tokensIn: 5, tokensOut: 1 }
+        ])
+        assert.deepStrictEqual([r1?.status, r1?.durationMs, r1?.tokensIn], ["succeeded", 50, 10])
+        assert.deepStrictEqual([r2?.status, r2?.error, r2?.errorMessage, r2?.models], ["failed", "MaxStepsExceeded", "too many steps", []])
+        assert.deepStrictEqual([r3?.status, r3?.endedAt, r3?.tokensIn], ["running", undefined, undefined])
+        assert.deepStrictEqual(r3?.models.map((m) => m.tokensIn), [7])
+      }))
+  })
 
   it.scoped("returns the decoded events of a run and of a trace, in time order", () =>
     withKnownData((q) =>
