@@ -1,5 +1,7 @@
-// The API's wire shapes the dashboard reads (docs/http-api.md, the contract of issue 26).
-// Plain interfaces: the page bundles no Schema, it only displays what the service sends.
+// The API's wire shapes the dashboard reads: the encoded types of the schemas in
+// `@patinox/patinox/Api`, imported as types only, so the page bundles no Schema
+// and a change to the API is a type error here.
+import type * as Api from "@patinox/patinox/Api"
 
 export interface MonitorStatus {
   readonly state: "idle" | "active" | "warning"
@@ -20,62 +22,12 @@ export interface PerformanceMetrics {
   readonly memory: { readonly samples: ReadonlyArray<MemorySample>; readonly peakRss: number; readonly peakHeapUsed: number }
 }
 
-export interface RunListItem {
-  readonly runId: string
-  readonly agent: string
-  readonly status: "running" | "succeeded" | "failed"
-  readonly startedAt: number
-  readonly endedAt?: number
-  readonly durationMs?: number
-  readonly tokensIn?: number
-  readonly tokensOut?: number
-  readonly cost?: number
-  readonly error?: string
-  readonly errorMessage?: string
-}
-
-export type DecisionKind = "approved" | "modified" | "rejected" | "retried"
-
-export interface Decision {
-  readonly validator: string
-  readonly stage: string
-  readonly decision: DecisionKind
-  readonly reason?: string
-  readonly durationMs?: number
-}
-
-export interface ToolCall {
-  readonly tool: string
-  readonly startedAt: number
-  readonly durationMs?: number
-  readonly status: "ok" | "error" | "running"
-  readonly error?: string
-}
-
-export interface Step {
-  readonly index: number
-  readonly startedAt: number
-  readonly durationMs?: number
-  readonly model?: {
-    readonly name: string
-    readonly latencyMs?: number
-    readonly tokensIn?: number
-    readonly tokensOut?: number
-    readonly cost?: number
-    readonly error?: string
-  }
-  readonly toolCalls: ReadonlyArray<ToolCall>
-  readonly decisions: ReadonlyArray<Decision>
-}
-
-export interface RunTrace {
-  readonly run: RunListItem
-  readonly input?: string
-  readonly output?: string
-  readonly steps: ReadonlyArray<Step>
-  readonly decisions: ReadonlyArray<Decision>
-  readonly totals: { readonly tokensIn: number; readonly tokensOut: number; readonly cost: number; readonly durationMs?: number }
-}
+export type RunListItem = typeof Api.RunListItem.Encoded
+export type DecisionKind = typeof Api.RunDecisionKind.Type
+export type Decision = typeof Api.RunDecision.Encoded
+export type ToolCall = typeof Api.ToolCallTrace.Encoded
+export type Step = typeof Api.RunStep.Encoded
+export type RunTrace = typeof Api.RunTrace.Encoded
 
 export interface Bucket {
   readonly t: number
