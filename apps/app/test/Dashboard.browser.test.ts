@@ -3,7 +3,7 @@
 // figures go to test-artifacts/ (docs/dashboard.md).
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { formatBytes } from "../dashboard/dom.js"
@@ -174,6 +174,10 @@ describe.skipIf(skipped)("the dashboard in a browser", () => {
           Promise.all([page.waitForEvent("download"), page.click(`patinox-monitor [data-action="export"]`)])
         )
         assert.match(download.suggestedFilename(), /^patinox-metrics-\d+\.json$/)
+        const exported = JSON.parse(readFileSync(yield* Effect.promise(() => download.path()), "utf8")) as {
+          readonly llm: { readonly calls: number }
+        }
+        assert.strictEqual(exported.llm.calls, status.secondaryMetric.value)
 
         // Reset empties the counters, and the widget says so.
         yield* Effect.promise(() => page.click(`patinox-monitor [data-action="reset"]`))
