@@ -93,22 +93,5 @@ export interface Alerts {
   readonly active: ReadonlyArray<ActiveAlert>
 }
 
-export interface ProposalSummary {
-  readonly id: string
-  readonly title: string
-  readonly state: "open" | "dismissed" | "merged" | "superseded"
-  readonly createdAt: number
-  readonly url?: string
-}
-
-export interface ProposalDetail extends ProposalSummary {
-  readonly target: { readonly agent?: string; readonly tool?: string; readonly model?: string }
-  readonly diff: string
-  readonly evidence: {
-    readonly query: string
-    readonly before: Readonly<Record<string, number>>
-    readonly expected: string
-    readonly replay?: { readonly before: Readonly<Record<string, number>>; readonly after: Readonly<Record<string, number>> }
-  }
-  readonly dismissedReason?: string
-}
+export type ProposalSummary = typeof Api.ProposalSummary.Encoded
+export type ProposalDetail = typeof Api.ProposalDetail.Encoded
