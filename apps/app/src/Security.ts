@@ -16,8 +16,8 @@ import { createHash, timingSafeEqual } from "node:crypto"
 import { InvalidRequest, LengthRequired, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "@patinox/patinox/Api"
 import type { AppConfig } from "./AppConfig.js"
 import type { ServerConfig } from "./ConfigFile.js"
-import { type ApiError, respond } from "./ErrorResponse.js"
 import { isAssetPath } from "./Dashboard.js"
+import { type ApiError, respond } from "./ErrorResponse.js"
 import { redactUrl } from "./RequestLog.js"
 
 export interface Settings {
@@ -79,6 +79,7 @@ const openPaths = new Set(["/health", "/ready"])
 /** What needs no token: the probes, and the dashboard's page and scripts to read. */
 const isOpen = (method: string, path: string) =>
   openPaths.has(path) || ((method === "GET" || method === "HEAD") && isAssetPath(path))
+
 const bodyMethods = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
 /**

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { request as httpRequest } from "node:http"
 import { contentSecurityPolicy } from "../src/Dashboard.js"
 import { api, startDashboard } from "./dashboardServer.js"
 
@@ -7,6 +8,19 @@ const get = (url: string, headers: Record<string, string> = {}) =>
   Effect.promise(async () => {
     const response = await fetch(url, { headers })
     return { status: response.status, headers: response.headers, text: await response.text() }
+  })
+
+/** A GET with the path sent as written (`fetch` would resolve `..` first); its status and body. */
+const rawGet = (url: string, path: string) =>
+  Effect.async<{ readonly status: number; readonly text: string }>((resume) => {
+    const request = httpRequest(`${url}${path}`, { method: "GET", path }, (response) => {
+      let text = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => text += chunk)
+      response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, text })))
+    })
+    request.on("error", (error) => resume(Effect.die(error)))
+    request.end()
   })
 
 describe("the dashboard's static assets", () => {
@@ -60,6 +74,12 @@ describe("the dashboard's static assets", () => {
         const refused = yield* get(`${url}${path}`)
         assert.strictEqual(refused.status, 401, path)
         assert.strictEqual(JSON.parse(refused.text).error, "Unauthorized")
+      }
+      // A path that leaves /dashboard/ by its dots is still only looked up among the assets.
+      for (const path of ["/dashboard/../monitoring/status", "/dashboard/%2e%2e/monitoring/status"]) {
+        const escaped = yield* rawGet(url, path)
+        assert.strictEqual(escaped.status, 404, path)
+        assert.strictEqual(JSON.parse(escaped.text).error, "NotFound")
       }
       const posted = yield* Effect.promise(() => fetch(`${url}/`, { method: "POST" }))
       assert.strictEqual(posted.status, 401)
