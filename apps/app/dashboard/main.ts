@@ -1,6 +1,6 @@
 // The dashboard's entry: defines the components and asks for the token when
-// the service wants one (a data call answered 401).
-import { getJson, token, tokenEvent, unauthorizedEvent } from "./api.js"
+// the service wants one (a panel's data call answered 401).
+import { getJson, token, unauthorizedEvent } from "./api.js"
 import { Alerts } from "./Alerts.js"
 import { Decisions } from "./Decisions.js"
 import { Memory } from "./Memory.js"
@@ -8,13 +8,8 @@ import { Monitor } from "./Monitor.js"
 import { Proposals } from "./Proposals.js"
 import { Runs } from "./Runs.js"
 import { Tools } from "./Tools.js"
+import type { Health } from "./types.js"
 import { Usage } from "./Usage.js"
-
-interface Health {
-  readonly model: { readonly provider: string; readonly name: string; readonly simulated: boolean }
-  readonly agents: number
-  readonly uptimeMs: number
-}
 
 const element = <T extends HTMLElement>(id: string, type: new() => T): T => {
   const found = document.getElementById(id)
@@ -55,7 +50,6 @@ signOut.addEventListener("click", () => {
   location.reload()
 })
 window.addEventListener(unauthorizedEvent, askForToken)
-window.addEventListener(tokenEvent, () => void probe())
 
 /** The service's name line from `/health`, which needs no token. */
 const showHealth = async () => {
@@ -69,16 +63,6 @@ const showHealth = async () => {
   }
 }
 
-/** One data call tells whether the token (or none) is accepted; a 401 shows the form through `unauthorizedEvent`. */
-const probe = async () => {
-  try {
-    await getJson("/monitoring/status")
-    if (token.get() !== null) signOut.hidden = false
-  } catch {
-    // A 401 has shown the form; any other failure shows in the panels, which keep polling.
-  }
-}
-
 customElements.define("patinox-monitor", Monitor)
 customElements.define("patinox-alerts", Alerts)
 customElements.define("patinox-runs", Runs)
@@ -88,5 +72,5 @@ customElements.define("patinox-tools", Tools)
 customElements.define("patinox-decisions", Decisions)
 customElements.define("patinox-proposals", Proposals)
 
+signOut.hidden = token.get() === null
 void showHealth()
-void probe()

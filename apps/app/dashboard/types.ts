@@ -3,6 +3,8 @@
 // and a change to the API is a type error here.
 import type * as Api from "@patinox/patinox/Api"
 
+export type Health = typeof Api.Health.Encoded
+
 export interface MonitorStatus {
   readonly state: "idle" | "active" | "warning"
   readonly primaryMetric: { readonly name: string; readonly value: number; readonly limit: number; readonly unit: string }
