@@ -235,8 +235,21 @@ describe.skipIf(skipped)("the dashboard in a browser", () => {
       yield* Effect.promise(() => page.waitForLoadState("networkidle"))
       const responses = [...sizes.values()]
       const assets = responses.filter((r) => new URL(r.url).pathname === "/" || new URL(r.url).pathname.startsWith("/dashboard/"))
+      // Where the time went: the page's own load, and the widget's first answer from the service.
+      const timing = yield* Effect.promise(() =>
+        page.evaluate(() => {
+          const navigation = performance.getEntriesByType("navigation")[0]
+          const status = performance.getEntriesByType("resource").find((entry) => entry.name.endsWith("/monitoring/status"))
+          return {
+            domContentLoaded: navigation instanceof PerformanceNavigationTiming ? navigation.domContentLoadedEventEnd : -1,
+            statusAnswered: status instanceof PerformanceResourceTiming ? status.responseEnd : -1
+          }
+        })
+      )
       const load = {
         msToRenderedWidget: Math.round(Number(renderedMs)),
+        msToDomContentLoaded: Math.round(timing.domContentLoaded),
+        msToStatusAnswered: Math.round(timing.statusAnswered),
         bytesTransferred: responses.reduce((sum, r) => sum + r.bytes, 0),
         assetBytes: assets.reduce((sum, r) => sum + r.bytes, 0),
         responses: responses.length,
