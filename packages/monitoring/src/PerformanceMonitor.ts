@@ -142,6 +142,8 @@ export interface Service {
   readonly status: (context?: StatusContext) => Effect.Effect<StatusSummary>
   /** Forgets everything observed; the session restarts now, the time returned. */
   readonly reset: Effect.Effect<number>
+  /** USD for a model call at the monitor's prices (0 for a model without one). */
+  readonly costOf: (model: string, inputTokens: number, outputTokens: number) => number
   /** Writes `getMetrics` as JSON to `path`. */
   readonly export: (path: string) => Effect.Effect<void, MetricsExportFailed>
 }
@@ -597,6 +599,7 @@ export const make = (config: MonitoringConfig.MonitoringConfig = MonitoringConfi
       getMemoryStats: Effect.sync(memoryStats),
       status,
       reset: reset.pipe(Effect.withSpan("PerformanceMonitor.reset")),
+      costOf: (model, inputTokens, outputTokens) => costOf(config.prices, model, inputTokens, outputTokens),
       export: exportTo
     } satisfies Service
   })

@@ -130,7 +130,7 @@ export interface Service {
    * to multiples of `bucketMs` since the epoch, oldest first, empty ones included.
    */
   readonly timeseries: (
-    window: Required<Window>,
+    window: { readonly since: number; readonly until: number },
     bucketMs: number,
     options?: TimeseriesOptions
   ) => Effect.Effect<ReadonlyArray<TimeBucket>, TelemetryStoreError>
@@ -298,7 +298,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
   }, Effect.mapError(fromCause("alerts")))
 
   const timeseries = Effect.fn("TelemetryQueries.timeseries")(function*(
-    window: Required<Window>,
+    window: { readonly since: number; readonly until: number },
     bucketMs: number,
     options?: TimeseriesOptions
   ) {
