@@ -19,6 +19,13 @@ export const startServer = (
   model: Layer.Layer<LanguageModel.LanguageModel, unknown>,
   configText = "{}",
   spanProcessors: ReadonlyArray<SpanProcessor> = []
+) => Effect.map(startServerWithDatabase(model, configText, spanProcessors), ({ url }) => url)
+
+/** `startServer`, also returning the path of the service's SQLite file. */
+export const startServerWithDatabase = (
+  model: Layer.Layer<LanguageModel.LanguageModel, unknown>,
+  configText = "{}",
+  spanProcessors: ReadonlyArray<SpanProcessor> = []
 ) =>
   Effect.gen(function*() {
     const parsed = yield* ConfigFile.parse(configText, "test")
@@ -29,7 +36,7 @@ export const startServer = (
     const server = yield* Effect.provide(HttpServer.HttpServer, context)
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
-    return `http://127.0.0.1:${address.port}`
+    return { url: `http://127.0.0.1:${address.port}`, database: file.database.path }
   })
 
 /** A real HTTP request; the body parsed as JSON when there is one. */

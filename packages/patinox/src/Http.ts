@@ -23,6 +23,7 @@ import {
   DocumentNotFound,
   ExportedMetrics,
   InvalidRequest,
+  Issue,
   KnowledgeDocument,
   type KnowledgeGroup,
   KnowledgeUnavailable,
@@ -211,7 +212,7 @@ export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E,
             return yield* Effect.fail(
               new InvalidRequest({
                 message: `windowMs / bucketMs gives more than ${maxBuckets} buckets: use larger buckets`,
-                details: [{ path: ["bucketMs"], message: `must be at least ${Math.ceil(span / (maxBuckets - 1))}` }]
+                details: [new Issue({ path: ["bucketMs"], message: `must be at least ${Math.ceil(span / (maxBuckets - 1))}` })]
               })
             )
           }
