@@ -76,7 +76,11 @@ const HealthLive = HttpApiBuilder.group(Api.Api, "health", (handlers) =>
     }).pipe(
       Effect.timeout(storeProbeTimeout),
       Effect.as("ok" as const),
-      Effect.catchAll((error) => Effect.as(Effect.logWarning("readiness: the telemetry store refused a write", error), "unwritable" as const))
+      Effect.catchTags({
+        SqlError: (error) => Effect.as(Effect.logWarning("readiness: the telemetry store refused a write", error), "unwritable" as const),
+        TimeoutException: () =>
+          Effect.as(Effect.logWarning("readiness: a write to the telemetry store took over 2 s"), "unwritable" as const)
+      })
     )
     const ping = model.ping
     const modelCheck = simulated

@@ -115,7 +115,7 @@ describe("knowledge documents", () => {
       const removed = yield* del(`${base}/knowledge/otters`)
       assert.strictEqual(removed.status, 204)
       assert.isUndefined(removed.body)
-      assert.deepStrictEqual((yield* request(`${base}/knowledge/search?q=urchins`)).body, [])
+      assert.deepStrictEqual((yield* request(`${base}/knowledge/search?q=urchins`)).body as unknown, [])
       assert.deepStrictEqual(
         ((yield* request(`${base}/knowledge`)).body as unknown as ReadonlyArray<{ id: string }>).map((d) => d.id),
         [untitled?.id]
@@ -223,7 +223,7 @@ describe("monitoring endpoints", () => {
       assert.strictEqual(acknowledged.body?.acknowledged, true)
       assert.isNumber(acknowledged.body?.acknowledgedAt)
       const still = (yield* request(`${base}/monitoring/alerts`)).body as unknown as Alerts
-      assert.deepStrictEqual(still.active, [acknowledged.body])
+      assert.deepStrictEqual(still.active as unknown, [acknowledged.body])
       assert.strictEqual((yield* request(`${base}/monitoring/status`)).body?.state, "warning", "acknowledged still warns")
 
       const unknown = yield* post(`${base}/monitoring/alerts/no-such-alert/acknowledge`, "")
