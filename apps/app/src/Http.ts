@@ -77,7 +77,8 @@ const HealthLive = HttpApiBuilder.group(Api.Api, "health", (handlers) =>
       Effect.timeout(storeProbeTimeout),
       Effect.as("ok" as const),
       Effect.catchTags({
-        SqlError: (error) => Effect.as(Effect.logWarning("readiness: the telemetry store refused a write", error), "unwritable" as const),
+        SqlError: (error) =>
+          Effect.as(Effect.logWarning("readiness: the telemetry store refused a write", error), "unwritable" as const),
         TimeoutException: () =>
           Effect.as(Effect.logWarning("readiness: a write to the telemetry store took over 2 s"), "unwritable" as const)
       })
