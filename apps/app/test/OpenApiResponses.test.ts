@@ -45,7 +45,9 @@ const endpoints: ReadonlyArray<readonly [path: string, url: string]> = [
   ["/monitoring/patterns", "/monitoring/patterns"],
   ["/tools/disabled", "/tools/disabled"],
   ["/telemetry/summary", "/telemetry/summary"],
-  ["/telemetry/timeseries", "/telemetry/timeseries?windowMs=600000&bucketMs=60000"]
+  ["/telemetry/timeseries", "/telemetry/timeseries?windowMs=600000&bucketMs=60000"],
+  ["/runs", "/runs"],
+  ["/runs", "/runs?status=failed&agent=assistant"]
 ]
 
 const alertingConfig = JSON.stringify({
@@ -104,7 +106,17 @@ describe("OpenAPI responses", () => {
       const documentId = "patinox-openapi.json"
       ajv.addSchema({ $id: documentId, components: document.components ?? {} })
 
-      for (const [path, url] of endpoints) {
+      // Every run's trace: one with a tool call, one with a failing tool, one rejected at the input.
+      type Listed = ReadonlyArray<{ runId: string; status: string }>
+      let listed = (yield* request(`${base}/runs`)).body as unknown as Listed
+      for (let i = 0; i < 100 && (listed.length < runs.length || listed.some((run) => run.status === "running")); i++) {
+        yield* Effect.sleep("50 millis")
+        listed = (yield* request(`${base}/runs`)).body as unknown as Listed
+      }
+      assert.strictEqual(listed.length, runs.length)
+      const traces = listed.map(({ runId }) => ["/runs/{runId}", `/runs/${runId}`] as const)
+
+      for (const [path, url] of [...endpoints, ...traces]) {
         const operation = isObject(paths) ? paths[path] : undefined
         const get = isObject(operation) ? operation.get : undefined
         const responses = isObject(get) ? get.responses : undefined
