@@ -13,7 +13,7 @@
  * context.
  */
 import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
-import { DependencyGuard, Errors, Ids, LanguageModel, Monitor, Tool, type ValidationPipeline } from "@patinox/core"
+import { DependencyGuard, Errors, Ids, LanguageModel, Monitor, Tool, ValidationPipeline } from "@patinox/core"
 import { Behaviour } from "@patinox/meta"
 import { Metrics, ToolSwitch } from "@patinox/monitoring"
 import { Guard, PatinoxConfig, Validation } from "@patinox/patinox"
@@ -29,6 +29,9 @@ export interface HostedAgent {
   readonly description: string
   readonly model: string
   readonly tools: ReadonlyArray<Tool.Any>
+  /** The validators its runs go through, in order (its own stack's, when its file has `validation` settings). */
+  readonly validators: ReadonlyArray<string>
+  readonly maxSteps: number
   readonly run: (input: string, options?: Agent.RunOptions) => Effect.Effect<RunResult.RunResult, Errors.RunError>
 }
 
@@ -267,6 +270,8 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       description: behaviour.description,
       model: behaviour.model ?? model.model,
       tools: agent.tools,
+      validators: Context.get(servicesFor(agent.name), ValidationPipeline.ValidationPipeline).validators,
+      maxSteps: agent.options.maxSteps,
       run: (input, options) => Agent.run(agent, input, options).pipe(Effect.provide(servicesFor(agent.name)))
     }))
     // The breaker's state gauge for every dependency from the start (a never-called one is closed),

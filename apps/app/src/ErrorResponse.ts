@@ -18,7 +18,9 @@ import type { Server } from "node:http"
 import type { Duplex } from "node:stream"
 import {
   AgentNotFound,
+  AlertNotFound,
   Api,
+  DocumentNotFound,
   InternalError,
   InvalidRequest,
   Issue,
@@ -27,6 +29,7 @@ import {
   MethodNotAllowed,
   ModelFailed,
   NotFound,
+  NotReady,
   PayloadTooLarge,
   ProposalNotFound,
   ProposalNotOpen,
@@ -61,7 +64,10 @@ const errorClasses = [
   ToolNotDisabled,
   ProposalNotFound,
   ProposalNotOpen,
-  ShuttingDown
+  ShuttingDown,
+  NotReady,
+  DocumentNotFound,
+  AlertNotFound
 ] as const
 
 /** Any error body the API sends. */

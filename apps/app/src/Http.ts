@@ -10,7 +10,7 @@ import {
   HttpServer,
   type HttpServerRequest
 } from "@effect/platform"
-import { type Errors, Ids, LanguageModel, ValidationPipeline } from "@patinox/core"
+import { type Errors, Ids, LanguageModel, type Tool, ValidationPipeline } from "@patinox/core"
 import { AgentRuntime } from "@patinox/agent"
 import { ProposalStore } from "@patinox/meta"
 import { EventBus } from "@patinox/monitoring"
@@ -20,11 +20,13 @@ import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Api, Durability, Http as PatinoxHttp, Patinox } from "@patinox/patinox"
 import {
+  AgentDetail,
   AgentInfo,
   AgentNotFound,
   DismissProposal,
   Health,
   ModelFailed,
+  NotReady,
   ProposalDetail,
   ProposalNotFound,
   ProposalNotOpen,
@@ -53,6 +55,12 @@ import * as SimulatedModel from "./SimulatedModel.js"
 /** How a run error is answered (from the library, where the API's errors are declared). */
 export const toHttpError = PatinoxHttp.toHttpError
 
+/** How long a model probe's answer is reused, so that frequent readiness probes do not each reach the provider. */
+const modelProbeTtl = Duration.seconds(5)
+
+/** A write to the telemetry store taking longer than this counts as not writable. */
+const storeProbeTimeout = Duration.seconds(2)
+
 const HealthLive = HttpApiBuilder.group(Api.Api, "health", (handlers) =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
@@ -60,22 +68,62 @@ const HealthLive = HttpApiBuilder.group(Api.Api, "health", (handlers) =>
     const pipeline = yield* ValidationPipeline.ValidationPipeline
     const agents = yield* Agents
     const shutdown = yield* GracefulShutdown.GracefulShutdown
+    const sql = yield* Patinox.Database
+    const simulated = model.provider === SimulatedModel.service.provider
+    // A one-row table that the readiness probe writes and deletes: a real write, kept out of the data.
+    yield* sql`CREATE TABLE IF NOT EXISTS ready_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`.pipe(Effect.orDie)
+    const storeCheck = Effect.gen(function*() {
+      const at = yield* Clock.currentTimeMillis
+      yield* sql.withTransaction(
+        Effect.zipRight(sql`INSERT INTO ready_probe (id, at) VALUES (1, ${at})`, sql`DELETE FROM ready_probe`)
+      )
+    }).pipe(
+      Effect.timeout(storeProbeTimeout),
+      Effect.as("ok" as const),
+      Effect.catchTags({
+        SqlError: (error) =>
+          Effect.as(Effect.logWarning("readiness: the telemetry store refused a write", error), "unwritable" as const),
+        TimeoutException: () =>
+          Effect.as(Effect.logWarning("readiness: a write to the telemetry store took over 2 s"), "unwritable" as const)
+      })
+    )
+    const ping = model.ping
+    const modelCheck = simulated
+      ? Effect.succeed("simulated" as const)
+      : ping === undefined
+      ? Effect.succeed("reachable" as const)
+      : yield* Effect.cachedWithTTL(Effect.map(ping, (up) => up ? "reachable" as const : "unreachable" as const), modelProbeTtl)
     return handlers
       .handle("health", () =>
         Effect.map(Clock.currentTimeMillis, (now) =>
           new Health({
             status: "ok",
             uptimeMs: now - started,
-            model: { provider: model.provider, name: model.model, simulated: model.provider === SimulatedModel.service.provider },
+            model: { provider: model.provider, name: model.model, simulated },
             validators: pipeline.validators,
             agents: agents.list.length
           })))
       .handle("ready", () =>
-        Effect.flatMap(shutdown.isShuttingDown, (stopping) =>
-          stopping
-            ? Effect.fail(new ShuttingDown({ message: "The service is shutting down" }))
-            : Effect.succeed(new Ready({ status: "ready" }))))
+        Effect.gen(function*() {
+          if (yield* shutdown.isShuttingDown) {
+            return yield* Effect.fail(new ShuttingDown({ message: "The service is shutting down" }))
+          }
+          const [store, modelState] = yield* Effect.all([storeCheck, modelCheck], { concurrency: 2 })
+          if (store === "ok" && modelState !== "unreachable") {
+            return new Ready({ status: "ready", checks: { store, model: modelState } })
+          }
+          const problems = [
+            ...(store === "ok" ? [] : ["the telemetry store cannot be written"]),
+            ...(modelState === "unreachable" ? [`the model provider (${model.provider}) does not answer`] : [])
+          ]
+          return yield* Effect.fail(
+            new NotReady({ message: `Not ready: ${problems.join("; ")}`, checks: { store, model: modelState } })
+          )
+        }))
   }))
+
+const toolInfo = (tool: Tool.Any) =>
+  new ToolInfo({ name: tool.name, description: tool.description, parameters: tool.definition.parameters })
 
 const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents", (handlers) =>
   Effect.gen(function*() {
@@ -118,16 +166,20 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents",
               name: agent.name,
               description: agent.description,
               model: agent.model,
-              tools: agent.tools.map((tool) =>
-                new ToolInfo({
-                  name: tool.name,
-                  description: tool.description,
-                  parameters: tool.definition.parameters
-                })
-              )
+              tools: agent.tools.map(toolInfo)
             })
           )
         ))
+      .handle("get", ({ path }) =>
+        Effect.map(agentNamed(path.name), (agent) =>
+            new AgentDetail({
+              name: agent.name,
+              description: agent.description,
+              model: agent.model,
+              tools: agent.tools.map(toolInfo),
+              validators: agent.validators,
+              maxSteps: agent.maxSteps
+            })))
       .handle("run", ({ path, payload, request }) =>
         Effect.gen(function*() {
           const agent = yield* agentNamed(path.name)

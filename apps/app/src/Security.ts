@@ -175,7 +175,7 @@ export const middleware = (settings: Settings) => {
             status: 204,
             headers: {
               ...cors,
-              "access-control-allow-methods": "GET, POST",
+              "access-control-allow-methods": "GET, POST, DELETE",
               "access-control-allow-headers": "authorization, content-type",
               "access-control-max-age": "600"
             }

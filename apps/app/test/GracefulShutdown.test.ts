@@ -95,7 +95,7 @@ describe("SIGTERM with 100 requests in flight", () => {
         agents: { shutdownDeadlineMs: 25_000 }
       })
       const ready = yield* Effect.promise(() => fetch(`${service.url}/ready`).then(async (r) => [r.status, await r.json()]))
-      assert.deepStrictEqual(ready, [200, { status: "ready" }])
+      assert.deepStrictEqual(ready, [200, { status: "ready", checks: { store: "ok", model: "simulated" } }])
 
       // One run on a connection of our own, to send another request on it during shutdown.
       const raw = yield* rawConnection(service.url)

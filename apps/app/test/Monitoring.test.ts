@@ -48,7 +48,7 @@ describe("monitoring in the running service", () => {
       assert.strictEqual(perf.tools["calculator"]?.calls, 2)
       assert.strictEqual(perf.llm.calls, 6)
       const status = (yield* request(`${base}/monitoring/status`)).body
-      assert.deepStrictEqual(Object.keys(status ?? {}).sort(), ["lastActivity", "message", "primary", "secondary", "state"])
+      assert.deepStrictEqual(Object.keys(status ?? {}).sort(), ["lastActivity", "message", "primaryMetric", "secondaryMetric", "state"])
     }))
 
   it.scopedLive("fires an alert on a tool's errors, disables the tool until a person re-enables it, and resolves", () =>

@@ -21,7 +21,15 @@ export const startServer = (
   spanProcessors: ReadonlyArray<SpanProcessor> = []
 ) => Effect.map(startService(model, configText, spanProcessors), (service) => service.base)
 
-/** `startServer`, also giving the service's context (to read its event bus, say). */
+/** `startServer`, also returning the path of the service's SQLite file. */
+export const startServerWithDatabase = (
+  model: Layer.Layer<LanguageModel.LanguageModel, unknown>,
+  configText = "{}",
+  spanProcessors: ReadonlyArray<SpanProcessor> = []
+) =>
+  Effect.map(startService(model, configText, spanProcessors), (service) => ({ url: service.base, database: service.database }))
+
+/** `startServer`, also giving the service's context (to read its event bus, say) and its SQLite file. */
 export const startService = (
   model: Layer.Layer<LanguageModel.LanguageModel, unknown>,
   configText = "{}",
@@ -36,7 +44,7 @@ export const startService = (
     const server = yield* Effect.provide(HttpServer.HttpServer, context)
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
-    return { base: `http://127.0.0.1:${address.port}`, context }
+    return { base: `http://127.0.0.1:${address.port}`, context, database: file.database.path }
   })
 
 /** A real HTTP request; the body parsed as JSON when there is one. */

@@ -87,6 +87,11 @@ export interface Service {
   readonly model: string
   readonly chat: (request: ChatRequest) => Effect.Effect<ChatResponse, ModelError>
   readonly stream: (request: ChatRequest) => Stream.Stream<ChatDelta, ModelError>
+  /**
+   * A cheap request that says whether the provider answers now (readiness
+   * probes); absent for models that are not behind a network.
+   */
+  readonly ping?: Effect.Effect<boolean> | undefined
 }
 
 /** @since 0.1.0 @category tags */

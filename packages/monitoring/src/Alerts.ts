@@ -38,6 +38,8 @@ export {
 
 /** @since 0.1.0 @category models */
 export interface AlertEvent {
+  /** The firing's id: its resolution carries the same one; a new firing gets a new one. */
+  readonly id: string
   readonly status: "firing" | "resolved"
   readonly rule: string
   readonly metric: MonitoringConfig.AlertMetric
@@ -54,12 +56,26 @@ export interface AlertEvent {
 
 /** @since 0.1.0 @category models */
 export interface ActiveAlert {
+  readonly id: string
   readonly rule: string
   readonly subject: string
   readonly severity: MonitoringConfig.Severity
   readonly value: number
   readonly since: number
   readonly firedAt: number
+  /** A person has seen it; it stays active (and keeps the status `warning`) until it resolves. */
+  readonly acknowledged: boolean
+  readonly acknowledgedAt?: number | undefined
+}
+
+/** No alert with this id is firing (it never did, or it has resolved). @since 0.1.0 @category errors */
+export class AlertNotFound extends Schema.TaggedError<AlertNotFound>("@patinox/monitoring/AlertNotFound")(
+  "AlertNotFound",
+  { id: Schema.String }
+) {
+  override get message(): string {
+    return `No active alert with id "${this.id}"`
+  }
 }
 
 /** @since 0.1.0 @category errors */
@@ -78,6 +94,8 @@ export interface Service {
   readonly active: Effect.Effect<ReadonlyArray<ActiveAlert>>
   /** Firing and resolved events, oldest first, at most `historySize`. */
   readonly history: Effect.Effect<ReadonlyArray<AlertEvent>>
+  /** Marks an active alert as seen, once (a second call keeps the first time); it stays active. */
+  readonly acknowledge: (id: string) => Effect.Effect<ActiveAlert, AlertNotFound>
   /** Evaluates every rule now (the schedule does this every `evaluationIntervalMs`). */
   readonly evaluate: Effect.Effect<void>
   readonly monitor: AsyncMonitor.AsyncMonitor
@@ -155,6 +173,9 @@ interface Outcome {
 interface RuleState {
   since: number | undefined
   firedAt: number | undefined
+  /** Set when it fires. */
+  id: string | undefined
+  acknowledgedAt: number | undefined
   value: number
 }
 
@@ -336,7 +357,14 @@ export const make = (
       for (const rule of config.rules) {
         const values = valuesOf(rule, now, dropped)
         const seen = new Set<string>()
-        const alertOf = (subject: string, status: AlertEvent["status"], value: number | undefined, since: number) => ({
+        const alertOf = (
+          id: string,
+          subject: string,
+          status: AlertEvent["status"],
+          value: number | undefined,
+          since: number
+        ): AlertEvent => ({
+          id,
           status,
           rule: rule.name,
           metric: rule.metric,
@@ -351,18 +379,21 @@ export const make = (
         for (const [subject, value] of values) {
           const key = `${rule.name}\u0000${subject}`
           seen.add(key)
-          const state = states.get(key) ?? { since: undefined, firedAt: undefined, value }
+          const state: RuleState = states.get(key) ??
+            { since: undefined, firedAt: undefined, id: undefined, acknowledgedAt: undefined, value }
           state.value = value
           states.set(key, state)
           if (compare(value, rule.comparison, rule.threshold)) {
             state.since ??= now
             if (state.firedAt === undefined && now - state.since >= rule.forMs) {
               state.firedAt = now
-              yield* emit(rule, alertOf(subject, "firing", value, state.since))
+              const id = yield* Effect.sync(() => crypto.randomUUID())
+              state.id = id
+              yield* emit(rule, alertOf(id, subject, "firing", value, state.since))
             }
           } else {
             if (state.firedAt !== undefined) {
-              yield* emit(rule, alertOf(subject, "resolved", value, state.since ?? now))
+              yield* emit(rule, alertOf(state.id ?? "", subject, "resolved", value, state.since ?? now))
             }
             states.delete(key)
           }
@@ -372,22 +403,48 @@ export const make = (
           if (!key.startsWith(`${rule.name}\u0000`) || seen.has(key)) continue
           if (state.firedAt !== undefined) {
             const subject = key.slice(rule.name.length + 1)
-            yield* emit(rule, alertOf(subject, "resolved", undefined, state.since ?? now))
+            yield* emit(rule, alertOf(state.id ?? "", subject, "resolved", undefined, state.since ?? now))
           }
           states.delete(key)
         }
       }
     }).pipe(Effect.withSpan("Alerts.evaluate"))
 
+    const activeOf = (key: string, state: RuleState): ActiveAlert | undefined => {
+      if (state.firedAt === undefined || state.id === undefined) return undefined
+      const [rule = "", subject = ""] = key.split("\u0000")
+      const severity = config.rules.find((r) => r.name === rule)?.severity ?? "warning"
+      return {
+        id: state.id,
+        rule,
+        subject,
+        severity,
+        value: state.value,
+        since: state.since ?? state.firedAt,
+        firedAt: state.firedAt,
+        acknowledged: state.acknowledgedAt !== undefined,
+        ...(state.acknowledgedAt === undefined ? {} : { acknowledgedAt: state.acknowledgedAt })
+      }
+    }
+
     const active = Effect.sync(() => {
       const out: Array<ActiveAlert> = []
       for (const [key, state] of states) {
-        if (state.firedAt === undefined) continue
-        const [rule, subject = ""] = key.split("\u0000")
-        const severity = config.rules.find((r) => r.name === rule)?.severity ?? "warning"
-        out.push({ rule: rule ?? "", subject, severity, value: state.value, since: state.since ?? state.firedAt, firedAt: state.firedAt })
+        const alert = activeOf(key, state)
+        if (alert !== undefined) out.push(alert)
       }
       return out
+    })
+
+    const acknowledge = Effect.fn("Alerts.acknowledge")(function*(id: string) {
+      const now = yield* Clock.currentTimeMillis
+      for (const [key, state] of states) {
+        if (state.id !== id) continue
+        state.acknowledgedAt ??= now
+        const alert = activeOf(key, state)
+        if (alert !== undefined) return alert
+      }
+      return yield* new AlertNotFound({ id })
     })
 
     const analyze = Effect.map(active, (alerts): ReadonlyArray<AsyncMonitor.Pattern> =>
@@ -402,6 +459,7 @@ export const make = (
     return {
       active,
       history: Effect.sync(() => history.toArray()),
+      acknowledge,
       evaluate,
       monitor: AsyncMonitor.fromSync({
         name: "alerts",

@@ -180,6 +180,11 @@ export const MonitoringConfig = Schema.Struct({
     default: () => defaultPrices
   }),
   status: Schema.optionalWith(StatusThresholds, { default: () => StatusThresholds.make({}) }),
+  /**
+   * The heap size the status measures memory against (bytes); the status is
+   * `warning` above 90 % of it. Unset: V8's heap limit, read when the monitor starts.
+   */
+  memoryLimitBytes: Schema.optional(Schema.Int.pipe(Schema.positive())),
   alerts: Schema.optionalWith(AlertsConfig, { default: () => AlertsConfig.make({}) })
 })
 /** @since 0.1.0 @category models */

@@ -16,6 +16,7 @@
 import { Ids, Monitor, type TelemetryEvent } from "@patinox/core"
 import { Clock, Context, Effect, type Fiber, Layer, Schedule, Schema, type Scope } from "effect"
 import { writeFile } from "node:fs/promises"
+import { getHeapStatistics } from "node:v8"
 import * as AsyncMonitor from "./AsyncMonitor.js"
 import type { EventBus } from "./EventBus.js"
 import { BoundedMap, contextString, modelCallKey, percentile, Ring, toolCallKey } from "./internal/stats.js"
@@ -99,14 +100,29 @@ export interface PerformanceMetrics {
   readonly anomalies: Anomalies
 }
 
-/** @since 0.1.0 @category models */
+/**
+ * The headline of the dashboard: one state, the heap against its limit, the
+ * model calls so far, and a sentence saying why the state is what it is.
+ *
+ * @since 0.1.0 @category models
+ */
 export interface StatusSummary {
   readonly state: "idle" | "active" | "warning"
-  readonly primary: string
-  readonly secondary: string
+  /** `heapUsed` of the latest memory sample (0 before the first) against the configured limit. */
+  readonly primaryMetric: { readonly name: "memory"; readonly value: number; readonly limit: number; readonly unit: "bytes" }
+  readonly secondaryMetric: { readonly name: "llmCalls"; readonly value: number; readonly unit: "calls" }
   readonly lastActivity: number | null
   readonly message: string
 }
+
+/** What the status knows beyond the monitor's own figures. @since 0.1.0 @category models */
+export interface StatusContext {
+  /** Alerts firing now (acknowledged or not): any makes the status `warning`. */
+  readonly firingAlerts?: number | undefined
+}
+
+/** Share of the memory limit above which the status is `warning`. @since 0.1.0 @category constants */
+export const memoryWarningShare = 0.9
 
 /** @since 0.1.0 @category errors */
 export class MetricsExportFailed extends Schema.TaggedError<MetricsExportFailed>(
@@ -123,9 +139,11 @@ export interface Service {
   readonly getMetrics: Effect.Effect<PerformanceMetrics>
   readonly getLLMStats: Effect.Effect<LLMStats>
   readonly getMemoryStats: Effect.Effect<MemoryStats>
-  readonly status: Effect.Effect<StatusSummary>
-  /** Forgets everything observed; the session restarts now. */
-  readonly reset: Effect.Effect<void>
+  readonly status: (context?: StatusContext) => Effect.Effect<StatusSummary>
+  /** Forgets everything observed; the session restarts now, the time returned. */
+  readonly reset: Effect.Effect<number>
+  /** USD for a model call at the monitor's prices (0 for a model without one). */
+  readonly costOf: (model: string, inputTokens: number, outputTokens: number) => number
   /** Writes `getMetrics` as JSON to `path`. */
   readonly export: (path: string) => Effect.Effect<void, MetricsExportFailed>
 }
@@ -211,6 +229,7 @@ const numberOr = (value: unknown, fallback: number): number =>
 export const make = (config: MonitoringConfig.MonitoringConfig = MonitoringConfig.defaults): Effect.Effect<Service> =>
   Effect.gen(function*() {
     const sampleSize = config.latencySamples
+    const memoryLimit = config.memoryLimitBytes ?? (yield* heapSizeLimit)
     let startedAt = yield* Clock.currentTimeMillis
     let tools = new Map<string, ToolAccumulator>()
     let states = new Map<string, StateAccumulator>()
@@ -451,41 +470,43 @@ export const make = (config: MonitoringConfig.MonitoringConfig = MonitoringConfi
 
     const getMetrics = Effect.map(Clock.currentTimeMillis, snapshot)
 
-    const status = Effect.map(Clock.currentTimeMillis, (now): StatusSummary => {
-      const thresholds = config.status
-      const metrics = snapshot(now)
-      const toolList = Object.values(metrics.tools)
-      const calls = metrics.llm.calls + toolList.reduce((sum, tool) => sum + tool.calls, 0)
-      const errors = metrics.llm.errors + toolList.reduce((sum, tool) => sum + tool.errors, 0)
-      const errorRate = calls === 0 ? 0 : errors / calls
-      const p95 = metrics.llm.latency.p95
-      const primary = `${metrics.session.runs} runs · ${metrics.session.cycles} model calls`
-      const secondary = `p95 ${Math.round(p95)} ms · ${metrics.llm.inputTokens + metrics.llm.outputTokens} tokens · $${
-        metrics.llm.cost.toFixed(4)
-      }`
-      const problems: Array<string> = []
-      if (calls >= thresholds.minimumCalls && errorRate > thresholds.errorRate) {
-        problems.push(`error rate ${(errorRate * 100).toFixed(1)}% over ${(thresholds.errorRate * 100).toFixed(1)}%`)
-      }
-      if (p95 > thresholds.p95LatencyMs) {
-        problems.push(`model p95 latency ${Math.round(p95)} ms over ${thresholds.p95LatencyMs} ms`)
-      }
-      if (problems.length > 0) {
-        return { state: "warning", primary, secondary, lastActivity, message: problems.join("; ") }
-      }
-      if (lastActivity !== null && now - lastActivity <= thresholds.activeWindowMs) {
-        return { state: "active", primary, secondary, lastActivity, message: "Agents are working" }
-      }
-      return {
-        state: "idle",
-        primary,
-        secondary,
-        lastActivity,
-        message: lastActivity === null
-          ? "No activity yet"
-          : `Idle for ${Math.round((now - lastActivity) / 1000)} s`
-      }
-    })
+    const status = (context: StatusContext = {}) =>
+      Effect.map(Clock.currentTimeMillis, (now): StatusSummary => {
+        const thresholds = config.status
+        const metrics = snapshot(now)
+        const toolList = Object.values(metrics.tools)
+        const calls = metrics.llm.calls + toolList.reduce((sum, tool) => sum + tool.calls, 0)
+        const errors = metrics.llm.errors + toolList.reduce((sum, tool) => sum + tool.errors, 0)
+        const errorRate = calls === 0 ? 0 : errors / calls
+        const p95 = metrics.llm.latency.p95
+        const heapUsed = metrics.memory.latest?.heapUsed ?? 0
+        const primaryMetric = { name: "memory", value: heapUsed, limit: memoryLimit, unit: "bytes" } as const
+        const secondaryMetric = { name: "llmCalls", value: metrics.llm.calls, unit: "calls" } as const
+        const problems: Array<string> = []
+        if (heapUsed > memoryLimit * memoryWarningShare) {
+          problems.push(`heap ${mebibytes(heapUsed)} MiB over 90% of the ${mebibytes(memoryLimit)} MiB limit`)
+        }
+        const firing = context.firingAlerts ?? 0
+        if (firing > 0) problems.push(firing === 1 ? "1 alert firing" : `${firing} alerts firing`)
+        if (calls >= thresholds.minimumCalls && errorRate > thresholds.errorRate) {
+          problems.push(`error rate ${(errorRate * 100).toFixed(1)}% over ${(thresholds.errorRate * 100).toFixed(1)}%`)
+        }
+        if (p95 > thresholds.p95LatencyMs) {
+          problems.push(`model p95 latency ${Math.round(p95)} ms over ${thresholds.p95LatencyMs} ms`)
+        }
+        const summary = { primaryMetric, secondaryMetric, lastActivity }
+        if (problems.length > 0) return { state: "warning", ...summary, message: problems.join("; ") }
+        if (lastActivity !== null && now - lastActivity <= thresholds.activeWindowMs) {
+          return { state: "active", ...summary, message: "Agents are working" }
+        }
+        return {
+          state: "idle",
+          ...summary,
+          message: lastActivity === null
+            ? "No activity yet"
+            : `Idle for ${Math.round((now - lastActivity) / 1000)} s`
+        }
+      }).pipe(Effect.withSpan("PerformanceMonitor.status"))
 
     const analyze = Effect.map(Clock.currentTimeMillis, (now): ReadonlyArray<AsyncMonitor.Pattern> => {
       const metrics = snapshot(now)
@@ -524,6 +545,8 @@ export const make = (config: MonitoringConfig.MonitoringConfig = MonitoringConfi
     })
 
     const reset = Effect.map(Clock.currentTimeMillis, (now) => {
+      // The heap does not empty with the counters: the latest sample stays, so the status keeps a figure.
+      const latest = memory.last()
       startedAt = now
       tools = new Map()
       states = new Map()
@@ -534,10 +557,12 @@ export const make = (config: MonitoringConfig.MonitoringConfig = MonitoringConfi
       costByModel = {}
       session = { runs: 0, cycles: 0 }
       anomalies = { orphanEnds: 0, outOfOrder: 0 }
-      peakRss = 0
-      peakHeapUsed = 0
+      peakRss = latest?.rss ?? 0
+      peakHeapUsed = latest?.heapUsed ?? 0
+      if (latest !== undefined) memory.push(latest)
       lastActivity = null
       observed = 0
+      return now
     })
 
     const monitor: AsyncMonitor.AsyncMonitor = AsyncMonitor.fromSync({
@@ -572,11 +597,17 @@ export const make = (config: MonitoringConfig.MonitoringConfig = MonitoringConfi
       getMetrics: getMetrics.pipe(Effect.withSpan("PerformanceMonitor.getMetrics")),
       getLLMStats: Effect.sync(llmStats),
       getMemoryStats: Effect.sync(memoryStats),
-      status: status.pipe(Effect.withSpan("PerformanceMonitor.status")),
+      status,
       reset: reset.pipe(Effect.withSpan("PerformanceMonitor.reset")),
+      costOf: (model, inputTokens, outputTokens) => costOf(config.prices, model, inputTokens, outputTokens),
       export: exportTo
     } satisfies Service
   })
+
+/** V8's heap limit, the default memory limit of the status. */
+const heapSizeLimit = Effect.sync(() => getHeapStatistics().heap_size_limit)
+
+const mebibytes = (bytes: number) => Math.round(bytes / (1024 * 1024))
 
 /** `process.memoryUsage()` as the context of a `memory.sample` event. */
 const memoryUsage = Effect.sync(() => process.memoryUsage())
@@ -628,7 +659,5 @@ export const getMetrics: Effect.Effect<PerformanceMetrics, never, PerformanceMon
 )
 
 /** @since 0.1.0 @category accessors */
-export const status: Effect.Effect<StatusSummary, never, PerformanceMonitor> = Effect.flatMap(
-  PerformanceMonitor,
-  (monitor) => monitor.status
-)
+export const status = (context?: StatusContext): Effect.Effect<StatusSummary, never, PerformanceMonitor> =>
+  Effect.flatMap(PerformanceMonitor, (monitor) => monitor.status(context))

@@ -143,6 +143,51 @@ describe("Alerts", () => {
       }
     }))))
 
+  it.scoped("an acknowledged alert stays active until it resolves; firing again gives a new id", () =>
+    Effect.gen(function*() {
+      const alerts = yield* Alerts.Alerts
+      for (let i = 0; i < 2; i++) yield* toolOutcome("slow", true)
+      assert.strictEqual(yield* observedOf(alerts), 2)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      const [first] = yield* alerts.active
+      assert.isDefined(first)
+      assert.isFalse(first?.acknowledged)
+      assert.notProperty(first, "acknowledgedAt")
+
+      yield* TestClock.adjust("500 millis")
+      const acknowledged = yield* alerts.acknowledge(first?.id ?? "")
+      assert.deepStrictEqual(acknowledged, { ...first, acknowledged: true, acknowledgedAt: 1_500 })
+      yield* TestClock.adjust("200 millis")
+      assert.strictEqual((yield* alerts.acknowledge(first?.id ?? "")).acknowledgedAt, 1_500, "the first time stays")
+      assert.deepStrictEqual(yield* alerts.active, [acknowledged])
+
+      const unknown = yield* Effect.flip(alerts.acknowledge("no-such-alert"))
+      assert.strictEqual(unknown._tag, "AlertNotFound")
+
+      yield* TestClock.adjust("10 seconds") // no data left in the window: resolved
+      yield* settle
+      assert.deepStrictEqual(yield* alerts.active, [])
+      const history = yield* historyOf
+      assert.deepStrictEqual(history.map((h) => [h.id, h.status]), [[first?.id, "firing"], [first?.id, "resolved"]])
+      assert.strictEqual((yield* Effect.flip(alerts.acknowledge(first?.id ?? "")))._tag, "AlertNotFound")
+
+      for (let i = 0; i < 2; i++) yield* toolOutcome("slow", true)
+      assert.strictEqual(yield* observedOf(alerts), 6, "the two outcomes and the alert's own two events")
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      const [again] = yield* alerts.active
+      assert.isDefined(again)
+      assert.notStrictEqual(again?.id, first?.id)
+      assert.isFalse(again?.acknowledged)
+    }).pipe(Effect.provide(alertsWith({
+      alerts: {
+        evaluationIntervalMs: 1_000,
+        windowMs: 5_000,
+        rules: [{ name: "any-errors", metric: "tool.error_rate", comparison: ">=", threshold: 0.5 }]
+      }
+    }))))
+
   it.scoped("keeps in its window only the outcomes a rule reads: none without rules", () =>
     Effect.gen(function*() {
       const modelOutcome = Monitor.report({

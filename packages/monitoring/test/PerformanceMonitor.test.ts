@@ -197,26 +197,65 @@ describe("PerformanceMonitor", () => {
   it.effect("summarises its status as idle, active or warning", () =>
     Effect.gen(function*() {
       const service = yield* PerformanceMonitor.make(
-        MonitoringConfig.make({ status: { errorRate: 0.2, minimumCalls: 5, p95LatencyMs: 1_000, activeWindowMs: 60_000 } })
+        MonitoringConfig.make({
+          memoryLimitBytes: 1_000_000_000,
+          status: { errorRate: 0.2, minimumCalls: 5, p95LatencyMs: 1_000, activeWindowMs: 60_000 }
+        })
       )
-      const idle = yield* service.status
-      assert.deepStrictEqual(Object.keys(idle).sort(), ["lastActivity", "message", "primary", "secondary", "state"])
+      const idle = yield* service.status()
+      assert.deepStrictEqual(Object.keys(idle).sort(), ["lastActivity", "message", "primaryMetric", "secondaryMetric", "state"])
       assert.strictEqual(idle.state, "idle")
       assert.strictEqual(idle.lastActivity, null)
+      assert.deepStrictEqual(idle.primaryMetric, { name: "memory", value: 0, limit: 1_000_000_000, unit: "bytes" })
       yield* TestClock.adjust("10 seconds")
       yield* feed(service, [event("run.start", { runId: r1, timestamp: 10_000 }), ...modelCall(1, 10_000, 100, 10, 10)])
-      const active = yield* service.status
+      const active = yield* service.status()
       assert.strictEqual(active.state, "active")
       assert.strictEqual(active.lastActivity, 10_100)
-      assert.strictEqual(active.primary, "1 runs · 1 model calls")
+      assert.deepStrictEqual(active.secondaryMetric, { name: "llmCalls", value: 1, unit: "calls" })
       yield* TestClock.adjust("5 minutes")
-      assert.strictEqual((yield* service.status).state, "idle")
+      assert.strictEqual((yield* service.status()).state, "idle")
       for (let i = 0; i < 5; i++) yield* feed(service, toolCall("flaky", `f${i}`, 320_000, 10, i < 2))
-      const warning = yield* service.status
+      const warning = yield* service.status()
       assert.strictEqual(warning.state, "warning")
       assert.include(warning.message, "error rate")
       yield* feed(service, modelCall(2, 330_000, 5_000, 1, 1))
-      assert.include((yield* service.status).message, "p95 latency")
+      assert.include((yield* service.status()).message, "p95 latency")
+    }))
+
+  it.effect("warns when the heap passes 90% of the memory limit or an alert is firing", () =>
+    Effect.gen(function*() {
+      const service = yield* PerformanceMonitor.make(MonitoringConfig.make({ memoryLimitBytes: 1_000 }))
+      const sample = (heapUsed: number, timestamp: number) =>
+        event("memory.sample", { timestamp, metrics: { memoryBytes: 5_000 }, context: { heapUsed, rss: 5_000 } })
+      yield* feed(service, [sample(900, 1)])
+      const atLimit = yield* service.status()
+      assert.strictEqual(atLimit.state, "idle")
+      assert.deepStrictEqual(atLimit.primaryMetric, { name: "memory", value: 900, limit: 1_000, unit: "bytes" })
+      assert.strictEqual((yield* service.status({ firingAlerts: 1 })).state, "warning")
+      assert.include((yield* service.status({ firingAlerts: 2 })).message, "2 alerts firing")
+      yield* feed(service, [sample(901, 2)])
+      const over = yield* service.status()
+      assert.strictEqual(over.state, "warning")
+      assert.include(over.message, "over 90%")
+    }))
+
+  it.effect("reset empties the counters but keeps the latest heap figure", () =>
+    Effect.gen(function*() {
+      const service = yield* PerformanceMonitor.make(MonitoringConfig.make({ memoryLimitBytes: 10_000 }))
+      yield* feed(service, [
+        event("memory.sample", { timestamp: 1, context: { heapUsed: 700, rss: 900 } }),
+        event("run.start", { runId: r1, timestamp: 2 }),
+        ...modelCall(1, 2, 100, 10, 10)
+      ])
+      yield* TestClock.adjust("1 minute")
+      const at = yield* service.reset
+      assert.strictEqual(at, 60_000)
+      const metrics = yield* service.getMetrics
+      assert.strictEqual(metrics.llm.calls, 0)
+      assert.strictEqual(metrics.session.runs, 0)
+      assert.strictEqual(metrics.session.startedAt, 60_000)
+      assert.strictEqual((yield* service.status()).primaryMetric.value, 700)
     }))
 
   it.effect("samples memory on a schedule from a fiber that stops with its scope", () =>

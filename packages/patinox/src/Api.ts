@@ -14,8 +14,26 @@ export class Health extends Schema.Class<Health>("Health")({
   agents: Schema.Number
 }) {}
 
-/** `GET /ready`: the service takes requests (a load balancer's readiness probe). */
-export class Ready extends Schema.Class<Ready>("Ready")({ status: Schema.Literal("ready") }) {}
+/** `GET /ready`: the service takes requests (a load balancer's readiness probe), and why it can. */
+export class Ready extends Schema.Class<Ready>("Ready")({
+  status: Schema.Literal("ready"),
+  checks: Schema.Struct({
+    /** A write to the telemetry store went through. */
+    store: Schema.Literal("ok"),
+    /** The provider answered a probe lately, or the model is the offline simulated one. */
+    model: Schema.Literal("reachable", "simulated")
+  })
+}) {}
+
+/** The store cannot be written or the model provider does not answer: the service should get no traffic. */
+export class NotReady extends Schema.Class<NotReady>("NotReady")({
+  error: Schema.tag("NotReady"),
+  message: Schema.String,
+  checks: Schema.Struct({
+    store: Schema.Literal("ok", "unwritable"),
+    model: Schema.Literal("reachable", "simulated", "unreachable")
+  })
+}, HttpApiSchema.annotations({ status: 503 })) {}
 
 /** What `/ready`, and any request arriving or still running past the shutdown deadline, gets during shutdown. */
 export class ShuttingDown extends Schema.Class<ShuttingDown>("ShuttingDown")({
@@ -34,6 +52,17 @@ export class AgentInfo extends Schema.Class<AgentInfo>("AgentInfo")({
   description: Schema.String,
   model: Schema.String,
   tools: Schema.Array(ToolInfo)
+}) {}
+
+/** `GET /agents/:name`: an agent as listed, with its validators and step budget. */
+export class AgentDetail extends Schema.Class<AgentDetail>("AgentDetail")({
+  name: Schema.String,
+  description: Schema.String,
+  model: Schema.String,
+  tools: Schema.Array(ToolInfo),
+  /** The validators its runs go through, in order. */
+  validators: Schema.Array(Schema.String),
+  maxSteps: Schema.Number
 }) {}
 
 export class RunRequest extends Schema.Class<RunRequest>("RunRequest")({
@@ -155,11 +184,17 @@ export class RunTimedOut extends Schema.Class<RunTimedOut>("RunTimedOut")(
 
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
-  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Ready).addError(ShuttingDown))
+  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Ready).addError(ShuttingDown).addError(NotReady))
 {}
 
 export class AgentsGroup extends HttpApiGroup.make("agents")
   .add(HttpApiEndpoint.get("list", "/agents").addSuccess(Schema.Array(AgentInfo)))
+  .add(
+    HttpApiEndpoint.get("get", "/agents/:name")
+      .setPath(Schema.Struct({ name: Schema.String }))
+      .addSuccess(AgentDetail)
+      .addError(AgentNotFound)
+  )
   .add(
     HttpApiEndpoint.post("run", "/agents/:name/runs")
       .setPath(Schema.Struct({ name: Schema.String }))
@@ -205,6 +240,23 @@ export class SearchHit extends Schema.Class<SearchHit>("SearchHit")({
   score: Schema.Number
 }) {}
 
+/** An item of `GET /knowledge`: a stored document without its text. */
+export class KnowledgeDocument extends Schema.Class<KnowledgeDocument>("KnowledgeDocument")({
+  id: Schema.String,
+  title: Schema.optional(Schema.String),
+  source: Schema.optional(Schema.String),
+  /** Passages it was chunked into for search. */
+  passages: Schema.Number,
+  /** Epoch ms. */
+  addedAt: Schema.Number
+}) {}
+
+export class DocumentNotFound extends Schema.Class<DocumentNotFound>("DocumentNotFound")({
+  error: Schema.tag("DocumentNotFound"),
+  message: Schema.String,
+  id: Schema.String
+}, HttpApiSchema.annotations({ status: 404 })) {}
+
 /** The knowledge base (SQLite) failed; the service logs the cause. */
 export class KnowledgeUnavailable extends Schema.Class<KnowledgeUnavailable>("KnowledgeUnavailable")({
   error: Schema.tag("KnowledgeUnavailable"),
@@ -225,6 +277,18 @@ export class KnowledgeGroup extends HttpApiGroup.make("knowledge")
         limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 50)))
       }))
       .addSuccess(Schema.Array(SearchHit))
+      .addError(KnowledgeUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/knowledge")
+      .addSuccess(Schema.Array(KnowledgeDocument))
+      .addError(KnowledgeUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.del("remove", "/knowledge/:id")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(DocumentNotFound)
       .addError(KnowledgeUnavailable)
   )
 {}
@@ -252,13 +316,238 @@ const WindowParams = Schema.Struct({
   windowMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()))
 })
 
+/*
+ * The monitors' figures are plain data, so their wire shapes are structs
+ * (named with an identifier, so OpenAPI lists each once) rather than classes.
+ */
+
+const TimeWindow = Schema.Struct({ since: Schema.Number, until: Schema.Number }).annotations({ identifier: "TimeWindow" })
+
+export const ToolStats = Schema.Struct({
+  calls: Schema.Number,
+  errors: Schema.Number,
+  totalMs: Schema.Number,
+  meanMs: Schema.Number,
+  p95Ms: Schema.Number
+}).annotations({ identifier: "ToolStats" })
+
+export const StateStats = Schema.Struct({
+  entries: Schema.Number,
+  totalDwellMs: Schema.Number,
+  meanDwellMs: Schema.Number
+}).annotations({ identifier: "StateStats" })
+
+export const LlmStats = Schema.Struct({
+  calls: Schema.Number,
+  errors: Schema.Number,
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  latency: Schema.Struct({ p50: Schema.Number, p95: Schema.Number, p99: Schema.Number }),
+  /** USD, from the price table. */
+  cost: Schema.Number,
+  costByModel: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  lastCallAt: Schema.NullOr(Schema.Number)
+}).annotations({ identifier: "LlmStats" })
+
+export const MemorySample = Schema.Struct({
+  timestamp: Schema.Number,
+  rss: Schema.Number,
+  heapUsed: Schema.Number,
+  heapTotal: Schema.Number,
+  external: Schema.Number
+}).annotations({ identifier: "MemorySample" })
+
+/** `GET /monitoring/metrics`: the performance monitor's figures since it started or was reset. */
+export const PerformanceMetrics = Schema.Struct({
+  tools: Schema.Record({ key: Schema.String, value: ToolStats }),
+  states: Schema.Record({ key: Schema.String, value: StateStats }),
+  llm: LlmStats,
+  memory: Schema.Struct({
+    /** Oldest first. */
+    samples: Schema.Array(MemorySample),
+    latest: Schema.NullOr(MemorySample),
+    peakRss: Schema.Number,
+    peakHeapUsed: Schema.Number
+  }),
+  session: Schema.Struct({
+    runs: Schema.Number,
+    /** Model calls. */
+    cycles: Schema.Number,
+    uptimeMs: Schema.Number,
+    startedAt: Schema.Number
+  }),
+  anomalies: Schema.Struct({
+    orphanEnds: Schema.Number,
+    outOfOrder: Schema.Number,
+    evictedRuns: Schema.Number,
+    pendingRuns: Schema.Number
+  })
+}).annotations({ identifier: "PerformanceMetrics" })
+
+/** `GET /monitoring/export`: the metrics and when they were taken, as a file. */
+export const ExportedMetrics = Schema.Struct({
+  exportedAt: Schema.Number,
+  ...PerformanceMetrics.fields
+}).annotations({ identifier: "ExportedMetrics" })
+
+/** `GET /monitoring/status`: the dashboard's headline. */
+export const MonitorStatus = Schema.Struct({
+  /** `warning` while the heap is over 90 % of its limit or an alert fires (or errors or latency are high). */
+  state: Schema.Literal("idle", "active", "warning"),
+  primaryMetric: Schema.Struct({
+    name: Schema.Literal("memory"),
+    /** `heapUsed` of the latest sample. */
+    value: Schema.Number,
+    limit: Schema.Number,
+    unit: Schema.Literal("bytes")
+  }),
+  secondaryMetric: Schema.Struct({ name: Schema.Literal("llmCalls"), value: Schema.Number, unit: Schema.Literal("calls") }),
+  /** Epoch ms of the last agent event, null before any. */
+  lastActivity: Schema.NullOr(Schema.Number),
+  message: Schema.String
+}).annotations({ identifier: "MonitorStatus" })
+
+/** `POST /monitoring/reset`. */
+export const MetricsReset = Schema.Struct({ reset: Schema.Literal(true), at: Schema.Number })
+  .annotations({ identifier: "MetricsReset" })
+
+const Severity = Schema.Literal("info", "warning", "critical")
+
+/** An alert firing now; acknowledging it keeps it here until it resolves. */
+export const ActiveAlert = Schema.Struct({
+  /** One firing's id: a rule firing again after it resolved gets a new one. */
+  id: Schema.String,
+  rule: Schema.String,
+  subject: Schema.String,
+  severity: Severity,
+  value: Schema.Number,
+  /** When the condition started to hold. */
+  since: Schema.Number,
+  firedAt: Schema.Number,
+  acknowledged: Schema.Boolean,
+  acknowledgedAt: Schema.optional(Schema.Number)
+}).annotations({ identifier: "ActiveAlert" })
+
+/** A firing or a resolution, as kept in the in-memory history. */
+export const AlertEvent = Schema.Struct({
+  id: Schema.String,
+  status: Schema.Literal("firing", "resolved"),
+  rule: Schema.String,
+  metric: Schema.String,
+  subject: Schema.String,
+  comparison: Schema.Literal(">", ">=", "<", "<="),
+  threshold: Schema.Number,
+  severity: Severity,
+  /** Absent when it resolved because no data was left in the window. */
+  value: Schema.optional(Schema.Number),
+  since: Schema.Number,
+  at: Schema.Number
+}).annotations({ identifier: "AlertEvent" })
+
+/** `GET /monitoring/alerts`. */
+export const AlertsView = Schema.Struct({
+  active: Schema.Array(ActiveAlert),
+  /** Oldest first. */
+  history: Schema.Array(AlertEvent)
+}).annotations({ identifier: "AlertsView" })
+
+export class AlertNotFound extends Schema.Class<AlertNotFound>("AlertNotFound")({
+  error: Schema.tag("AlertNotFound"),
+  message: Schema.String,
+  id: Schema.String
+}, HttpApiSchema.annotations({ status: 404 })) {}
+
+/** An item of `GET /monitoring/patterns`: something a monitor found, and the numbers behind it. */
+export const MonitorPattern = Schema.Struct({
+  monitor: Schema.String,
+  kind: Schema.String,
+  subject: Schema.String,
+  severity: Severity,
+  evidence: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.Number, Schema.String) }),
+  value: Schema.Number
+}).annotations({ identifier: "MonitorPattern" })
+
+const LatencyPercentiles = Schema.Struct({
+  key: Schema.String,
+  count: Schema.Number,
+  p50: Schema.Number,
+  p95: Schema.Number,
+  p99: Schema.Number,
+  mean: Schema.Number,
+  max: Schema.Number
+}).annotations({ identifier: "LatencyPercentiles" })
+
+const ErrorRate = Schema.Struct({ key: Schema.String, total: Schema.Number, errors: Schema.Number, rate: Schema.Number })
+  .annotations({ identifier: "ErrorRate" })
+
+const TokenUsage = Schema.Struct({ key: Schema.String, calls: Schema.Number, tokensIn: Schema.Number, tokensOut: Schema.Number })
+  .annotations({ identifier: "TokenUsage" })
+
+/** `GET /telemetry/summary`: the stored history of a window. */
+export const TelemetrySummary = Schema.Struct({
+  window: TimeWindow,
+  /** Per tool. */
+  toolLatency: Schema.Array(LatencyPercentiles),
+  /** Per model. */
+  modelLatency: Schema.Array(LatencyPercentiles),
+  toolErrors: Schema.Array(ErrorRate),
+  modelErrors: Schema.Array(ErrorRate),
+  /** Per model. */
+  tokens: Schema.Array(TokenUsage),
+  /** Per validator and decision (`approved`, `modified`, `rejected`, `retry`). */
+  decisions: Schema.Array(Schema.Struct({ validator: Schema.String, decision: Schema.String, count: Schema.Number }))
+}).annotations({ identifier: "TelemetrySummary" })
+
+export const TimeBucket = Schema.Struct({
+  /** The bucket's start, epoch ms, a multiple of `bucketMs`. */
+  t: Schema.Number,
+  runs: Schema.Number,
+  failedRuns: Schema.Number,
+  llmCalls: Schema.Number,
+  tokensIn: Schema.Number,
+  tokensOut: Schema.Number,
+  /** USD, from the monitoring price table. */
+  cost: Schema.Number,
+  toolCalls: Schema.Number,
+  toolErrors: Schema.Number,
+  decisions: Schema.Struct({
+    approved: Schema.Number,
+    modified: Schema.Number,
+    rejected: Schema.Number,
+    retried: Schema.Number
+  })
+}).annotations({ identifier: "TimeBucket" })
+
+/** `GET /telemetry/timeseries`: oldest bucket first, empty ones included. */
+export const Timeseries = Schema.Struct({
+  window: TimeWindow,
+  bucketMs: Schema.Number,
+  buckets: Schema.Array(TimeBucket)
+}).annotations({ identifier: "Timeseries" })
+
+/** Buckets one timeseries answer may hold. */
+export const maxBuckets = 2_000
+
 /** The dashboard's data: live aggregates from the monitors, history from the store. */
 export class MonitoringGroup extends HttpApiGroup.make("monitoring")
-  .add(HttpApiEndpoint.get("metrics", "/monitoring/metrics").addSuccess(Schema.Unknown))
-  .add(HttpApiEndpoint.get("status", "/monitoring/status").addSuccess(Schema.Unknown))
-  .add(HttpApiEndpoint.get("alerts", "/monitoring/alerts").addSuccess(Schema.Unknown))
-  .add(HttpApiEndpoint.get("patterns", "/monitoring/patterns").addSuccess(Schema.Unknown))
-  .add(HttpApiEndpoint.get("disabledTools", "/tools/disabled").addSuccess(Schema.Unknown))
+  .add(HttpApiEndpoint.get("metrics", "/monitoring/metrics").addSuccess(PerformanceMetrics))
+  .add(HttpApiEndpoint.get("status", "/monitoring/status").addSuccess(MonitorStatus))
+  .add(HttpApiEndpoint.post("reset", "/monitoring/reset").addSuccess(MetricsReset))
+  .add(HttpApiEndpoint.get("export", "/monitoring/export").addSuccess(ExportedMetrics))
+  .add(HttpApiEndpoint.get("alerts", "/monitoring/alerts").addSuccess(AlertsView))
+  .add(
+    HttpApiEndpoint.post("acknowledgeAlert", "/monitoring/alerts/:id/acknowledge")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .addSuccess(ActiveAlert)
+      .addError(AlertNotFound)
+  )
+  .add(HttpApiEndpoint.get("patterns", "/monitoring/patterns").addSuccess(Schema.Array(MonitorPattern)))
+  .add(
+    HttpApiEndpoint.get("disabledTools", "/tools/disabled").addSuccess(
+      // Tool name -> why it was switched off.
+      Schema.Record({ key: Schema.String, value: Schema.String }).annotations({ identifier: "DisabledTools" })
+    )
+  )
   .add(
     HttpApiEndpoint.post("enableTool", "/tools/:name/enable")
       .setPath(Schema.Struct({ name: Schema.String }))
@@ -268,7 +557,18 @@ export class MonitoringGroup extends HttpApiGroup.make("monitoring")
   .add(
     HttpApiEndpoint.get("summary", "/telemetry/summary")
       .setUrlParams(WindowParams)
-      .addSuccess(Schema.Unknown)
+      .addSuccess(TelemetrySummary)
+      .addError(TelemetryUnavailable)
+  )
+  .add(
+    HttpApiEndpoint.get("timeseries", "/telemetry/timeseries")
+      .setUrlParams(Schema.Struct({
+        ...WindowParams.fields,
+        /** Bucket width in milliseconds (default: the window in 60 buckets, at least one second). */
+        bucketMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive()))
+      }))
+      .addSuccess(Timeseries)
+      .addError(InvalidRequest)
       .addError(TelemetryUnavailable)
   )
 {}

@@ -12,17 +12,23 @@
  *
  * @since 0.1.0
  */
-import type { HttpApiBuilder, HttpApiGroup } from "@effect/platform"
+import { type HttpApiBuilder, type HttpApiGroup, HttpServerResponse } from "@effect/platform"
 import { type Errors, Ids } from "@patinox/core"
 import { Alerts, Monitoring, PerformanceMonitor, ToolSwitch } from "@patinox/monitoring"
 import { TelemetryQueries, type TelemetryStoreError } from "@patinox/telemetry-store"
 import { KnowledgeBase } from "@patinox/validation"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import {
+  AlertNotFound,
   DocumentAdded,
+  DocumentNotFound,
+  ExportedMetrics,
   InvalidRequest,
+  Issue,
+  KnowledgeDocument,
   type KnowledgeGroup,
   KnowledgeUnavailable,
+  maxBuckets,
   ModelFailed,
   type MonitoringGroup,
   type ObservabilityGroup,
@@ -101,7 +107,33 @@ export const knowledge = <E, P>(handlers: HandlersOf<typeof KnowledgeGroup, E, P
           Effect.map((hits) => hits.map((hit) => new SearchHit(hit))),
           Effect.catchTag("KnowledgeBaseError", unavailable)
         ))
+      .handle("list", () =>
+        knowledge.list.pipe(
+          Effect.map((documents) =>
+            documents.map((document) =>
+              new KnowledgeDocument({
+                id: document.id,
+                passages: document.passages,
+                addedAt: document.addedAt,
+                ...(document.title === undefined ? {} : { title: document.title }),
+                ...(document.source === undefined ? {} : { source: document.source })
+              })
+            )
+          ),
+          Effect.catchTag("KnowledgeBaseError", unavailable)
+        ))
+      .handle("remove", ({ path }) =>
+        knowledge.remove(path.id).pipe(
+          Effect.catchTag("KnowledgeBaseError", unavailable),
+          Effect.flatMap((removed) =>
+            removed
+              ? Effect.void
+              : Effect.fail(new DocumentNotFound({ id: path.id, message: `No document with id "${path.id}"` }))
+          )
+        ))
   })
+
+const encodeExport = Schema.encode(ExportedMetrics)
 
 /**
  * `GET /metrics`: the Prometheus text of Effect's and the agents' metrics.
@@ -133,8 +165,24 @@ export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E,
       Effect.map(Clock.currentTimeMillis, (now) => ({ since: now - (windowMs ?? 3_600_000), until: now }))
     return handlers
       .handle("metrics", () => performance.getMetrics)
-      .handle("status", () => performance.status)
+      .handle("status", () =>
+        Effect.flatMap(alerts.active, (active) => performance.status({ firingAlerts: active.length })))
+      .handle("reset", () => Effect.map(performance.reset, (at) => ({ reset: true as const, at })))
+      // Raw, for the download's headers; the body is the declared schema, encoded as a handler's would be.
+      .handleRaw("export", () =>
+        Effect.gen(function*() {
+          const exportedAt = yield* Clock.currentTimeMillis
+          const body = yield* encodeExport({ exportedAt, ...yield* performance.getMetrics }).pipe(Effect.orDie)
+          return yield* HttpServerResponse.json(body, {
+            headers: { "content-disposition": `attachment; filename="patinox-metrics-${exportedAt}.json"` }
+          }).pipe(Effect.orDie)
+        }))
       .handle("alerts", () => Effect.zipWith(alerts.active, alerts.history, (active, history) => ({ active, history })))
+      .handle("acknowledgeAlert", ({ path }) =>
+        alerts.acknowledge(path.id).pipe(
+          Effect.catchTag("AlertNotFound", (error) =>
+            Effect.fail(new AlertNotFound({ id: error.id, message: error.message })))
+        ))
       .handle("patterns", () => monitoring.patterns)
       .handle("disabledTools", () => Effect.map(tools.disabled, (map) => Object.fromEntries(map)))
       .handle("enableTool", ({ path }) =>
@@ -154,6 +202,22 @@ export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E,
             tokens: yield* queries.tokenUsage("model", window),
             decisions: yield* queries.decisionCounts(window)
           }
+        }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+      .handle("timeseries", ({ urlParams }) =>
+        Effect.gen(function*() {
+          const window = yield* windowOf(urlParams.windowMs)
+          const span = window.until - window.since
+          const bucketMs = urlParams.bucketMs ?? Math.max(1_000, Math.ceil(span / 60_000) * 1_000)
+          if (Math.ceil(span / bucketMs) + 1 > maxBuckets) {
+            return yield* Effect.fail(
+              new InvalidRequest({
+                message: `windowMs / bucketMs gives more than ${maxBuckets} buckets: use larger buckets`,
+                details: [new Issue({ path: ["bucketMs"], message: `must be at least ${Math.ceil(span / (maxBuckets - 1))}` })]
+              })
+            )
+          }
+          const buckets = yield* queries.timeseries(window, bucketMs, { costOf: performance.costOf })
+          return { window, bucketMs, buckets }
         }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
   })
 

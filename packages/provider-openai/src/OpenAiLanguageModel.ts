@@ -342,6 +342,9 @@ const isOpenAiHost = (baseURL: string): boolean => {
   }
 }
 
+/** A readiness probe's bound: a provider slower than this to list its models is not answering. */
+const pingTimeoutMs = 2_000
+
 /**
  * Builds the service. Fails with `ConfigurationInvalid` for a base URL that
  * is not a URL or a timeout under 1 ms.
@@ -556,7 +559,17 @@ export const make = (options: Options): Effect.Effect<LanguageModel.Service, Err
         })
       )
 
-    return { provider, model: options.model, chat, stream } satisfies LanguageModel.Service
+    // Listing models costs no tokens; any failure (refused key included) means runs would fail too.
+    const ping = Effect.tryPromise((signal) =>
+      client.models.list({ signal, timeout: Math.min(timeoutMs, pingTimeoutMs), maxRetries: 0 })
+    ).pipe(
+      Effect.as(true),
+      Effect.timeout(Duration.millis(pingTimeoutMs)),
+      Effect.orElseSucceed(() => false),
+      Effect.withSpan("OpenAiLanguageModel.ping")
+    )
+
+    return { provider, model: options.model, chat, stream, ping } satisfies LanguageModel.Service
   })
 
 /** @since 0.1.0 @category layers */

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Errors, Ids, LanguageModel, Message, type Recovery } from "@patinox/core"
 import { FakeOpenAi } from "@patinox/testing"
-import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Redacted, Stream } from "effect"
+import { ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Redacted, Scope, Stream } from "effect"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { OpenAiLanguageModel } from "../src/index.js"
@@ -35,6 +35,17 @@ const weatherTool: LanguageModel.ToolDefinition = {
 }
 
 describe("OpenAiLanguageModel", () => {
+  it.scopedLive("ping lists the server's models: true while it answers, false once it is gone", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const { model, server } = yield* Scope.extend(setup([]), scope)
+      assert.isTrue(yield* model.ping ?? Effect.succeed(false))
+      const requests = yield* server.requests
+      assert.deepStrictEqual(requests.map((r) => [r.method, r.path]), [["GET", "/v1/models"]])
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(yield* model.ping ?? Effect.succeed(true))
+    }))
+
   it.scopedLive("answers text with the usage the server reported", () =>
     Effect.gen(function*() {
       const { model, server } = yield* setup([

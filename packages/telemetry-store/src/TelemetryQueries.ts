@@ -103,6 +103,31 @@ export interface AlertRecord {
   readonly agentId: string
 }
 
+/** One bucket of `timeseries`: what started or ended in `[t, t + bucketMs)`. @since 0.1.0 @category models */
+export interface TimeBucket {
+  readonly t: number
+  /** Runs started. */
+  readonly runs: number
+  /** Runs that ended in `run.error`. */
+  readonly failedRuns: number
+  /** Model calls ended (answered or failed). */
+  readonly llmCalls: number
+  readonly tokensIn: number
+  readonly tokensOut: number
+  /** USD, from the price function given (0 without one). */
+  readonly cost: number
+  /** Tool calls ended (returned or failed). */
+  readonly toolCalls: number
+  readonly toolErrors: number
+  readonly decisions: { readonly approved: number; readonly modified: number; readonly rejected: number; readonly retried: number }
+}
+
+/** @since 0.1.0 @category models */
+export interface TimeseriesOptions {
+  /** USD for a model's tokens; the store keeps no prices. */
+  readonly costOf?: ((model: string, tokensIn: number, tokensOut: number) => number) | undefined
+}
+
 /** @since 0.1.0 @category models */
 export interface Service {
   readonly eventsByRun: (runId: RunId) => Effect.Effect<ReadonlyArray<TelemetryEvent>, TelemetryStoreError>
@@ -125,6 +150,15 @@ export interface Service {
   /** Runs matching `filter` by start time, newest first, with how each ended and its tokens per model. */
   readonly runs: (filter: RunFilter) => Effect.Effect<ReadonlyArray<RunSummary>, TelemetryStoreError>
   readonly alerts: (window: Window, limit?: number) => Effect.Effect<ReadonlyArray<AlertRecord>, TelemetryStoreError>
+  /**
+   * Counts per `bucketMs` over `[window.since, window.until)`, buckets aligned
+   * to multiples of `bucketMs` since the epoch, oldest first, empty ones included.
+   */
+  readonly timeseries: (
+    window: { readonly since: number; readonly until: number },
+    bucketMs: number,
+    options?: TimeseriesOptions
+  ) => Effect.Effect<ReadonlyArray<TimeBucket>, TelemetryStoreError>
   /** Stored events, all types. */
   readonly count: Effect.Effect<number, TelemetryStoreError>
 }
@@ -323,6 +357,104 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
     }))
   }, Effect.mapError(fromCause("alerts")))
 
+  const timeseries = Effect.fn("TelemetryQueries.timeseries")(function*(
+    window: { readonly since: number; readonly until: number },
+    bucketMs: number,
+    options?: TimeseriesOptions
+  ) {
+    const size = Math.max(1, Math.floor(bucketMs))
+    const first = Math.floor(window.since / size) * size
+    const buckets = new Map<number, {
+      t: number
+      runs: number
+      failedRuns: number
+      llmCalls: number
+      tokensIn: number
+      tokensOut: number
+      cost: number
+      toolCalls: number
+      toolErrors: number
+      decisions: { approved: number; modified: number; rejected: number; retried: number }
+    }>()
+    for (let t = first; t < window.until; t += size) {
+      buckets.set(t, {
+        t,
+        runs: 0,
+        failedRuns: 0,
+        llmCalls: 0,
+        tokensIn: 0,
+        tokensOut: 0,
+        cost: 0,
+        toolCalls: 0,
+        toolErrors: 0,
+        decisions: { approved: 0, modified: 0, rejected: 0, retried: 0 }
+      })
+    }
+    const bucketOf = (row: Record<string, unknown>) => buckets.get(numberOf(row["t"]))
+    const range = [window.since, window.until] as const
+    // Each query reads one existing covering index; only one row per bucket (and key) comes back.
+    const runs = yield* sql.unsafe<Record<string, unknown>>(
+      `SELECT (ts / ${size}) * ${size} AS t, SUM(type = 'run.start') AS runs, SUM(type = 'run.error') AS failed
+      FROM events INDEXED BY idx_events_type_ts
+      WHERE type IN ('run.start', 'run.error') AND ts >= ? AND ts < ?
+      GROUP BY t`,
+      range
+    ).withoutTransform
+    for (const row of runs) {
+      const bucket = bucketOf(row)
+      if (bucket === undefined) continue
+      bucket.runs = numberOf(row["runs"])
+      bucket.failedRuns = numberOf(row["failed"])
+    }
+    const models = yield* sql.unsafe<Record<string, unknown>>(
+      `SELECT (ts / ${size}) * ${size} AS t, model, COUNT(*) AS calls, TOTAL(tokens_in) AS tokens_in, TOTAL(tokens_out) AS tokens_out
+      FROM events INDEXED BY idx_events_model_ts
+      WHERE model IS NOT NULL AND ts >= ? AND ts < ? AND type IN ('model.response', 'model.error')
+      GROUP BY t, model`,
+      range
+    ).withoutTransform
+    for (const row of models) {
+      const bucket = bucketOf(row)
+      if (bucket === undefined) continue
+      const tokensIn = numberOf(row["tokens_in"])
+      const tokensOut = numberOf(row["tokens_out"])
+      bucket.llmCalls += numberOf(row["calls"])
+      bucket.tokensIn += tokensIn
+      bucket.tokensOut += tokensOut
+      bucket.cost += options?.costOf?.(stringOf(row["model"]), tokensIn, tokensOut) ?? 0
+    }
+    const tools = yield* sql.unsafe<Record<string, unknown>>(
+      `SELECT (ts / ${size}) * ${size} AS t, COUNT(*) AS calls, SUM(type = 'tool.error') AS errors
+      FROM events INDEXED BY idx_events_tool_ts
+      WHERE tool IS NOT NULL AND ts >= ? AND ts < ? AND type IN ('tool.end', 'tool.error')
+      GROUP BY t`,
+      range
+    ).withoutTransform
+    for (const row of tools) {
+      const bucket = bucketOf(row)
+      if (bucket === undefined) continue
+      bucket.toolCalls = numberOf(row["calls"])
+      bucket.toolErrors = numberOf(row["errors"])
+    }
+    const decisions = yield* sql.unsafe<Record<string, unknown>>(
+      `SELECT (ts / ${size}) * ${size} AS t, decision, COUNT(*) AS count
+      FROM events INDEXED BY idx_events_validator_ts
+      WHERE validator IS NOT NULL AND ts >= ? AND ts < ?
+      GROUP BY t, decision`,
+      range
+    ).withoutTransform
+    for (const row of decisions) {
+      const bucket = bucketOf(row)
+      // Stored as the decision's kind; `retry` is counted as `retried`.
+      const decision = row["decision"] === "retry" ? "retried" : row["decision"]
+      if (bucket === undefined) continue
+      if (decision === "approved" || decision === "modified" || decision === "rejected" || decision === "retried") {
+        bucket.decisions[decision] += numberOf(row["count"])
+      }
+    }
+    return [...buckets.values()].map((bucket): TimeBucket => ({ ...bucket, cost: Math.round(bucket.cost * 1e6) / 1e6 }))
+  }, Effect.mapError(fromCause("timeseries")))
+
   const count = sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM events`.withoutTransform.pipe(
     Effect.map((rows) => numberOf(rows[0]?.n)),
     Effect.mapError(fromCause("count")),
@@ -339,6 +471,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
     recentRuns,
     runs,
     alerts,
+    timeseries,
     count
   } satisfies Service
 })

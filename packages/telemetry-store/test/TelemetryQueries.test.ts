@@ -139,6 +139,25 @@ describe("TelemetryQueries", () => {
       })
     ))
 
+  it.scoped("counts runs, model and tool calls, tokens, cost and decisions per time bucket", () =>
+    withKnownData((q) =>
+      Effect.gen(function*() {
+        const since = NOW - HOUR
+        const costOf = (model: string, tokensIn: number) => model === "gpt-4o" ? tokensIn / 1_000 : 0
+        const buckets = yield* q.timeseries({ since, until: since + 1_000 }, 250, { costOf })
+        const none = { approved: 0, modified: 0, rejected: 0, retried: 0 }
+        const empty = { runs: 0, failedRuns: 0, llmCalls: 0, tokensIn: 0, tokensOut: 0, cost: 0, toolCalls: 0, toolErrors: 0 }
+        assert.deepStrictEqual(buckets, [
+          { ...empty, t: since, toolCalls: 110, toolErrors: 2, decisions: none },
+          { ...empty, t: since + 250, llmCalls: 4, tokensIn: 350, tokensOut: 35, cost: 0.3, decisions: { ...none, approved: 3, rejected: 1 } },
+          { ...empty, t: since + 500, runs: 3, failedRuns: 1, decisions: none },
+          { ...empty, t: since + 750, decisions: none }
+        ])
+        // Buckets are aligned to multiples of their size, so a window starting mid-bucket includes that bucket.
+        const aligned = yield* q.timeseries({ since: since + 100, until: since + 310 }, 250)
+        assert.deepStrictEqual(aligned.map((b) => [b.t, b.toolCalls, b.llmCalls]), [[since, 10, 0], [since + 250, 0, 4]])
+      })))
+
   it.scoped("lists recent runs newest first with how they ended", () =>
     withKnownData((q) =>
       Effect.gen(function*() {

@@ -555,6 +555,12 @@ export const make = (options: Options = {}): Effect.Effect<FakeOpenAiServer, nev
         res.on("close", () => {
           if (!res.writableFinished) disconnects++
         })
+        if (req.method === "GET" && (path === "/v1/models" || path === "/models")) {
+          return sendJson(res, 200, {
+            object: "list",
+            data: [{ id: "gpt-4o-mini", object: "model", created: 0, owned_by: "fake" }]
+          })
+        }
         if (req.method !== "POST" || (path !== "/v1/chat/completions" && path !== "/chat/completions")) {
           return sendJson(res, 404, {
             error: { message: `Unknown route ${req.method} ${path}`, type: "invalid_request_error", param: null, code: null }

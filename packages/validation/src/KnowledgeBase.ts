@@ -45,6 +45,17 @@ export interface Passage {
   readonly score: number
 }
 
+/** A stored document, without its text. @since 0.1.0 @category models */
+export interface DocumentInfo {
+  readonly id: string
+  readonly title: string | undefined
+  readonly source: string | undefined
+  /** Passages it was chunked into. */
+  readonly passages: number
+  /** Epoch ms. */
+  readonly addedAt: number
+}
+
 /** @since 0.1.0 @category models */
 export interface SearchOptions {
   /** At most this many passages (default 5). */
@@ -68,6 +79,8 @@ export interface Service {
   readonly search: (query: string, options?: SearchOptions) => Effect.Effect<ReadonlyArray<Passage>, KnowledgeBaseError>
   /** Number of documents. */
   readonly count: Effect.Effect<number, KnowledgeBaseError>
+  /** Every document, newest first. */
+  readonly list: Effect.Effect<ReadonlyArray<DocumentInfo>, KnowledgeBaseError>
 }
 
 /** @since 0.1.0 @category tags */
@@ -213,7 +226,22 @@ export const make = (options?: Options): Effect.Effect<Service, KnowledgeBaseErr
       Effect.withSpan("KnowledgeBase.count")
     )
 
-    return KnowledgeBase.of({ add, addMany, remove, search, count })
+    const list = sql<{ id: string; title: string | null; source: string | null; passages: number; created_at: number }>`
+      SELECT id, title, source, passages, created_at FROM kb_documents ORDER BY created_at DESC, id`.pipe(
+      Effect.map((rows) =>
+        rows.map((row): DocumentInfo => ({
+          id: row.id,
+          title: row.title ?? undefined,
+          source: row.source ?? undefined,
+          passages: Number(row.passages),
+          addedAt: Number(row.created_at)
+        }))
+      ),
+      Effect.mapError(failWith("list")),
+      Effect.withSpan("KnowledgeBase.list")
+    )
+
+    return KnowledgeBase.of({ add, addMany, remove, search, count, list })
   })
 
 /**

@@ -79,6 +79,12 @@ describe("KnowledgeBase", () => {
         assert.strictEqual(yield* kb.count, before + 2)
         const hits = yield* kb.search("urchins")
         assert.sameMembers([...new Set(hits.map((h) => h.docId))], [...ids])
+        const listed = yield* kb.list
+        assert.strictEqual(listed.length, yield* kb.count)
+        const otters = listed.find((d) => d.id === ids[0])
+        assert.deepInclude(otters, { title: "Otters", source: "notes", passages: 1 })
+        assert.isAbove(otters?.addedAt ?? 0, 0)
+        assert.deepInclude(listed.find((d) => d.id === ids[1]), { title: undefined, source: undefined, passages: 1 })
       }))
   })
 
