@@ -13,10 +13,6 @@ export interface Series {
 const fromZero = (_: uPlot, _min: number | null, max: number | null): uPlot.Range.MinMax =>
   max === null || max <= 0 ? [0, 1] : [0, max * 1.1]
 
-/** A lone point gets a minute either side, not uPlot's span of years. */
-const aroundOne = (_: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax =>
-  min === null || max === null ? [null, null] : min === max ? [min - 60, max + 60] : [min, max]
-
 export class Chart {
   readonly element = h("div", { class: "chart" })
   private plot: uPlot | undefined
@@ -32,7 +28,7 @@ export class Chart {
 
   /** `x` in epoch ms; one array of values per series. */
   update(x: ReadonlyArray<number>, values: ReadonlyArray<ReadonlyArray<number | null>>): void {
-    const data: uPlot.AlignedData = [x.map((t) => t / 1000), ...values.map((column) => [...column])]
+    const data: uPlot.AlignedData = [[...x], ...values.map((column) => [...column])]
     if (this.plot !== undefined) {
       this.plot.setData(data)
       return
@@ -48,7 +44,9 @@ export class Chart {
       {
         ...this.size(),
         // From zero, and not a 0-100 default when every value is 0 (no cost yet).
-        scales: { x: { time: true, range: aroundOne }, y: { range: fromZero }, y2: { range: fromZero } },
+        scales: { x: { time: true }, y: { range: fromZero }, y2: { range: fromZero } },
+        // Epoch milliseconds as the API sends them (a lone point then spans 86 s, not uPlot's 1000 days).
+        ms: 1,
         series: [
           {},
           ...this.series.map((s): uPlot.Series => ({
