@@ -18,6 +18,7 @@ declare global {
 
 const executablePath = process.env.PATINOX_CHROMIUM ?? "/usr/bin/chromium"
 const found = existsSync(executablePath)
+const missing = `chromium not found at ${executablePath}: install it (apt-get install -y chromium; .ci/run does) or set PATINOX_CHROMIUM`
 // The Node 24 pass of CI sets PATINOX_SKIP_BROWSER=1: the page is browser code, Node adds nothing to it.
 const skipped = process.env.PATINOX_SKIP_BROWSER === "1" || (!found && process.env.CI !== "true")
 const artifacts = fileURLToPath(new URL("../test-artifacts/", import.meta.url))
@@ -72,9 +73,7 @@ const shown = (page: Page, field: string) =>
 describe.skipIf(skipped)("the dashboard in a browser", () => {
   it.scopedLive("asks for the token, shows the monitor, runs, traces, a rejection and an alert, and resets", () =>
     Effect.gen(function*() {
-      if (!found) {
-        assert.fail(`chromium not found at ${executablePath}: install it (apt-get install -y chromium; .ci/run does) or set PATINOX_CHROMIUM`)
-      }
+      if (!found) assert.fail(missing)
       mkdirSync(artifacts, { recursive: true })
       const { proposals, url } = yield* startDashboard(alerting)
       yield* proposals.record({
@@ -209,7 +208,7 @@ describe.skipIf(skipped)("the dashboard in a browser", () => {
 
   it.scopedLive("measures the first load of a signed-in tab", () =>
     Effect.gen(function*() {
-      if (!found) assert.fail(`chromium not found at ${executablePath}`)
+      if (!found) assert.fail(missing)
       mkdirSync(artifacts, { recursive: true })
       const { url } = yield* startDashboard()
       const answered = yield* api(`${url}/agents/assistant/runs`, { method: "POST", body: { input: "What is 2 + 2?" } })
