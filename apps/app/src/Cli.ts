@@ -313,9 +313,15 @@ const analyze = Command.make(
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON on stdout instead of text."))
 
-const serve = Command.make("serve", {}, () => Serve.serve).pipe(
-  Command.withDescription("Start the service (the same as `pnpm --filter app start`).")
-)
+const serve = Command.make(
+  "serve",
+  {
+    demo: Options.boolean("demo").pipe(
+      Options.withDescription("Demo mode: a synthetic workload on the simulated model (docs/demo.md).")
+    )
+  },
+  (args) => Serve.serveWith({ demo: args.demo })
+).pipe(Command.withDescription("Start the service (the same as `pnpm --filter app start`)."))
 
 /** A run as a few lines: each step with its timing and tokens, then the totals. */
 export const trace = (result: RunResult.RunResult): string => {

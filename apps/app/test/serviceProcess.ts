@@ -15,7 +15,7 @@ export interface Service {
 /**
  * Starts `node --conditions=@patinox/source --import tsx src/main.ts` (as `pnpm --filter app start:dev`;
  * pnpm itself does not forward signals) with `env` over this process's
- * environment, less any real model's settings, and waits for the URL it logs.
+ * environment, less any real model's settings, and waits for the dashboard URL its first-start message gives.
  * A process still running when the scope closes is killed.
  */
 export const startService = (env: Record<string, string>) =>
@@ -34,7 +34,8 @@ export const startService = (env: Record<string, string>) =>
       let output = ""
       const onData = (chunk: Buffer) => {
         output += chunk.toString()
-        const match = /Listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+        // The first-start message, logged once everything has started.
+        const match = /Dashboard: +(http:\/\/127\.0\.0\.1:\d+)\//.exec(output)
         if (match?.[1] !== undefined) Deferred.unsafeDone(listening, Effect.succeed(match[1]))
       }
       child.stdout.on("data", onData)
