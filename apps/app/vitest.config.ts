@@ -1,3 +1,7 @@
+import { mergeConfig } from "vitest/config"
 import { packageConfig } from "../../vitest.shared.js"
 
-export default packageConfig("app")
+export default mergeConfig(packageConfig("app"), {
+  // The process tests run the bundle, built once here.
+  test: { globalSetup: ["./test/globalSetup.ts"] }
+})

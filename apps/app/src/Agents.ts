@@ -75,6 +75,14 @@ export class ExtraTools extends Context.Reference<ExtraTools>()("@patinox/app/Ex
   defaultValue: (): ReadonlyArray<RegisteredTool> => []
 }) {}
 
+/**
+ * Agents a host adds beside the behaviour folder's (the demo's), as decoded
+ * files; a name the folder also defines stops the service.
+ */
+export class ExtraAgents extends Context.Reference<ExtraAgents>()("@patinox/app/ExtraAgents", {
+  defaultValue: (): ReadonlyArray<Behaviour.Loaded> => []
+}) {}
+
 // Past the last attempt's own timeout: the outer bound only catches a handler that ignores interruption.
 const outerMarginMs = 1_000
 
@@ -223,7 +231,15 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
     const recordResponses = yield* Monitor.RecordModelResponses
     const runtime = yield* AgentRuntime.AgentRuntime
     const dir = yield* BehaviourDir
-    const files = yield* Behaviour.load(dir)
+    const files = [...yield* Behaviour.load(dir), ...yield* ExtraAgents]
+    const seen = new Map<string, string>()
+    for (const { behaviour, file } of files) {
+      const other = seen.get(behaviour.name)
+      if (other !== undefined) {
+        return yield* new Behaviour.BehaviourFileError({ file, key: "name", reason: `agent "${behaviour.name}" is already defined in ${other}` })
+      }
+      seen.set(behaviour.name, file)
+    }
     yield* Effect.logInfo(`Agents: ${files.map((f) => f.behaviour.name).join(", ")} from ${dir}`)
 
     // Every agent can be asked by the others through `ask_<name>`; the file's description, unless

@@ -35,6 +35,7 @@ import { basename, resolve } from "node:path"
 import { Agents, BehaviourDir } from "./Agents.js"
 import * as AppConfig from "./AppConfig.js"
 import * as ConfigFile from "./ConfigFile.js"
+import * as Eval from "./Eval.js"
 import * as Http from "./Http.js"
 import * as Meta from "./Meta.js"
 import * as Serve from "./Serve.js"
@@ -312,9 +313,15 @@ const analyze = Command.make(
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON on stdout instead of text."))
 
-const serve = Command.make("serve", {}, () => Serve.serve).pipe(
-  Command.withDescription("Start the service (the same as `pnpm --filter app start`).")
-)
+const serve = Command.make(
+  "serve",
+  {
+    demo: Options.boolean("demo").pipe(
+      Options.withDescription("Demo mode: a synthetic workload on the simulated model (docs/demo.md).")
+    )
+  },
+  (args) => Serve.serveWith({ demo: args.demo })
+).pipe(Command.withDescription("Start the service (the same as `pnpm --filter app start`)."))
 
 /** A run as a few lines: each step with its timing and tokens, then the totals. */
 export const trace = (result: RunResult.RunResult): string => {
@@ -445,7 +452,50 @@ const knowledge = Command.make("knowledge").pipe(
   Command.withSubcommands([knowledgeAdd])
 )
 
-const patinox = Command.make("patinox").pipe(Command.withSubcommands([serve, run, stats, knowledge, analyze]))
+const evalFile = (name: string, description: string) =>
+  Options.file(name).pipe(Options.withPseudoName("file"), Options.withDescription(description), Options.optional)
+
+const evaluate = Command.make(
+  "eval",
+  {
+    prompts: evalFile("prompts", "Prompt-guard rows (JSON Lines); default ../shared/eval/prompts_dev.jsonl beside the repository."),
+    hallucination: evalFile(
+      "hallucination",
+      "Hallucination rows (JSON Lines); default ../shared/eval/hallucination_dev.jsonl beside the repository."
+    ),
+    json: Options.file("json").pipe(
+      Options.withPseudoName("out"),
+      Options.withDescription("Also write the figures as one JSON object to this file."),
+      Options.optional
+    ),
+    only: Options.choice("only", ["prompts", "hallucination"]).pipe(
+      Options.withDescription("Run only one of the two evaluations."),
+      Options.optional
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const defaults = Eval.defaultFiles()
+      // Relative paths resolve against the working directory, as every other command's.
+      yield* Eval.run({
+        prompts: resolve(Option.getOrElse(args.prompts, () => defaults.prompts)),
+        hallucination: resolve(Option.getOrElse(args.hallucination, () => defaults.hallucination)),
+        json: Option.getOrUndefined(Option.map(args.json, (out) => resolve(out))),
+        only: Option.getOrUndefined(args.only)
+      }).pipe(
+        Effect.catchTags({
+          EvalFileMissing: (error) => Effect.fail(usage(error.message)),
+          EvalFailed: (error) => Effect.fail(new CliError({ message: error.message, exitCode: 1 }))
+        })
+      )
+    })
+).pipe(Command.withDescription(
+  "Evaluate the guardrails offline: the prompt guard and the hallucination detector on JSON Lines files."
+))
+
+const patinox = Command.make("patinox").pipe(
+  Command.withSubcommands([serve, run, stats, knowledge, analyze, evaluate])
+)
 
 const cli = Command.run(patinox, { name: "patinox", version: "0.1.0" })
 

@@ -60,6 +60,14 @@ export const ConfigFile = Schema.Struct({
     }),
     { default: () => ({ latencyMs: 0 }) }
   ),
+  /**
+   * Demo mode (docs/demo.md): a synthetic workload on the simulated model, so that every dashboard
+   * panel has data within a minute. `patinox serve --demo` turns it on too.
+   */
+  demo: Schema.optionalWith(
+    Schema.Struct({ enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }) }),
+    { default: () => ({ enabled: false }) }
+  ),
   /** The meta-layer: what `patinox analyze` reads, and the scheduled pass (docs/cli.md). */
   meta: Schema.optionalWith(MetaConfig.MetaConfig, { default: () => MetaConfig.defaults })
 })

@@ -8,7 +8,9 @@
  * answer from the tool's result. Offered `ask_calculator` / `ask_researcher`
  * (the multi-agent router), it delegates arithmetic and "what / who /
  * explain" questions to those agents; offered `search_documents` (the
- * researcher), it searches the knowledge base and quotes the best passage.
+ * researcher), it searches the knowledge base and quotes the best passage;
+ * any other tool that takes only a `query` (the demo's lookups) is called
+ * the same way.
  * Anything else gets an honest explanation of what it is. It reads the
  * user's request, never a validator's revision feedback (which quotes
  * claims, numbers included): asked to revise, it says it cannot. Token usage is an estimate (about four characters a token),
@@ -47,6 +49,8 @@ let callCounter = 0
 
 const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse => {
   const offered = new Set(request.tools.map((t) => t.name))
+  // search_documents, or any tool that takes only a `query` (the demo's lookups): asked with the user's text.
+  const lookup = request.tools.find((t) => takesOnlyQuery(t.parameters))
   const last = request.messages.at(-1)
   let content: string | null = null
   const toolCalls: Array<Message.ToolCall> = []
@@ -68,8 +72,8 @@ const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse
       toolCalls.push(call("ask_calculator", { input: text }))
     } else if (isQuestion && offered.has("ask_researcher")) {
       toolCalls.push(call("ask_researcher", { input: text }))
-    } else if (offered.has("search_documents") && text.trim() !== "") {
-      toolCalls.push(call("search_documents", { query: text }))
+    } else if (lookup !== undefined && text.trim() !== "") {
+      toolCalls.push(call(lookup.name, { query: text }))
     } else if (arithmetic !== null && operation !== undefined && offered.has("calculator")) {
       toolCalls.push(call("calculator", { operation, a: Number(arithmetic[1]), b: Number(arithmetic[3]) }))
     } else if (/\b(time|date|day is it|today)\b/i.test(text) && offered.has("current_time")) {
@@ -91,6 +95,11 @@ const respond = (request: LanguageModel.ChatRequest): LanguageModel.ChatResponse
     finishReason: toolCalls.length > 0 ? "tool_calls" : "stop",
     usage: new Usage.Usage({ inputTokens: input, outputTokens: output })
   })
+}
+
+const takesOnlyQuery = (parameters: Readonly<Record<string, unknown>>): boolean => {
+  const properties = parameters["properties"]
+  return typeof properties === "object" && properties !== null && Object.keys(properties).join() === "query"
 }
 
 // What the agent loop sends back when a validator did not accept an answer.
@@ -119,6 +128,8 @@ const summarise = (tool: string, content: string): string => {
     }
     // Another agent's answer (an `ask_*` tool returns the answer as a JSON string): pass it on.
     if (tool.startsWith("ask_") && typeof parsed === "string") return parsed
+    // A lookup's plain answer ("42 in stock"): quoted as the tool gave it.
+    if (typeof parsed === "string") return `The ${tool} tool says: ${parsed}`
   } catch {
     // not JSON: fall through and quote it
   }

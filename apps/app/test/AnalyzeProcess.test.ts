@@ -6,19 +6,14 @@ import { Analysis } from "@patinox/meta"
 import { TempDir } from "@patinox/testing"
 import { Deferred, Effect, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { cpSync, readFileSync, writeFileSync } from "node:fs"
+import { cpSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const appDir = fileURLToPath(new URL("..", import.meta.url))
 
-/** `node --conditions=@patinox/source --import tsx src/cliMain.ts`: the package's `patinox` script, run as it is. */
-const cliCommand = (() => {
-  const scripts: unknown = JSON.parse(readFileSync(join(appDir, "package.json"), "utf8")).scripts
-  const script = typeof scripts === "object" && scripts !== null && "patinox" in scripts ? scripts.patinox : undefined
-  if (typeof script !== "string" || !script.startsWith("node ")) throw new Error(`unexpected patinox script: ${script}`)
-  return script.split(" ").slice(1)
-})()
+/** `node dist/bin/cli.js`: the package's `patinox` bin, bundled once for the test run (see globalSetup.ts). */
+const cliCommand = ["dist/bin/cli.js"]
 
 /** This process's environment without a real model's settings or a log level, plus `env`. */
 const environment = (env: Record<string, string>) => {

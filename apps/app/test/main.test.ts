@@ -6,8 +6,10 @@ import { Deferred, Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { startService } from "./serviceProcess.js"
 
+const appDir = fileURLToPath(new URL("..", import.meta.url))
 
 describe("the service process", () => {
   it.scopedLive("starts on a fresh environment with the simulated model, serves, and exits cleanly on SIGTERM", () =>
@@ -18,6 +20,19 @@ describe("the service process", () => {
       const service = yield* startService({ PATINOX_PORT: "0", PATINOX_CONFIG: configPath })
       assert.include(service.output(), "OFFLINE SIMULATED MODEL")
       assert.include(service.output(), `Database: ${join(dir, "patinox.db")}`)
+      // The first-start message: one block with where to look and what runs.
+      assert.include(
+        service.output(),
+        [
+          "Patinox is ready.",
+          `  Dashboard:  ${service.url}/`,
+          "  Model:      simulated (offline; set OPENAI_API_KEY or OPENAI_BASE_URL for a real model)",
+          `  Database:   ${join(dir, "patinox.db")}`,
+          `  Agents:     ${join(appDir, "../../agents")}`,
+          "  API token:  not required (loopback only)"
+        ].join("\n")
+      )
+      assert.notInclude(service.output(), "Demo mode")
       const answer = yield* Effect.promise(() =>
         fetch(`${service.url}/agents/assistant/runs`, {
           method: "POST",

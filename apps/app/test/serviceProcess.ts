@@ -13,10 +13,11 @@ export interface Service {
 }
 
 /**
- * Starts `node --conditions=@patinox/source --import tsx src/main.ts` (as `pnpm --filter app start:dev`;
- * pnpm itself does not forward signals) with `env` over this process's
- * environment, less any real model's settings, and waits for the URL it logs.
- * A process still running when the scope closes is killed.
+ * Starts `node dist/bin/main.js` (what `pnpm --filter app start` runs; the
+ * test run's global setup has bundled it; pnpm itself does not forward
+ * signals) with `env` over this process's environment, less any real
+ * model's settings, and waits for the dashboard URL its first-start message
+ * gives. A process still running when the scope closes is killed.
  */
 export const startService = (env: Record<string, string>) =>
   Effect.acquireRelease(
@@ -26,7 +27,7 @@ export const startService = (env: Record<string, string>) =>
       const clean = { ...process.env }
       delete clean.OPENAI_API_KEY
       delete clean.OPENAI_BASE_URL
-      const child = spawn(process.execPath, ["--conditions=@patinox/source", "--import", "tsx", "src/main.ts"], {
+      const child = spawn(process.execPath, ["dist/bin/main.js"], {
         cwd: appDir,
         env: { ...clean, ...env },
         stdio: ["ignore", "pipe", "pipe"]
@@ -34,7 +35,8 @@ export const startService = (env: Record<string, string>) =>
       let output = ""
       const onData = (chunk: Buffer) => {
         output += chunk.toString()
-        const match = /Listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+        // The first-start message, logged once everything has started.
+        const match = /Dashboard: +(http:\/\/127\.0\.0\.1:\d+)\//.exec(output)
         if (match?.[1] !== undefined) Deferred.unsafeDone(listening, Effect.succeed(match[1]))
       }
       child.stdout.on("data", onData)

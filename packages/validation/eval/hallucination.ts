@@ -15,7 +15,8 @@
  *   deterministic split (FNV-1a of question + answer, 70/30); the default
  *   report is the `validation` part only.
  *
- * Run: `npx tsx eval/hallucination.ts [file] [--all]`
+ * Run: `pnpm eval --only hallucination [--hallucination FILE]` (or `patinox eval`);
+ * importable, no side effects: a bundle holding it must not run it.
  *
  * @since 0.1.0
  */
@@ -235,23 +236,4 @@ export const evaluateHallucination = async (
       ifFlagged: metrics(closedRows.map((r) => ({ actual: r.actual, predicted: r.verifiable ? r.predicted : true })))
     }
   }
-}
-
-const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href
-if (isMain) {
-  const args = process.argv.slice(2)
-  const file = args.find((a) => !a.startsWith("--")) ?? join(process.cwd(), "../../../shared/eval/hallucination_dev.jsonl")
-  evaluateHallucination(file, {
-    split: args.includes("--all") ? "all" : "validation",
-    onProgress: (d, t) => process.stderr.write(`\r${d}/${t}`)
-  }).then(
-    (figures) => {
-      process.stderr.write("\n")
-      console.log(JSON.stringify(figures, null, 2))
-    },
-    (error: unknown) => {
-      console.error(error)
-      process.exitCode = 1
-    }
-  )
 }
