@@ -1,7 +1,8 @@
 /**
  * Builds what `pnpm --filter app start` runs: the service and the sink's
  * write thread as two plain JavaScript files (`dist/bin/main.js`,
- * `dist/bin/writeWorker.js`), with the prompt classifier's model beside them.
+ * `dist/bin/writeWorker.js`), with the prompt classifier's model and the
+ * dashboard's static assets beside them.
  *
  * Run from source through tsx, every module's TypeScript is compiled at
  * start in each thread and tsx holds its own copies: the service sat at
@@ -12,6 +13,7 @@
 import { build } from "esbuild"
 import { copyFileSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { buildDashboard } from "./dashboard.js"
 
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url))
 
@@ -47,3 +49,6 @@ copyFileSync(
   path("../../../packages/validation/models/prompt-classifier.json"),
   path("../dist/models/prompt-classifier.json")
 )
+
+// The dashboard's static assets, served at / from `dist/dashboard` (docs/dashboard.md).
+await buildDashboard(path("../dist/dashboard"))

@@ -11,6 +11,8 @@ export interface AppConfig {
   readonly realModel: boolean
   /** PATINOX_API_TOKEN: takes precedence over the config file's `server.apiToken`. */
   readonly apiToken?: Redacted.Redacted<string> | undefined
+  /** The built dashboard's folder, when not the one beside the service (`Dashboard.defaultDir`); tests build their own. */
+  readonly dashboardDir?: string | undefined
 }
 
 const portFrom = (name: string) =>

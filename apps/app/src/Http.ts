@@ -42,6 +42,7 @@ import {
 import { Agents, BehaviourDir, type HostedAgent, ServiceValidation } from "./Agents.js"
 import type { AppConfig } from "./AppConfig.js"
 import type { ConfigFile } from "./ConfigFile.js"
+import * as Dashboard from "./Dashboard.js"
 import * as ErrorResponse from "./ErrorResponse.js"
 import * as GracefulShutdown from "./GracefulShutdown.js"
 import * as Meta from "./Meta.js"
@@ -347,6 +348,8 @@ export const serverLayer = (config: AppConfig, file: ConfigFile) =>
         // The OpenAPI document derived from the API's schemas, and Scalar's reference UI over it, served
         // from the bundled script (no CDN: it works offline).
         Layer.provide(Layer.merge(HttpApiBuilder.middlewareOpenApi(), HttpApiScalar.layer({ path: "/docs" }))),
+        // The dashboard's page and scripts at / and /dashboard/*, from the built folder.
+        Layer.provide(Dashboard.layer(config.dashboardDir)),
         Layer.provideMerge(apiLayer(file)),
         HttpServer.withLogAddress
       )

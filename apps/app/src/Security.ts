@@ -3,7 +3,8 @@
  * handler runs (docs/http-api.md):
  *
  * - a non-loopback bind needs an API token, else the service refuses to start;
- * - with a token, every path but `/health` and `/ready` needs `Authorization: Bearer`;
+ * - with a token, every path but `/health` and `/ready` needs `Authorization: Bearer`,
+ *   except the dashboard's static assets (`Dashboard.ts`) to GET and HEAD: they hold no data;
  * - a request body must be `application/json` (browsers send forms and plain
  *   text cross-site without asking), within the size limit, valid UTF-8, within
  *   the depth limit, and parse;
@@ -15,6 +16,7 @@ import { createHash, timingSafeEqual } from "node:crypto"
 import { InvalidRequest, LengthRequired, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "@patinox/patinox/Api"
 import type { AppConfig } from "./AppConfig.js"
 import type { ServerConfig } from "./ConfigFile.js"
+import { isAssetPath } from "./Dashboard.js"
 import { type ApiError, respond } from "./ErrorResponse.js"
 import { redactUrl } from "./RequestLog.js"
 
@@ -73,6 +75,11 @@ export const userId = (request: HttpServerRequest.HttpServerRequest): string | u
 }
 
 const openPaths = new Set(["/health", "/ready"])
+
+/** What needs no token: the probes, and the dashboard's page and scripts to read. */
+const isOpen = (method: string, path: string) =>
+  openPaths.has(path) || ((method === "GET" || method === "HEAD") && isAssetPath(path))
+
 const bodyMethods = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
 /**
@@ -177,7 +184,7 @@ export const middleware = (settings: Settings) => {
         yield* HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.setHeaders(response, cors)))
       }
       const path = request.url.split("?")[0]!
-      if (settings.token !== undefined && !openPaths.has(path)) {
+      if (settings.token !== undefined && !isOpen(request.method, path)) {
         const given = bearer(request)
         if (given === undefined || !tokenMatches(given, settings.token)) {
           yield* Effect.logWarning(
