@@ -30,8 +30,9 @@ await build({
   conditions: ["@patinox/source"],
   format: "esm",
   target: "node20",
-  // Native: loaded from node_modules as installed.
-  external: ["better-sqlite3"],
+  // Native: loaded from node_modules as installed. transformers.js (ONNX Runtime's native addon
+  // beneath) is imported only when `localModel` is configured: deployments that use it install it.
+  external: ["better-sqlite3", "@huggingface/transformers"],
   // Smaller source for V8 to hold; names kept for stack traces and spans.
   minifyWhitespace: true,
   minifySyntax: true,

@@ -14,3 +14,5 @@ export * from "./Errors.js"
 export * as LocalModel from "./LocalModel.js"
 /** @since 0.1.0 */
 export * as LocalModelConfig from "./LocalModelConfig.js"
+/** @since 0.1.0 */
+export * as TinyModel from "./TinyModel.js"
