@@ -30,6 +30,12 @@ export interface TinyModelSpec {
   readonly bias: ReadonlyArray<number>
   /** Words in the vocabulary and their push on each label's logit; unlisted words push nothing. */
   readonly words: Readonly<Record<string, ReadonlyArray<number>>>
+  /**
+   * Optional dead weight for latency measurements: `layers` [hidden x hidden]
+   * matrix products per token whose result is multiplied by zero, so the
+   * logits are unchanged but ONNX Runtime does a real model's kind of work.
+   */
+  readonly compute?: { readonly hidden: number; readonly layers: number } | undefined
 }
 
 const COMMON = ["the", "a", "is", "of", "in", "and", "to", "what", "please", "weather", "paris", "capital", "france", "tell", "me", "about", "summarise", "this", "text", "it", "was", "built", "year"]
@@ -129,6 +135,22 @@ const intAttribute = (name: string, value: number): Field => msg(5, [str(1, name
 /** The vocabulary, specials first, in a fixed order. */
 export const vocabularyOf = (spec: TinyModelSpec): ReadonlyArray<string> => [...SPECIALS, ...Object.keys(spec.words).sort()]
 
+/** The `compute` branch: embedding -> `layers` MatMuls -> sum -> x 0, added to the logits. */
+const deadWeight = (vocab: number, { hidden, layers }: { readonly hidden: number; readonly layers: number }) => {
+  const matrices = Array.from({ length: layers }, (_, i) => `dead_w${i}`)
+  const chain = matrices.map((w, i) => node("MatMul", [i === 0 ? "dead_embedded" : `dead_h${i - 1}`, w], [`dead_h${i}`]))
+  return [
+    node("Gather", ["dead_embeddings", "input_ids"], ["dead_embedded"]),
+    ...chain,
+    node("ReduceSum", [`dead_h${layers - 1}`], ["dead_sum"], [intAttribute("keepdims", 0)]),
+    node("Mul", ["dead_sum", "zero"], ["dead_zero"]),
+    node("Add", ["light", "dead_zero"], ["logits"]),
+    tensor(5, "dead_embeddings", [vocab, hidden], FLOAT, floats(Array.from({ length: vocab * hidden }, (_, i) => (i % 7) / 100))),
+    ...matrices.map((w) => tensor(5, w, [hidden, hidden], FLOAT, floats(Array.from({ length: hidden * hidden }, (_, i) => (i % 5) / 1000)))),
+    tensor(5, "zero", [], FLOAT, floats([0]))
+  ]
+}
+
 /** The ONNX model's bytes. */
 export const onnxModel = (spec: TinyModelSpec): Uint8Array => {
   const vocab = vocabularyOf(spec)
@@ -147,7 +169,7 @@ export const onnxModel = (spec: TinyModelSpec): Uint8Array => {
     node("Mul", ["embedded", "weights3"], ["weighted"]),
     node("ReduceSum", ["weighted", "sequence_axis"], ["pooled"], [intAttribute("keepdims", 0)]),
     node("MatMul", ["pooled", "linear"], ["projected"]),
-    node("Add", ["projected", "bias"], ["logits"]),
+    node("Add", ["projected", "bias"], [spec.compute === undefined ? "logits" : "light"]),
     str(2, "tiny_classifier"),
     tensor(5, "embeddings", [vocab.length, labels], FLOAT, floats(embedding)),
     tensor(5, "linear", [labels, labels], FLOAT, floats(linear)),
@@ -157,7 +179,8 @@ export const onnxModel = (spec: TinyModelSpec): Uint8Array => {
     valueInfo(11, "input_ids", INT64, ["batch", "sequence"]),
     valueInfo(11, "attention_mask", INT64, ["batch", "sequence"]),
     valueInfo(11, "token_type_ids", INT64, ["batch", "sequence"]),
-    valueInfo(12, "logits", FLOAT, ["batch", labels])
+    valueInfo(12, "logits", FLOAT, ["batch", labels]),
+    ...(spec.compute === undefined ? [] : deadWeight(vocab.length, spec.compute))
   ]
   return concat([
     int(1, 8), // ir_version
