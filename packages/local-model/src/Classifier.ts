@@ -11,15 +11,20 @@
  * library) is imported only when a model is loaded, so a service without a
  * `localModel` section never loads it.
  *
- * Inference is ONNX Runtime's async native work (its own thread pool); only
- * tokenisation runs on the calling thread (see docs/local-model.md for the
- * measured event-loop cost).
+ * onnxruntime-node's `run` is a synchronous native call (only deferred by a
+ * `setImmediate`): on the calling thread it holds the event loop for the
+ * whole inference (measured in `pnpm bench local-model`: ~28 ms per 2 KB
+ * call on a small dead-weight model, ~1 s expected for Prompt Guard 2 86M).
+ * So by default each model runs on a worker thread of its own, tokeniser
+ * included, and the agents' thread only posts texts and receives logits.
  *
  * @since 0.1.0
  */
-import { Effect, type Scope } from "effect"
+import { Effect, Predicate, type Scope } from "effect"
 import { existsSync, statSync } from "node:fs"
+import { createRequire } from "node:module"
 import { basename, dirname, join, resolve } from "node:path"
+import { Worker } from "node:worker_threads"
 import { LocalModelConfigError, LocalModelInferenceError } from "./Errors.js"
 
 /** One input: a text, or a (text, pair) for a cross-encoder. @since 0.1.0 @category models */
@@ -88,17 +93,26 @@ const checkDirectory = (key: string, path: string): Effect.Effect<void, LocalMod
     )
   })
 
-/**
- * Loads the model in `path` (relative paths from the working directory);
- * `key` is the config key reported in errors. The session is released with
- * the scope.
- *
- * @since 0.1.0 @category constructors
- */
-export const load = (key: string, path: string): Effect.Effect<Classifier, LocalModelConfigError, Scope.Scope> =>
+/** Where inference runs. @since 0.1.0 @category models */
+export type Thread = "worker" | "main"
+
+/** A loaded model, wherever it runs: labels and raw logits per batch. */
+interface Engine {
+  readonly id2label: unknown
+  readonly run: (texts: ReadonlyArray<string>, pairs: ReadonlyArray<string> | undefined) => Promise<unknown>
+}
+
+const labelsOf = (id2label: unknown): ReadonlyArray<string> =>
+  typeof id2label === "object" && id2label !== null
+    ? Object.entries(id2label)
+      .map(([index, label]) => [Number(index), String(label)] as const)
+      .sort((a, b) => a[0] - b[0])
+      .map(([, label]) => label)
+    : []
+
+/** On the calling thread: ONNX Runtime's `run` is synchronous native work, so this holds the event loop. */
+const mainEngine = (key: string, dir: string): Effect.Effect<Engine, LocalModelConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const dir = resolve(path)
-    yield* checkDirectory(key, dir)
     const fail = (reason: string) => new LocalModelConfigError({ key, path: dir, reason })
     const transformers = yield* Effect.tryPromise({
       try: () => import("@huggingface/transformers"),
@@ -120,26 +134,137 @@ export const load = (key: string, path: string): Effect.Effect<Classifier, Local
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => model.dispose()).pipe(Effect.ignore))
     const config: unknown = model.config
-    const id2label = typeof config === "object" && config !== null && "id2label" in config &&
-        typeof config.id2label === "object" && config.id2label !== null
-      ? Object.entries(config.id2label)
-      : []
-    const labels = id2label
-      .map(([index, label]) => [Number(index), String(label)] as const)
-      .sort((a, b) => a[0] - b[0])
-      .map(([, label]) => label)
-    if (labels.length === 0) return yield* fail("config.json has no id2label")
+    return {
+      id2label: typeof config === "object" && config !== null && "id2label" in config ? config.id2label : undefined,
+      run: async (texts, pairs) => {
+        const encoded = pairs === undefined
+          ? tokenizer([...texts], { padding: true, truncation: true })
+          : tokenizer([...texts], { text_pair: [...pairs], padding: true, truncation: true })
+        const output: unknown = await model(encoded)
+        return output
+      }
+    }
+  })
 
+// Plain JavaScript evaluated in the worker, so it runs the same from sources (tsx, vitest) and
+// from the bundle: it needs only transformers.js, resolved by the main thread.
+const workerSource = `const { parentPort, workerData } = require("node:worker_threads");
+const message = (e) => String((e && e.message) || e);
+(async () => {
+  const t = require(workerData.transformers);
+  t.env.allowRemoteModels = false;
+  t.env.allowLocalModels = true;
+  t.env.localModelPath = workerData.root;
+  let tokenizer, model;
+  try {
+    tokenizer = await t.AutoTokenizer.from_pretrained(workerData.id, { local_files_only: true });
+    model = await t.AutoModelForSequenceClassification.from_pretrained(workerData.id, { local_files_only: true, dtype: "fp32" });
+  } catch (e) {
+    parentPort.postMessage({ type: "failed", error: message(e) });
+    return;
+  }
+  parentPort.on("message", async (m) => {
+    try {
+      const options = m.pairs ? { text_pair: m.pairs, padding: true, truncation: true } : { padding: true, truncation: true };
+      const out = await model(tokenizer(m.texts, options));
+      parentPort.postMessage({ type: "result", id: m.id, logits: { data: out.logits.data, dims: out.logits.dims.map(Number) } });
+    } catch (e) {
+      parentPort.postMessage({ type: "result", id: m.id, error: message(e) });
+    }
+  });
+  parentPort.postMessage({ type: "ready", id2label: model.config.id2label ?? null });
+})();`
+
+const field = (value: unknown, name: string): unknown => Predicate.hasProperty(value, name) ? value[name] : undefined
+
+/** On a worker thread of its own: the agents' event loop only posts texts and receives logits. */
+const workerEngine = (key: string, dir: string): Effect.Effect<Engine, LocalModelConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const fail = (reason: string) => new LocalModelConfigError({ key, path: dir, reason })
+    const transformers = yield* Effect.try({
+      try: () => createRequire(import.meta.url).resolve("@huggingface/transformers"),
+      catch: (error) => fail(`cannot find @huggingface/transformers: ${describe(error)}`)
+    })
+    const pending = new Map<number, { resolve: (output: unknown) => void; reject: (error: Error) => void }>()
+    let next = 0
+    let broken: string | undefined
+    const breakAll = (reason: string) => {
+      broken = reason
+      for (const waiter of pending.values()) waiter.reject(new Error(reason))
+      pending.clear()
+    }
+    const { worker, id2label } = yield* Effect.acquireRelease(
+      Effect.async<{ readonly worker: Worker; readonly id2label: unknown }, LocalModelConfigError>((resume) => {
+        const worker = new Worker(workerSource, {
+          eval: true,
+          workerData: { transformers, root: dirname(dir), id: basename(dir) }
+        })
+        const onStart = (m: unknown) => {
+          worker.off("error", onError)
+          if (field(m, "type") === "ready") resume(Effect.succeed({ worker, id2label: field(m, "id2label") }))
+          else {
+            void worker.terminate()
+            resume(Effect.fail(fail(`the model does not load: ${String(field(m, "error"))}`)))
+          }
+        }
+        const onError = (error: Error) => resume(Effect.fail(fail(`the model thread failed: ${error.message}`)))
+        worker.once("message", onStart)
+        worker.once("error", onError)
+      }),
+      ({ worker }) => Effect.promise(() => worker.terminate())
+    )
+    worker.on("message", (m: unknown) => {
+      const id = field(m, "id")
+      const waiter = typeof id === "number" ? pending.get(id) : undefined
+      if (waiter === undefined || typeof id !== "number") return
+      pending.delete(id)
+      const error = field(m, "error")
+      if (typeof error === "string") waiter.reject(new Error(error))
+      else waiter.resolve({ logits: field(m, "logits") })
+    })
+    worker.on("error", (error) => breakAll(`the model thread failed: ${error.message}`))
+    worker.on("exit", (code) => breakAll(`the model thread exited (code ${code})`))
+    return {
+      id2label,
+      run: (texts, pairs) =>
+        new Promise((resolve, reject) => {
+          if (broken !== undefined) return reject(new Error(broken))
+          const id = next++
+          pending.set(id, { resolve, reject })
+          worker.postMessage({ id, texts, pairs })
+        })
+    }
+  })
+
+/**
+ * Loads the model in `path` (relative paths from the working directory);
+ * `key` is the config key reported in errors. Inference runs on a worker
+ * thread of its own (`thread: "worker"`, the default) or on the calling
+ * thread (`"main"`). The session (and thread) is released with the scope.
+ *
+ * @since 0.1.0 @category constructors
+ */
+export const load = (
+  key: string,
+  path: string,
+  options: { readonly thread?: Thread | undefined } = {}
+): Effect.Effect<Classifier, LocalModelConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = resolve(path)
+    yield* checkDirectory(key, dir)
+    const engine = yield* (options.thread === "main" ? mainEngine(key, dir) : workerEngine(key, dir))
+    const labels = labelsOf(engine.id2label)
+    if (labels.length === 0) {
+      return yield* new LocalModelConfigError({ key, path: dir, reason: "config.json has no id2label" })
+    }
+    const id = basename(dir)
     const classify = (inputs: ReadonlyArray<Input>) =>
       Effect.tryPromise({
         try: async () => {
           if (inputs.length === 0) return []
           const texts = inputs.map((input) => input.text)
           const pairs = inputs.map((input) => input.pair)
-          const encoded = pairs.every((pair): pair is string => pair !== undefined)
-            ? tokenizer(texts, { text_pair: pairs, padding: true, truncation: true })
-            : tokenizer(texts, { padding: true, truncation: true })
-          const output: unknown = await model(encoded)
+          const output = await engine.run(texts, pairs.every((pair): pair is string => pair !== undefined) ? pairs : undefined)
           const logits = logitsOf(output, inputs.length)
           if (typeof logits === "string") throw new Error(logits)
           return logits.map((row) => (row.length === 1 ? [sigmoid(row[0] ?? 0)] : softmax(row)))

@@ -181,11 +181,11 @@ export const make = (
   Effect.gen(function*() {
     const validators: Array<Validator.Any> = []
     if (config.injection !== undefined) {
-      const classifier = yield* Classifier.load("localModel.injection.path", config.injection.path)
+      const classifier = yield* Classifier.load("localModel.injection.path", config.injection.path, { thread: config.injection.thread })
       validators.push(yield* injectionValidator(classifier, config.injection))
     }
     if (config.grounding !== undefined) {
-      const classifier = yield* Classifier.load("localModel.grounding.path", config.grounding.path)
+      const classifier = yield* Classifier.load("localModel.grounding.path", config.grounding.path, { thread: config.grounding.thread })
       validators.push(yield* groundingValidator(classifier, config.grounding, dependencies))
     }
     return validators

@@ -51,7 +51,12 @@ export const InjectionConfig = Schema.Struct({
    */
   windowChars: Schema.optionalWith(PositiveInt, { default: () => 2_000 }),
   /** Windows scored per text at most (the first ones); bounds the cost of a huge text. */
-  maxWindows: Schema.optionalWith(PositiveInt, { default: () => 8 })
+  maxWindows: Schema.optionalWith(PositiveInt, { default: () => 8 }),
+  /**
+   * `worker` (default): inference on a thread of its own, since ONNX Runtime's run holds the thread
+   * it is called on; `main`: on the agents' thread (tests, or a model too small to matter).
+   */
+  thread: Schema.optionalWith(Schema.Literal("worker", "main"), { default: () => "worker" as const }),
 })
 
 /** @since 0.1.0 @category config */
@@ -84,7 +89,12 @@ export const GroundingConfig = Schema.Struct({
    */
   whenNoEvidence: Schema.optionalWith(Schema.Literal("pass", "reject"), { default: () => "pass" as const }),
   /** Knowledge-base passages retrieved for the question, each scored against the answer. */
-  maxPassages: Schema.optionalWith(PositiveInt, { default: () => 4 })
+  maxPassages: Schema.optionalWith(PositiveInt, { default: () => 4 }),
+  /**
+   * `worker` (default): inference on a thread of its own, since ONNX Runtime's run holds the thread
+   * it is called on; `main`: on the agents' thread (tests, or a model too small to matter).
+   */
+  thread: Schema.optionalWith(Schema.Literal("worker", "main"), { default: () => "worker" as const }),
 })
 
 /** @since 0.1.0 @category config */

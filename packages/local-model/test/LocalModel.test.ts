@@ -51,6 +51,15 @@ describe("Classifier", () => {
       assert.closeTo((attack?.[0] ?? 0) + (attack?.[1] ?? 0), 1, 1e-6)
     }))
 
+  it.scoped("gives the same scores on the calling thread as on its worker thread", () =>
+    Effect.gen(function*() {
+      const { injection } = yield* models
+      const inputs = [{ text: BENIGN }, { text: ATTACK }, { text: MILD }]
+      const onWorker = yield* Effect.flatMap(Classifier.load("k", injection), (c) => c.classify(inputs))
+      const onMain = yield* Effect.flatMap(Classifier.load("k", injection, { thread: "main" }), (c) => c.classify(inputs))
+      assert.deepStrictEqual(onWorker, onMain)
+    }))
+
   it.scoped("scores (premise, hypothesis) pairs with a cross-encoder", () =>
     Effect.gen(function*() {
       const { grounding } = yield* models
@@ -91,7 +100,7 @@ describe("Classifier", () => {
       const error = yield* Effect.flip(Classifier.load("localModel.injection.path", "meta-llama/Llama-Prompt-Guard-2-86M"))
       assert.include(error.reason, "does not exist")
       // After a load, transformers.js itself refuses remote ids without touching the network.
-      yield* Classifier.load("localModel.injection.path", injection)
+      yield* Classifier.load("localModel.injection.path", injection, { thread: "main" })
       const transformers = yield* Effect.promise(() => import("@huggingface/transformers"))
       assert.isFalse(transformers.env.allowRemoteModels)
       const original = globalThis.fetch
