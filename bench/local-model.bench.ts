@@ -8,9 +8,11 @@
  *
  * Besides p50/p99 per call, it reports how long each call holds the event
  * loop (event-loop utilisation x wall time / calls) and the worst event-loop
- * delay seen by a timer while calls run: onnxruntime-node's `run` is a
- * synchronous native call (deferred by `setImmediate`), so inference blocks
- * the agents' thread for its whole duration. Baseline: the built-in
+ * delay seen by a timer while calls run, with inference on the calling
+ * thread (`main`) and on the model's worker thread (`worker`, the default):
+ * onnxruntime-node's `run` is a synchronous native call (deferred by
+ * `setImmediate`), so on the calling thread inference blocks the agents'
+ * event loop for its whole duration. Baseline: the built-in
  * `PromptGuard.analyze` on the same input.
  */
 import { AgentAction, Ids } from "@patinox/core"
@@ -82,22 +84,25 @@ const benchmark: Benchmark = {
       const text = input(2_048)
       const builtIn = await measure(async () => guard.right.analyze(text))
       const builtInP50 = percentile(builtIn.samples, 50)
+      const deadWeight = { compute: { hidden: 384, layers: 8 } }
       const models = [
-        ["tiny", {}],
-        ["dead-weight", { compute: { hidden: 384, layers: 8 } }]
+        ["tiny-worker", {}, "worker"],
+        ["tiny-main", {}, "main"],
+        ["dead-weight-worker", deadWeight, "worker"],
+        ["dead-weight-main", deadWeight, "main"]
       ] as const
-      for (const [label, extra] of models) {
+      for (const [label, extra, thread] of models) {
         const injectionDir = TinyModel.writeTinyModel(join(dir, `${label}-injection`), { ...TinyModel.injectionSpec, ...extra })
         const groundingDir = TinyModel.writeTinyModel(join(dir, `${label}-grounding`), { ...TinyModel.groundingSpec, ...extra })
         const loadStarted = performance.now()
         const [injection, grounding] = await Effect.runPromise(
           Effect.all([
             Effect.flatMap(
-              Classifier.load("injection", injectionDir),
+              Classifier.load("injection", injectionDir, { thread }),
               (c) => LocalModel.injectionValidator(c, Schema.decodeSync(LocalModelConfig.InjectionConfig)({ path: injectionDir }))
             ),
             Effect.flatMap(
-              Classifier.load("grounding", groundingDir),
+              Classifier.load("grounding", groundingDir, { thread }),
               (c) => LocalModel.groundingValidator(c, Schema.decodeSync(LocalModelConfig.GroundingConfig)({ path: groundingDir }))
             )
           ]).pipe(Scope.extend(scope))
