@@ -23,7 +23,7 @@
 import type { Monitor } from "@patinox/core"
 import { type AgentAction, Decision, ValidationPipeline } from "@patinox/core"
 import { KnowledgeBase, Pipeline, Validator } from "@patinox/validation"
-import { Effect, Layer, Option, type Scope } from "effect"
+import { Context, Effect, Layer, Option, type Scope } from "effect"
 import * as Classifier from "./Classifier.js"
 import { LocalModelConfigError, type LocalModelInferenceError } from "./Errors.js"
 import type { GroundingConfig, InjectionConfig, LocalModelConfig } from "./LocalModelConfig.js"
@@ -192,17 +192,43 @@ export const make = (
   })
 
 /**
- * The configured validators as a layer on the pipeline beneath (the
- * `KnowledgeBase` in context, if any, is the grounding evidence). Nothing
- * configured: the pipeline beneath is passed through and nothing is loaded.
+ * The loaded local-model validators, shared by every pipeline that adds them
+ * (the service's and each agent's own), so each model is loaded once.
+ *
+ * @since 0.1.0 @category tags
+ */
+export class LoadedValidators extends Context.Tag("@patinox/local-model/LoadedValidators")<
+  LoadedValidators,
+  ReadonlyArray<Validator.Any>
+>() {}
+
+/**
+ * Loads the configured models (none when nothing is configured); the
+ * `KnowledgeBase` in context, if any, is the grounding evidence.
  *
  * @since 0.1.0 @category layers
  */
-export const layer = (
-  config: LocalModelConfig
+export const loadedLayer = (config: LocalModelConfig): Layer.Layer<LoadedValidators, LocalModelConfigError> =>
+  config.injection === undefined && config.grounding === undefined
+    ? Layer.succeed(LoadedValidators, [])
+    : Layer.scoped(
+      LoadedValidators,
+      Effect.flatMap(
+        Effect.serviceOption(KnowledgeBase.KnowledgeBase),
+        (knowledgeBase) => make(config, { knowledgeBase: Option.getOrUndefined(knowledgeBase) })
+      )
+    )
+
+/**
+ * `validators` added to the pipeline beneath (passed through when there are none).
+ *
+ * @since 0.1.0 @category layers
+ */
+export const withValidators = (
+  validators: ReadonlyArray<Validator.Any>
 ): Layer.Layer<
   ValidationPipeline.ValidationPipeline,
-  LocalModelConfigError,
+  never,
   ValidationPipeline.ValidationPipeline | Monitor.Monitor
 > => {
   const beneath: Layer.Layer<
@@ -210,15 +236,23 @@ export const layer = (
     never,
     ValidationPipeline.ValidationPipeline | Monitor.Monitor
   > = Layer.effect(ValidationPipeline.ValidationPipeline, ValidationPipeline.ValidationPipeline)
-  if (config.injection === undefined && config.grounding === undefined) return beneath
-  return Layer.unwrapScoped(
-    Effect.gen(function*() {
-      const knowledgeBase = Option.getOrUndefined(yield* Effect.serviceOption(KnowledgeBase.KnowledgeBase))
-      const validators = yield* make(config, { knowledgeBase })
-      return validators.reduce(
-        (stack, validator) => Layer.provide(Pipeline.withValidator(validator), stack),
-        beneath
-      )
-    })
-  )
+  return validators.reduce((stack, validator) => Layer.provide(Pipeline.withValidator(validator), stack), beneath)
 }
+
+/**
+ * The configured validators as a layer on the pipeline beneath, which also
+ * provides them as `LoadedValidators` for other pipelines to add. Nothing
+ * configured: the pipeline beneath is passed through and nothing is loaded.
+ *
+ * @since 0.1.0 @category layers
+ */
+export const layer = (
+  config: LocalModelConfig
+): Layer.Layer<
+  ValidationPipeline.ValidationPipeline | LoadedValidators,
+  LocalModelConfigError,
+  ValidationPipeline.ValidationPipeline | Monitor.Monitor
+> =>
+  Layer.unwrapEffect(Effect.map(LoadedValidators, withValidators)).pipe(
+    Layer.provideMerge(loadedLayer(config))
+  )
