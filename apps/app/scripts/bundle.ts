@@ -15,6 +15,12 @@ import { fileURLToPath } from "node:url"
 
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url))
 
+// Native: loaded from node_modules as installed (deploy/assemble.sh copies them).
+const required = ["better-sqlite3"]
+// Imported only when the config has a `localModel` section (transformers.js, ONNX Runtime's native
+// addon beneath): not in the assembled tree; deployments that use it install it (docs/deploy.md).
+const optional = ["@huggingface/transformers"]
+
 await build({
   entryPoints: {
     main: path("../src/main.ts"),
@@ -30,9 +36,7 @@ await build({
   conditions: ["@patinox/source"],
   format: "esm",
   target: "node20",
-  // Native: loaded from node_modules as installed. transformers.js (ONNX Runtime's native addon
-  // beneath) is imported only when `localModel` is configured: deployments that use it install it.
-  external: ["better-sqlite3", "@huggingface/transformers"],
+  external: [...required, ...optional],
   // Smaller source for V8 to hold; names kept for stack traces and spans.
   minifyWhitespace: true,
   minifySyntax: true,
