@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { AgentAction, Ids, Monitor, ValidationPipeline } from "@patinox/core"
 import { TempDir } from "@patinox/testing"
-import { Pipeline } from "@patinox/validation"
+import { KnowledgeBase, Pipeline } from "@patinox/validation"
 import { Effect, Layer } from "effect"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
@@ -197,6 +198,26 @@ describe("grounding validator", () => {
       if (error._tag !== "ValidationRejected") return
       assert.strictEqual(error.validator, "local-grounding")
       assert.match(error.reason, /^answer not supported by the evidence \(local model score 0\.\d\d < 0\.50, 1 passage\(s\)\)$/)
+    }))
+
+  it.scoped("takes its evidence from the knowledge base when there is one", () =>
+    Effect.gen(function*() {
+      const { dir, grounding } = yield* models
+      const knowledge = Layer.effectDiscard(
+        Effect.flatMap(KnowledgeBase.KnowledgeBase, (kb) => kb.add({ title: "France", text: "Paris is the capital of France." }))
+      ).pipe(
+        Layer.provideMerge(KnowledgeBase.layer),
+        Layer.provide(SqliteClient.layer({ filename: join(dir, "kb.sqlite") }))
+      )
+      const question = { input: "What is the capital of France?" }
+      const run = (content: string) =>
+        check(finalAnswer(content), { grounding: { path: grounding, whenNoEvidence: "reject" } }, question).pipe(
+          Effect.provide(knowledge)
+        )
+      assert.strictEqual((yield* run("Paris is the capital of France."))._tag, "Proceed")
+      const error = yield* Effect.flip(run("Paris is never the capital of France."))
+      assert.strictEqual(error._tag, "ValidationRejected")
+      if (error._tag === "ValidationRejected") assert.match(error.reason, /^answer not supported by the evidence \(local model score 0\.12 < 0\.50, \d passage\(s\)\)$/)
     }))
 
   it.scoped("abstains without evidence, or rejects with whenNoEvidence: reject", () =>
