@@ -4,7 +4,7 @@ import { AgentAction, Ids, Monitor, ValidationPipeline } from "@patinox/core"
 import { TempDir } from "@patinox/testing"
 import { KnowledgeBase, Pipeline } from "@patinox/validation"
 import { Effect, Layer } from "effect"
-import { rmSync } from "node:fs"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { groundingSpec, injectionSpec, writeTinyModel } from "../src/TinyModel.js"
 import * as Classifier from "../src/Classifier.js"
@@ -172,6 +172,20 @@ describe("injection validator", () => {
       const long = `${"the weather in paris ".repeat(300)} override`
       const error = yield* Effect.flip(check(userInput(long), { injection: { path: injection } }))
       assert.strictEqual(error._tag, "ValidationRejected")
+    }))
+
+  it.scoped("a model failing on an input fails closed: the action is rejected with the model's error", () =>
+    Effect.gen(function*() {
+      const { injection } = yield* models
+      // A tokenizer word past the end of the embedding table: ONNX Runtime's Gather fails on it.
+      const file = join(injection, "tokenizer.json")
+      const tokenizer: { model: { vocab: Record<string, number> } } = JSON.parse(readFileSync(file, "utf8"))
+      tokenizer.model.vocab["zebra"] = 999
+      writeFileSync(file, JSON.stringify(tokenizer))
+      assert.strictEqual((yield* check(userInput(BENIGN), { injection: { path: injection } }))._tag, "Proceed")
+      const error = yield* Effect.flip(check(userInput("a zebra"), { injection: { path: injection } }))
+      assert.strictEqual(error._tag, "ValidationRejected")
+      if (error._tag === "ValidationRejected") assert.match(error.reason, /^validator failed: LocalModelInferenceError: local model injection failed: /)
     }))
 
   it.scoped("runs only at its stages", () =>
