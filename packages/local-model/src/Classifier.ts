@@ -13,7 +13,7 @@
  *
  * onnxruntime-node's `run` is a synchronous native call (only deferred by a
  * `setImmediate`): on the calling thread it holds the event loop for the
- * whole inference (measured in `pnpm bench local-model`: ~28 ms per 2 KB
+ * whole inference (measured in `pnpm bench local-model`: ~35 ms per 2 KB
  * call on a small dead-weight model, ~1 s expected for Prompt Guard 2 86M).
  * So by default each model runs on a worker thread of its own, tokeniser
  * included, and the agents' thread only posts texts and receives logits.
