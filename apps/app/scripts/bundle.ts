@@ -17,6 +17,12 @@ import { buildDashboard } from "./dashboard.js"
 
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url))
 
+// Native: loaded from node_modules as installed (deploy/assemble.sh copies them).
+const required = ["better-sqlite3"]
+// Imported only when the config has a `localModel` section (transformers.js, ONNX Runtime's native
+// addon beneath): not in the assembled tree; deployments that use it install it (docs/deploy.md).
+const optional = ["@huggingface/transformers"]
+
 await build({
   entryPoints: {
     main: path("../src/main.ts"),
@@ -32,8 +38,7 @@ await build({
   conditions: ["@patinox/source"],
   format: "esm",
   target: "node20",
-  // Native: loaded from node_modules as installed.
-  external: ["better-sqlite3"],
+  external: [...required, ...optional],
   // Smaller source for V8 to hold; names kept for stack traces and spans.
   minifyWhitespace: true,
   minifySyntax: true,

@@ -14,10 +14,11 @@
  */
 import { Agent, AgentRuntime, type RunResult } from "@patinox/agent"
 import { DependencyGuard, Errors, Ids, LanguageModel, Monitor, Tool, ValidationPipeline } from "@patinox/core"
+import { LocalModel } from "@patinox/local-model"
 import { Behaviour } from "@patinox/meta"
 import { Metrics, ToolSwitch } from "@patinox/monitoring"
 import { Guard, PatinoxConfig, Validation } from "@patinox/patinox"
-import { CircuitBreaker, KnowledgeBase } from "@patinox/validation"
+import { CircuitBreaker, KnowledgeBase, type Validator } from "@patinox/validation"
 import { Config, Context, Duration, Effect, Layer, Option, Schedule, type Schema } from "effect"
 import { existsSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
@@ -208,8 +209,11 @@ export const agentValidation = (
  * knowledge base and tool switch. Its rate-limit buckets and breaker state
  * are its own, so its limits do not share the other agents' budget.
  */
-const agentStack = (config: PatinoxConfig.ValidationConfig) =>
-  Guard.layer.pipe(Layer.provideMerge(Validation.stack(config)))
+const agentStack = (config: PatinoxConfig.ValidationConfig, local: ReadonlyArray<Validator.Any>) =>
+  Guard.layer.pipe(
+    // The local-model validators, loaded once for the service, run on the agent's own stack too.
+    Layer.provideMerge(LocalModel.withValidators(local).pipe(Layer.provideMerge(Validation.stack(config))))
+  )
 
 export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
   scoped: Effect.gen(function*() {
@@ -227,6 +231,7 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
       onSome: (value) => Layer.succeed(ToolSwitch.ToolSwitch, value)
     })
     const serviceValidation = yield* ServiceValidation
+    const localValidators = Option.getOrElse(yield* Effect.serviceOption(LocalModel.LoadedValidators), () => [])
     // A reference, not a tag: captured here so that runs see the host's setting wherever they are started.
     const recordResponses = yield* Monitor.RecordModelResponses
     const runtime = yield* AgentRuntime.AgentRuntime
@@ -258,7 +263,7 @@ export class Agents extends Effect.Service<Agents>()("@patinox/app/Agents", {
     for (const { behaviour } of built) {
       if (behaviour.validation === undefined) continue
       const own = yield* Layer.build(
-        agentStack(agentValidation(serviceValidation, behaviour.validation)).pipe(
+        agentStack(agentValidation(serviceValidation, behaviour.validation), localValidators).pipe(
           Layer.provide(Layer.merge(Layer.succeedContext(shared), toolSwitch))
         )
       )

@@ -7,6 +7,7 @@
  * Found at `PATINOX_CONFIG` if set (then it must exist), else
  * `./patinox.config.json` if present, else the defaults.
  */
+import { LocalModelConfig } from "@patinox/local-model"
 import { MetaConfig } from "@patinox/meta"
 import { PatinoxConfig } from "@patinox/patinox"
 import { Config, Data, Effect, Option, ParseResult, Schema } from "effect"
@@ -69,7 +70,12 @@ export const ConfigFile = Schema.Struct({
     { default: () => ({ enabled: false }) }
   ),
   /** The meta-layer: what `patinox analyze` reads, and the scheduled pass (docs/cli.md). */
-  meta: Schema.optionalWith(MetaConfig.MetaConfig, { default: () => MetaConfig.defaults })
+  meta: Schema.optionalWith(MetaConfig.MetaConfig, { default: () => MetaConfig.defaults }),
+  /**
+   * Validators on local models (docs/local-model.md): a prompt-injection classifier and a grounding
+   * cross-encoder, each loaded from a directory, never downloaded. Off unless a section is present.
+   */
+  localModel: Schema.optionalWith(LocalModelConfig.LocalModelConfig, { default: () => LocalModelConfig.disabled })
 })
 export type ConfigFile = typeof ConfigFile.Type
 

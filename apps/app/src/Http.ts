@@ -18,6 +18,7 @@ import { type TelemetryStoreError, TelemetryStore } from "@patinox/telemetry-sto
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { LocalModel } from "@patinox/local-model"
 import { Api, Durability, Http as PatinoxHttp, Patinox } from "@patinox/patinox"
 import {
   AgentDetail,
@@ -374,7 +375,11 @@ export const withAgentServices = <E>(
   options: { readonly spanProcessors?: ReadonlyArray<SpanProcessor> | undefined } = {}
 ) =>
 <ROut, E2, RIn>(self: Layer.Layer<ROut, E2, RIn>) =>
-  Layer.provideMerge(self, Patinox.layer(file, { model, spanProcessors: options.spanProcessors }))
+  Layer.provideMerge(
+    self,
+    // The local-model validators, when configured, on top of the configured stack: the pipeline the agents get.
+    Layer.provideMerge(LocalModel.layer(file.localModel), Patinox.layer(file, { model, spanProcessors: options.spanProcessors }))
+  )
 
 /** The service on a given model (tests give the simulated model or a fake endpoint). */
 export const serviceLayer = <E>(
