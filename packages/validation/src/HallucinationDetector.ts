@@ -81,6 +81,21 @@ export const assess = (
   options?: AssessOptions
 ): Assessment => assessText(input, resolveOptions(options))
 
+/**
+ * Whether an assessment is flagged under other thresholds, from its claim
+ * scores alone: what a threshold sweep needs without re-scoring.
+ *
+ * @since 0.1.0 @category scoring
+ */
+export const flaggedAt = (assessment: Assessment, options?: AssessOptions): boolean => {
+  const resolved = resolveOptions(options)
+  if (!assessment.verifiable) return resolved.whenUnverifiable === "flag" && assessment.claims.length > 0
+  const unsupported = assessment.claims.filter((c) =>
+    c.score < resolved.claimThreshold || (resolved.strictNumbers && c.missing.numbers.length > 0)
+  ).length
+  return unsupported > 0 && unsupported / assessment.claims.length > resolved.maxUnsupportedRatio
+}
+
 /** @since 0.1.0 @category models */
 export interface CheckInput {
   readonly question?: string | undefined
