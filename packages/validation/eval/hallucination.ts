@@ -178,11 +178,12 @@ const THRESHOLDS: ReadonlyArray<number> = Array.from({ length: 41 }, (_, i) => i
 const mean = (xs: ReadonlyArray<number>): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
 
 /**
+/**
  * Per-source figures, and for each source the threshold fitted on all the
  * others and scored on it: the figure that says whether a threshold carries
  * over to text it was not chosen on.
  */
-const generalise = (
+export const generalisation = (
   files: ReadonlyArray<string>,
   rows: ReadonlyArray<Row>,
   detector: HallucinationDetector.Options | undefined
@@ -321,7 +322,7 @@ export const evaluateHallucination = async (
     bySource[source] = metrics(results.filter((r) => r.row.source === source))
   }
   const extraFiles = options.extraFiles ?? []
-  const generalisation = generalise(
+  const figures = generalisation(
     [file, ...extraFiles],
     [...all, ...extraFiles.flatMap((extra) => readRows(extra).rows)],
     options.detector
@@ -338,7 +339,7 @@ export const evaluateHallucination = async (
     knowledgeGrounded: metrics(knowledgeRows),
     knowledgeGroundedDirect: metrics(knowledgeRows.map((r) => ({ actual: r.actual, predicted: r.direct }))),
     pathDisagreements: knowledgeRows.filter((r) => r.predicted !== r.direct).length,
-    generalisation,
+    generalisation: figures,
     closedBook: {
       policy: "pass",
       unverifiable: closedRows.filter((r) => !r.verifiable).length,

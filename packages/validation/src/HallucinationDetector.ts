@@ -22,7 +22,23 @@ import { KnowledgeBase, type KnowledgeBaseError, type Passage } from "./Knowledg
 /** @since 0.1.0 @category models */
 export interface ClaimAssessment {
   readonly claim: string
+  /** `verdict === "supported"`. */
   readonly supported: boolean
+  /**
+   * - `supported`: backed by the evidence;
+   * - `contradicted`: an evidence sentence about the same thing disagrees on a
+   *   number, a name, a negation or who did what to whom (`contradictions`);
+   * - `unsupported`: too little of what it says is in the evidence (`score`
+   *   under the threshold);
+   * - `unverifiable`: no evidence sentence is about it (`alignment` under the
+   *   floor): no finding either way.
+   */
+  readonly verdict: "supported" | "unsupported" | "contradicted" | "unverifiable"
+  /** Share of the claim's (and question's) content words the best one or two evidence sentences hold, 0..1. */
+  readonly alignment: number
+  /** Whether that evidence came from the run's tool results (the tool threshold applied). */
+  readonly fromTool: boolean
+  readonly contradictions: ReadonlyArray<"number" | "entity" | "negation" | "swap">
   /** Weighted share of the claim's checkable content the evidence backs, 0..1. */
   readonly score: number
   /** What the evidence does not back (question words excluded). */
@@ -45,22 +61,33 @@ export interface Assessment {
   /** The lowest claim score, 1 when there are no claims. */
   readonly score: number
   readonly claims: ReadonlyArray<ClaimAssessment>
+  /** Claims contradicted or unsupported. */
   readonly unsupportedClaims: ReadonlyArray<string>
+  /** Claims no evidence speaks to (every claim when there is no evidence at all). */
+  readonly unverifiableClaims: ReadonlyArray<string>
 }
 
 /** Thresholds and weights. Defaults were chosen on a training split only. @since 0.1.0 @category models */
 export interface AssessOptions {
-  /** A claim is supported when its score reaches this (default 0.85). */
+  /** A claim checked against the knowledge base is supported when its score reaches this (default 0.275). */
   readonly claimThreshold?: number | undefined
+  /** The same for a claim whose evidence is the run's tool results (default: `claimThreshold` when given, else 0.5). */
+  readonly toolClaimThreshold?: number | undefined
+  /**
+   * A claim is unverifiable (no finding) when the best one or two evidence
+   * sentences share less than this part of its and the question's content
+   * words (default 0.3).
+   */
+  readonly alignmentFloor?: number | undefined
   /** The answer is flagged when more than this share of claims is unsupported (default 0: any). */
   readonly maxUnsupportedRatio?: number | undefined
   /** Weights of a checkable item (defaults: entity 3, number/date 4, word 1). */
   readonly weights?: { readonly entity?: number; readonly number?: number; readonly word?: number } | undefined
-  /** Score multiplier lost on a negation mismatch (default 0.5). */
+  /** Score multiplier lost on a negation mismatch (default 0.5); the mismatch itself is a contradiction. */
   readonly negationPenalty?: number | undefined
-  /** A claim with a number or date the evidence lacks is unsupported whatever its score (default true). */
+  /** A number or date the evidence lacks contradicts the claim whatever its score (default true). */
   readonly strictNumbers?: boolean | undefined
-  /** What to answer when there is no evidence at all (default "pass": cannot verify is not a finding). */
+  /** What to answer for claims no evidence speaks to (default "pass": cannot verify is not a finding). */
   readonly whenUnverifiable?: "pass" | "flag" | undefined
 }
 
@@ -91,7 +118,9 @@ export const flaggedAt = (assessment: Assessment, options?: AssessOptions): bool
   const resolved = resolveOptions(options)
   if (!assessment.verifiable) return resolved.whenUnverifiable === "flag" && assessment.claims.length > 0
   const unsupported = assessment.claims.filter((c) =>
-    c.score < resolved.claimThreshold || (resolved.strictNumbers && c.missing.numbers.length > 0)
+    c.verdict === "unverifiable"
+      ? resolved.whenUnverifiable === "flag"
+      : c.verdict === "contradicted" || c.score < (c.fromTool ? resolved.toolClaimThreshold : resolved.claimThreshold)
   ).length
   return unsupported > 0 && unsupported / assessment.claims.length > resolved.maxUnsupportedRatio
 }
@@ -192,8 +221,8 @@ export const feedbackFor = (assessment: Assessment): string => {
 
 /**
  * The answer with an uncertainty note appended naming the unsupported
- * claims (or saying that nothing could be verified); unchanged when every
- * claim is supported.
+ * claims, or the unverifiable ones (no source speaks to them), or saying
+ * that nothing could be verified; unchanged when every claim is supported.
  *
  * @since 0.1.0 @category messages
  */
@@ -201,7 +230,11 @@ export const annotate = (answer: string, assessment: Assessment): string => {
   if (!assessment.verifiable && assessment.claims.length > 0) {
     return `${answer}\n\nNote: this answer could not be verified against the knowledge base.`
   }
-  if (!assessment.hallucinated) return answer
+  if (!assessment.hallucinated) {
+    if (assessment.unverifiableClaims.length === 0) return answer
+    const unverifiable = assessment.unverifiableClaims.map((c) => `"${c}"`).join("; ")
+    return `${answer}\n\nNote: the sources do not speak to the following, so it could not be verified: ${unverifiable}`
+  }
   const listed = assessment.unsupportedClaims.map((c) => `"${c}"`).join("; ")
   return `${answer}\n\nNote: the following could not be verified against the knowledge base and may be inaccurate: ${listed}`
 }

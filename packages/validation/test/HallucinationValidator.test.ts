@@ -132,6 +132,21 @@ describe("HallucinationValidator", () => {
         assert.match(records[0]?.reason ?? "", /^low confidence: no source speaks to 1 claim/)
       }))
 
+    it.effect("passes a supported answer with an unverifiable note on the claim no source speaks to", () =>
+      Effect.gen(function*() {
+        const content = "The Skerrow Point lighthouse is 38 metres tall. Goat cheese keeps for weeks in brine."
+        const memory = yield* Monitor.MemoryMonitor
+        yield* memory.clear
+        const verdict = yield* check(QUESTION, content)
+        assert.strictEqual(verdict._tag, "Proceed")
+        if (verdict._tag !== "Proceed" || verdict.action._tag !== "FinalAnswer") return assert.fail("expected an answer")
+        assert.isTrue(verdict.action.content.startsWith(content))
+        assert.include(verdict.action.content, "could not be verified: \"Goat cheese keeps for weeks in brine.\"")
+        const records = (yield* memory.events).flatMap((e) => e.metrics.decisions ?? [])
+        assert.strictEqual(records[0]?.decision, "modified")
+        assert.match(records[0]?.reason ?? "", /approved with an "unverifiable" note$/)
+      }))
+
     it.effect("asks for one revision per run, then rejects an answer still unsupported", () =>
       Effect.gen(function*() {
         assert.strictEqual((yield* check(QUESTION, WRONG, {}, { revisions: 0 }))._tag, "Revise")

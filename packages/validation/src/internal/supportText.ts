@@ -158,7 +158,7 @@ const significantRange = (literal: string, value: number, scale: number): readon
 }
 
 const NUMBER_RE =
-  /(?<![\p{L}\p{N}.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(st|nd|rd|th)\b|(s)\b)?(?:\s?(%|percent\b|per cent\b))?(?:\s+(thousand|million|billion|trillion|bn)\b|(k|m|bn)\b)?/giu
+  /(?<![\p{L}\p{N}.,]|\p{L}-)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(st|nd|rd|th)\b|(s)\b)?(?:\s?(%|percent\b|per cent\b))?(?:\s+(thousand|million|billion|trillion|bn)\b|(k|m|bn)\b)?/giu
 
 /** Every number in the text: digits, number words, ordinals, decades. */
 export const extractNumbers = (text: string): Array<NumberMention> => {
