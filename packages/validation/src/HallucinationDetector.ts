@@ -170,10 +170,13 @@ export const make = (options?: Options): Effect.Effect<Service, never, Knowledge
         text,
         score: 0
       }))
+      const fromTools = new Set(extra)
       return assessClaims(
         { question: input.question, claims },
         (_, index) => extra.length === 0 ? evidence[index] ?? [] : [...(evidence[index] ?? []), ...extra],
-        resolved
+        resolved,
+        // Tool results are judged with their own threshold.
+        (passage) => fromTools.has(passage)
       )
     }, Effect.withSpan("HallucinationDetector.check", { captureStackTrace: false }))
 
