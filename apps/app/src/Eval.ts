@@ -227,15 +227,15 @@ const evaluateHallucination = (file: string) =>
     const g = figures.generalisation
     yield* Console.log(
       `\nPer source and leave-one-source-out (rows with a passage, all splits, ${g.files.map((f) => basename(f)).join(" + ")}; ` +
-        `held out: ${g.leaveOneSourceOut.parameter} fitted on the other sources)\n` +
-        table(["source", "rows", "bal. acc.", "held-out threshold", "held-out bal. acc.", "held-out recall", "held-out FPR"], [
+        `held out: ${g.leaveOneSourceOut.parameters.join(" and ")} fitted on the other sources)\n` +
+        table(["source", "rows", "bal. acc.", "held-out threshold/floor", "held-out bal. acc.", "held-out recall", "held-out FPR"], [
           ...Object.entries(g.bySource).map(([source, m]) => {
             const held = g.leaveOneSourceOut.bySource[source]
             return [
               source,
               String(m.counts.n),
               pct(m.balancedAccuracy),
-              held === undefined ? "" : held.claimThreshold.toFixed(3),
+              held === undefined ? "" : `${held.claimThreshold.toFixed(3)}/${held.alignmentFloor.toFixed(2)}`,
               held === undefined ? "" : pct(held.metrics.balancedAccuracy),
               held === undefined ? "" : pct(held.metrics.recall),
               held === undefined ? "" : pct(held.metrics.falsePositiveRate)

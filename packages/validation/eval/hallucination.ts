@@ -88,8 +88,9 @@ export interface HallucinationFigures {
 
 /** The held-out figures of one source when the threshold is fitted on the others. @since 0.1.0 */
 export interface HeldOut {
-  /** The claim threshold fitted on the other sources (best mean balanced accuracy over them). */
+  /** The claim threshold and alignment floor fitted on the other sources (best mean balanced accuracy over them). */
   readonly claimThreshold: number
+  readonly alignmentFloor: number
   /** The other sources' mean balanced accuracy at that threshold. */
   readonly trainBalancedAccuracy: number
   readonly metrics: Metrics
@@ -104,7 +105,7 @@ export interface Generalisation {
   /** Mean over sources of the per-source balanced accuracy at the configured options. */
   readonly macroBalancedAccuracy: number
   readonly leaveOneSourceOut: {
-    readonly parameter: "claimThreshold"
+    readonly parameters: ReadonlyArray<"claimThreshold" | "alignmentFloor">
     readonly bySource: Readonly<Record<string, HeldOut>>
     /** Mean over sources of the held-out balanced accuracy. */
     readonly macroBalancedAccuracy: number
@@ -172,8 +173,11 @@ export const metrics = (pairs: ReadonlyArray<{ readonly actual: boolean; readonl
   }
 }
 
-/** The claim thresholds the leave-one-source-out fit tries. */
-const THRESHOLDS: ReadonlyArray<number> = Array.from({ length: 41 }, (_, i) => i / 40)
+/** The claim thresholds and alignment floors the leave-one-source-out fit tries. */
+const GRID: ReadonlyArray<{ readonly claimThreshold: number; readonly alignmentFloor: number }> = Array.from(
+  { length: 41 },
+  (_, i) => Array.from({ length: 7 }, (_, j) => ({ claimThreshold: i / 40, alignmentFloor: 0.2 + j * 0.05 }))
+).flat()
 
 const mean = (xs: ReadonlyArray<number>): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
 
@@ -197,7 +201,7 @@ export const generalisation = (
       source: row.source,
       actual: row.label === "hallucinated",
       predicted: assessment.hallucinated,
-      at: THRESHOLDS.map((t) => HallucinationDetector.flaggedAt(assessment, { ...detector, claimThreshold: t }))
+      at: GRID.map((point) => HallucinationDetector.flaggedAt(assessment, { ...detector, ...point }))
     }
   })
   const sources = [...new Set(scored.map((r) => r.source))].sort()
@@ -207,14 +211,14 @@ export const generalisation = (
   for (const source of sources) {
     const mine = scored.filter((r) => r.source === source)
     bySource[source] = metrics(mine)
-    grid.set(source, THRESHOLDS.map((_, i) => metrics(mine.map((r) => ({ actual: r.actual, predicted: r.at[i]! }))).balancedAccuracy))
+    grid.set(source, GRID.map((_, i) => metrics(mine.map((r) => ({ actual: r.actual, predicted: r.at[i]! }))).balancedAccuracy))
   }
   const heldOut: Record<string, HeldOut> = {}
   for (const source of sources) {
     const others = sources.filter((s) => s !== source)
     let best = 0
     let bestScore = -1
-    THRESHOLDS.forEach((_, i) => {
+    GRID.forEach((_, i) => {
       const score = mean(others.map((s) => grid.get(s)![i]!))
       if (score > bestScore) {
         bestScore = score
@@ -223,7 +227,8 @@ export const generalisation = (
     })
     const mine = scored.filter((r) => r.source === source)
     heldOut[source] = {
-      claimThreshold: THRESHOLDS[best]!,
+      claimThreshold: GRID[best]!.claimThreshold,
+      alignmentFloor: GRID[best]!.alignmentFloor,
       trainBalancedAccuracy: bestScore,
       metrics: metrics(mine.map((r) => ({ actual: r.actual, predicted: r.at[best]! })))
     }
@@ -234,7 +239,7 @@ export const generalisation = (
     bySource,
     macroBalancedAccuracy: mean(sources.map((s) => bySource[s]!.balancedAccuracy)),
     leaveOneSourceOut: {
-      parameter: "claimThreshold",
+      parameters: ["claimThreshold", "alignmentFloor"],
       bySource: heldOut,
       macroBalancedAccuracy: mean(sources.map((s) => heldOut[s]!.metrics.balancedAccuracy))
     }

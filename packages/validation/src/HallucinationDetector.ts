@@ -34,7 +34,11 @@ export interface ClaimAssessment {
    *   floor): no finding either way.
    */
   readonly verdict: "supported" | "unsupported" | "contradicted" | "unverifiable"
-  /** Share of the claim's (and question's) content words the best one or two evidence sentences hold, 0..1. */
+  /**
+   * Share of the claim's (and question's) content words the best one or two
+   * evidence sentences hold, 0..1; for a claim of more than a few words, at
+   * most twice the share of its own words (the question's alone do not align it).
+   */
   readonly alignment: number
   /** Whether that evidence came from the run's tool results (the tool threshold applied). */
   readonly fromTool: boolean
@@ -69,14 +73,14 @@ export interface Assessment {
 
 /** Thresholds and weights. Defaults were chosen on a training split only. @since 0.1.0 @category models */
 export interface AssessOptions {
-  /** A claim checked against the knowledge base is supported when its score reaches this (default 0.275). */
+  /** A claim checked against the knowledge base is supported when its score reaches this (default 0.15). */
   readonly claimThreshold?: number | undefined
   /** The same for a claim whose evidence is the run's tool results (default: `claimThreshold` when given, else 0.5). */
   readonly toolClaimThreshold?: number | undefined
   /**
    * A claim is unverifiable (no finding) when the best one or two evidence
    * sentences share less than this part of its and the question's content
-   * words (default 0.3).
+   * words (default 0.2).
    */
   readonly alignmentFloor?: number | undefined
   /** The answer is flagged when more than this share of claims is unsupported (default 0: any). */
@@ -109,19 +113,22 @@ export const assess = (
 ): Assessment => assessText(input, resolveOptions(options))
 
 /**
- * Whether an assessment is flagged under other thresholds, from its claim
- * scores alone: what a threshold sweep needs without re-scoring.
+ * Whether an assessment is flagged under other thresholds (`claimThreshold`,
+ * `toolClaimThreshold`, `alignmentFloor`, `whenUnverifiable`,
+ * `maxUnsupportedRatio`), from its claims alone: what a threshold sweep needs
+ * without re-scoring.
  *
  * @since 0.1.0 @category scoring
  */
 export const flaggedAt = (assessment: Assessment, options?: AssessOptions): boolean => {
   const resolved = resolveOptions(options)
   if (!assessment.verifiable) return resolved.whenUnverifiable === "flag" && assessment.claims.length > 0
-  const unsupported = assessment.claims.filter((c) =>
-    c.verdict === "unverifiable"
-      ? resolved.whenUnverifiable === "flag"
-      : c.verdict === "contradicted" || c.score < (c.fromTool ? resolved.toolClaimThreshold : resolved.claimThreshold)
-  ).length
+  const unsupported = assessment.claims.filter((c) => {
+    // Claims without checkable content ("Yes.") are supported whatever the thresholds.
+    if (c.verdict === "supported" && c.score === 1 && c.contradictions.length === 0) return false
+    if (c.alignment < resolved.alignmentFloor) return resolved.whenUnverifiable === "flag"
+    return c.contradictions.length > 0 || c.score < (c.fromTool ? resolved.toolClaimThreshold : resolved.claimThreshold)
+  }).length
   return unsupported > 0 && unsupported / assessment.claims.length > resolved.maxUnsupportedRatio
 }
 

@@ -72,8 +72,8 @@ export type JudgeConfig = typeof JudgeConfig.Type
 /**
  * The validator's configuration, decodable from a config file. Defaults:
  * `enabled: true`, `name: "hallucination"`, `priority: 40`, `mode: "retry"`,
- * detector options as in `HallucinationDetector` (claimThreshold 0.275,
- * toolClaimThreshold 0.5, alignmentFloor 0.3, maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
+ * detector options as in `HallucinationDetector` (claimThreshold 0.15,
+ * toolClaimThreshold 0.5, alignmentFloor 0.2, maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
  * whenUnverifiable "pass", retrievalLimit 5), `maxAnswerChars: 20000`, `maxRevisions: 1`,
  * `maxToolEvidenceChars: 16000`, `judge: { enabled: false,
  * onError: "fallback", timeoutMs: 30000 }`.
