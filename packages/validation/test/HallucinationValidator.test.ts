@@ -107,6 +107,18 @@ describe("HallucinationValidator", () => {
         assert.strictEqual(other._tag, "Revise")
       }))
 
+    it.effect("judges a claim whose evidence is a tool result by the tool threshold", () =>
+      Effect.gen(function*() {
+        const toolResults = ["The parcel from Ardlow was delivered to the harbour office at noon on Friday."]
+        const content = "The parcel from Ardlow reached the harbour office on Friday around lunchtime."
+        const run = { toolResults }
+        assert.strictEqual((yield* check("Where is my parcel?", content, {}, run))._tag, "Proceed")
+        assert.strictEqual((yield* check("Where is my parcel?", content, { toolClaimThreshold: 0.95 }, run))._tag, "Revise")
+        // The knowledge-base threshold does not apply to it.
+        const strictKb = { claimThreshold: 0.95, toolClaimThreshold: 0.5 }
+        assert.strictEqual((yield* check("Where is my parcel?", content, strictKb, run))._tag, "Proceed")
+      }))
+
     it.effect("counts a delegated agent's answer, a JSON string, as evidence for a verbatim quote", () =>
       Effect.gen(function*() {
         const quote = "According to \"ferry-2\": The night ferry to Ardlow was withdrawn in 1998 after 41 years."
