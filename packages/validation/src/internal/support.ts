@@ -510,10 +510,19 @@ export const scoreClaim = (
 const overlapStems = (text: string): Set<string> =>
   new Set(tokenize(text).filter((t) => (t.norm.length > 1 || /^\d/.test(t.norm)) && !STOPWORDS.has(t.norm)).map((t) => t.stem))
 
-const evidenceOrder = (claim: string, passages: ReadonlyArray<Passage>): Array<Passage> => {
+// A passage's stems are computed once per answer, not once per claim: most claims share their passages.
+const evidenceOrder = (
+  claim: string,
+  passages: ReadonlyArray<Passage>,
+  stemsOf: Map<string, Set<string>>
+): Array<Passage> => {
   const claimStems = overlapStems(claim)
   const overlap = (p: Passage) => {
-    const stems = overlapStems(p.text)
+    let stems = stemsOf.get(p.text)
+    if (stems === undefined) {
+      stems = overlapStems(p.text)
+      stemsOf.set(p.text, stems)
+    }
     let n = 0
     for (const s of claimStems) if (stems.has(s)) n++
     return n
@@ -537,6 +546,7 @@ export const assessClaims = (
 ): Assessment => {
   const question = indexQuestion(input.question)
   const cache = new Map<ReadonlyArray<Passage>, EvidenceIndex>()
+  const passageStems = new Map<string, Set<string>>()
   let anyEvidence = false
   let previous: ClaimFeatures | undefined
   const claims: Array<ClaimAssessment> = input.claims.map((claim, index) => {
@@ -560,7 +570,7 @@ export const assessClaims = (
       contradictions: scored.contradictions,
       missing: scored.missing,
       negationMismatch: scored.negationMismatch,
-      evidence: evidenceOrder(claim, passages)
+      evidence: evidenceOrder(claim, passages, passageStems)
     }
   })
   const unsupported = claims.filter((c) => c.verdict === "unsupported" || c.verdict === "contradicted")
