@@ -202,6 +202,14 @@ describe("HallucinationDetector", () => {
       assert.deepStrictEqual(verdicts("Tamsin Dairies was acquired by Kestrel Foods in 2015."), [["supported", []]])
     })
 
+    it("reads a fiscal quarter in either form, and lets a summary count what the evidence lists", () => {
+      const evidence = ["Revenue at Kestrel Foods rose 8% in the fourth quarter.", "Priya met Tomas at the harbour on Friday."]
+      const check = (answer: string) => HallucinationDetector.assess({ answer, evidence }).claims.map((c) => c.verdict)
+      assert.deepStrictEqual(check("Kestrel Foods revenue rose 8% in Q4."), ["supported"])
+      assert.deepStrictEqual(check("Kestrel Foods revenue rose 8% in Q3."), ["contradicted"])
+      assert.deepStrictEqual(check("Two friends, Priya and Tomas, met at the harbour on Friday."), ["supported"])
+    })
+
     it("abstains on a claim no evidence sentence speaks to, with an unverifiable note", () => {
       const answer = "Ilse Brandt founded the Orvik observatory. Goat cheese keeps for weeks in brine."
       const result = HallucinationDetector.assess({ answer, evidence: OBSERVATORY })

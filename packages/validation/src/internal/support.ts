@@ -85,6 +85,8 @@ export interface EvidenceIndex {
   readonly norms: ReadonlySet<string>
   readonly stems: ReadonlySet<string>
   readonly numbers: ReadonlyArray<NumberMention>
+  /** Stems of the words right after a number: what the evidence counts ("two turbines"). */
+  readonly counted: ReadonlySet<string>
   readonly sentences: ReadonlyArray<EvidenceSentence>
 }
 
@@ -118,11 +120,18 @@ export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: numb
   const norms = new Set<string>()
   const stems = new Set<string>()
   const numbers: Array<NumberMention> = []
+  const counted = new Set<string>()
   const sentences: Array<EvidenceSentence> = []
   for (const [index, raw] of texts.entries()) {
     const text = normaliseDates(raw)
     const tool = isTool(index)
-    for (const token of tokenize(text.replace(/-/g, " "))) {
+    const tokens = tokenize(text.replace(/-/g, " "))
+    const mentions = extractNumbers(text)
+    for (const n of mentions) {
+      const next = tokens.find((t) => t.start >= n.end)
+      if (next !== undefined) counted.add(next.stem)
+    }
+    for (const token of tokens) {
       norms.add(token.norm)
       stems.add(token.stem)
       const alias = DEMONYMS.get(token.norm)
@@ -130,7 +139,7 @@ export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: numb
     }
     // Hyphenated forms count whole too ("M-15", "well-known").
     for (const token of tokenize(text.replace(/-/g, ""))) norms.add(token.norm)
-    numbers.push(...extractNumbers(text))
+    numbers.push(...mentions)
     for (const sentence of splitSentences(text)) {
       const tokens = tokenize(sentence)
       sentences.push({
@@ -142,7 +151,7 @@ export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: numb
       })
     }
   }
-  return { empty: texts.every((t) => t.trim() === ""), norms, stems, numbers, sentences }
+  return { empty: texts.every((t) => t.trim() === ""), norms, stems, numbers, counted, sentences }
 }
 
 const wordSupported = (norm: string, wordStem: string, evidence: EvidenceIndex): boolean => {
@@ -183,6 +192,8 @@ interface Entity {
 export interface ClaimFeatures {
   readonly entities: ReadonlyArray<Entity>
   readonly numbers: ReadonlyArray<NumberMention>
+  /** The stem of the word after each number, if any. */
+  readonly countedBy: ReadonlyMap<NumberMention, string>
   readonly words: ReadonlyArray<Token>
   readonly allStems: ReadonlySet<string>
   /** The claim's and the question's content stems: what the claim is about, to find its evidence sentence. */
@@ -285,6 +296,12 @@ export const claimFeatures = (
     return !question.numbers.some((q) => q.low <= n.high && n.low <= q.high)
   })
 
+  const countedBy = new Map<NumberMention, string>()
+  for (const n of numbers) {
+    const next = tokens.find((t) => t.start >= n.end)
+    if (next !== undefined) countedBy.set(n, next.stem)
+  }
+
   const words = tokens.filter((t, k) =>
     !inEntity.has(k) &&
     !numberTokens.has(k) &&
@@ -302,6 +319,7 @@ export const claimFeatures = (
   return {
     entities,
     numbers,
+    countedBy,
     words: [...unique.values()],
     allStems,
     // "It was built by ..." is about what the claim before it was about.
@@ -440,6 +458,7 @@ export const scoreClaim = (
   let backed = 0
   const missingEntities: Array<string> = []
   const missingNumbers: Array<string> = []
+  let missingCounts = 0
   const missingWords: Array<string> = []
 
   for (const entity of features.entities) {
@@ -451,7 +470,11 @@ export const scoreClaim = (
   for (const n of features.numbers) {
     total += weights.number
     if (numberSupported(n, evidence)) backed += weights.number
-    else missingNumbers.push(n.text)
+    else {
+      missingNumbers.push(n.text)
+      const noun = features.countedBy.get(n)
+      if (n.value <= 12 && !/\d/.test(n.text) && (noun === undefined || !evidence.counted.has(noun))) missingCounts++
+    }
   }
   for (const w of features.words) {
     total += weights.word
@@ -470,7 +493,9 @@ export const scoreClaim = (
   const negationMismatch = features.allStems.size >= 3 && best !== undefined && bestShare >= 0.5 &&
     best.negated !== features.negated && negationDiffers(features, best)
   const contradictions: Array<Contradiction> = []
-  if (options.strictNumbers && missingNumbers.length > 0) contradictions.push("number")
+  // A small count in words ("two friends") is often the summary counting what the evidence lists,
+  // unless the evidence counts the same thing ("two turbines").
+  if (options.strictNumbers && missingCounts < missingNumbers.length) contradictions.push("number")
   if (missingEntities.length > 0) contradictions.push("entity")
   if (negationMismatch) contradictions.push("negation")
   if (best !== undefined && bestShare >= 0.5 && roleSwapped(claimText, features, best)) contradictions.push("swap")

@@ -76,9 +76,10 @@ export const stem = (word: string): string => {
   return w
 }
 
-/** Rewrites ISO and `Mon.` dates so every format reads "Month D YYYY". */
+/** Rewrites ISO and `Mon.` dates so every format reads "Month D YYYY", and fiscal quarters ("Q4") as "4th quarter". */
 export const normaliseDates = (text: string): string =>
   text
+    .replace(/\b[Qq]([1-4])\b/g, "$1th quarter")
     .replace(/\b(\d{4})-(\d{1,2})-(\d{1,2})\b/g, (all, y: string, m: string, d: string) => {
       const month = MONTHS[Number(m) - 1]
       return month === undefined || Number(d) > 31 ? all : `${month} ${Number(d)} ${y}`
