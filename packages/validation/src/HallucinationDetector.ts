@@ -1,9 +1,14 @@
 /**
  * Cross-references an answer with the knowledge base. The answer is split
- * into claims; each claim's entities, numbers, dates and content words must
- * be backed by retrieved evidence. A missing number, date or name weighs
- * much more than a missing common word, words the question already contains
- * prove nothing, and a negation the evidence does not share is a signal.
+ * into claims; each claim is aligned with the one or two evidence sentences
+ * that share most of its (and the question's) content words, stemmed so
+ * inflections match. A claim is contradicted when that evidence lacks one of
+ * its numbers, dates or names, denies what it asserts (or the reverse), or
+ * has two of its names in the other roles around the same verb; it is
+ * unsupported when too little of its content is backed (a reworded common
+ * word costs little, a name or number much more; words the question already
+ * contains prove nothing). A claim no evidence sentence speaks to is
+ * unverifiable: no finding either way.
  *
  * Without evidence nothing can be verified: such answers are reported as
  * `verifiable: false` and by default not flagged.
@@ -207,6 +212,7 @@ const describeMissing = (claim: ClaimAssessment): string => {
   if (claim.missing.entities.length > 0) parts.push(`names ${claim.missing.entities.join(", ")}`)
   if (claim.missing.words.length > 0) parts.push(`terms ${claim.missing.words.slice(0, 6).join(", ")}`)
   if (claim.negationMismatch) parts.push("the sources say the opposite")
+  if (claim.contradictions.includes("swap")) parts.push("the sources give these names the other roles")
   return parts.length === 0 ? "" : ` (not in the sources: ${parts.join("; ")})`
 }
 

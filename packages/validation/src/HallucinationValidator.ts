@@ -3,6 +3,10 @@
  * `HallucinationDetector.check({ question: context.input, answer })`.
  *
  * - Every claim supported: `Approved`.
+ * - Some claims supported, the rest unverifiable (no evidence sentence speaks
+ *   to them), none contradicted or unsupported: `Modified` with the answer
+ *   plus an "unverifiable" note naming them, the reason saying so: a correct
+ *   answer is never blocked for going beyond the sources.
  * - Nothing relevant in the knowledge base (the answer is unverifiable):
  *   `Approved` under the default `whenUnverifiable: "pass"`: not being able
  *   to check an answer is not evidence that it is wrong, and an agent that
