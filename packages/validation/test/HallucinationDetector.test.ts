@@ -198,6 +198,8 @@ describe("HallucinationDetector", () => {
     it("rejects a name swapped for one the evidence lacks, and reversed roles", () => {
       assert.deepStrictEqual(verdicts("The Orvik observatory was founded by Ilse Marten."), [["contradicted", ["entity"]]])
       assert.deepStrictEqual(verdicts("Tamsin Dairies acquired Kestrel Foods in 2015."), [["contradicted", ["swap"]]])
+      const swapped = HallucinationDetector.assess({ answer: "Tamsin Dairies acquired Kestrel Foods in 2015.", evidence: OBSERVATORY })
+      assert.include(HallucinationDetector.feedbackFor(swapped), "the sources give these names the other roles")
       // The passive says the same thing the other way round.
       assert.deepStrictEqual(verdicts("Tamsin Dairies was acquired by Kestrel Foods in 2015."), [["supported", []]])
     })
