@@ -323,8 +323,10 @@ export const claimFeatures = (
     words: [...unique.values()],
     allStems,
     // "It was built by ..." is about what the claim before it was about.
+    // Numbers align too: "17 + 25 = 42" is about the tool result that holds 17, 25 and 42.
     topicStems: new Set([
       ...allStems,
+      ...tokens.filter(isNumberToken).map((t) => t.stem),
       ...question.contentStems,
       ...(previous !== undefined && PRONOUN_START.test(claimText) ? previous.allStems : [])
     ]),
