@@ -152,6 +152,12 @@ const haluRow = (name: string, m: HallucinationEval.Metrics): Array<string> => [
 
 const isHalluDevFile = (file: string): boolean => basename(file) === "hallucination_dev.jsonl"
 
+// The dev file's summarisation companion joins the per-source and leave-one-source-out block only.
+const summarisationBeside = (file: string): ReadonlyArray<string> => {
+  const dev2 = join(dirname(file), "hallucination_dev2.jsonl")
+  return isHalluDevFile(file) && existsSync(dev2) ? [dev2] : []
+}
+
 const seconds = (since: number) => Effect.map(Clock.currentTimeMillis, (now) => ((now - since) / 1000).toFixed(1))
 
 const evaluatePrompts = (file: string) =>
@@ -187,7 +193,12 @@ const evaluateHallucination = (file: string) =>
     const started = yield* Clock.currentTimeMillis
     const split = isHalluDevFile(file) ? "validation" : "all"
     const figures = yield* Effect.tryPromise({
-      try: () => HallucinationEval.evaluateHallucination(file, { split, onProgress: progress("hallucination") }),
+      try: () =>
+        HallucinationEval.evaluateHallucination(file, {
+          split,
+          onProgress: progress("hallucination"),
+          extraFiles: summarisationBeside(file)
+        }),
       catch: (error) => new EvalFailed({ message: `hallucination evaluation failed: ${messageOf(error)}` })
     })
     yield* Console.log(
@@ -212,6 +223,26 @@ const evaluateHallucination = (file: string) =>
         `unverifiable, policy "${figures.closedBook.policy}" (not flagged); ` +
         `if flagged instead: bal. acc. ${pct(figures.closedBook.ifFlagged.balancedAccuracy)}, ` +
         `FPR ${pct(figures.closedBook.ifFlagged.falsePositiveRate)}.`
+    )
+    const g = figures.generalisation
+    yield* Console.log(
+      `\nPer source and leave-one-source-out (rows with a passage, all splits, ${g.files.map((f) => basename(f)).join(" + ")}; ` +
+        `held out: ${g.leaveOneSourceOut.parameters.join(" and ")} fitted on the other sources)\n` +
+        table(["source", "rows", "bal. acc.", "held-out threshold/floor", "held-out bal. acc.", "held-out recall", "held-out FPR"], [
+          ...Object.entries(g.bySource).map(([source, m]) => {
+            const held = g.leaveOneSourceOut.bySource[source]
+            return [
+              source,
+              String(m.counts.n),
+              pct(m.balancedAccuracy),
+              held === undefined ? "" : `${held.claimThreshold.toFixed(3)}/${held.alignmentFloor.toFixed(2)}`,
+              held === undefined ? "" : pct(held.metrics.balancedAccuracy),
+              held === undefined ? "" : pct(held.metrics.recall),
+              held === undefined ? "" : pct(held.metrics.falsePositiveRate)
+            ]
+          }),
+          ["MACRO", String(g.rows), pct(g.macroBalancedAccuracy), "", pct(g.leaveOneSourceOut.macroBalancedAccuracy), "", ""]
+        ])
     )
     return figures
   })

@@ -73,7 +73,7 @@ describe("the multi-agent router over real HTTP (simulated model)", () => {
       yield* post(`${base}/knowledge`, {
         id: "simulated",
         title: "The simulated model",
-        text: "Patinox answers with an offline simulated model when no language model is configured; it does simple arithmetic and tells the time."
+        text: "Patinox answers with an offline simulated model when no language model is configured; it does simple arithmetic and gives the current time."
       })
       for (const agent of ["assistant", "router"]) {
         const { body, status } = yield* post(`${base}/agents/${agent}/runs`, { input: "Tell me a joke about cats." })

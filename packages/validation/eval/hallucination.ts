@@ -71,6 +71,11 @@ export interface HallucinationFigures {
   readonly knowledgeGroundedDirect: Metrics
   /** How many knowledge rows the two paths decided differently. */
   readonly pathDisagreements: number
+  /**
+   * Per-source and leave-one-source-out figures over every row with a
+   * knowledge passage (all splits, the extra files included), through `assess`.
+   */
+  readonly generalisation: Generalisation
   /** Closed-book rows: no evidence, so not flagged ("cannot verify"). */
   readonly closedBook: {
     readonly policy: "pass"
@@ -78,6 +83,32 @@ export interface HallucinationFigures {
     readonly metrics: Metrics
     /** The same rows under the other policy (`whenUnverifiable: "flag"`): everything flagged. */
     readonly ifFlagged: Metrics
+  }
+}
+
+/** The held-out figures of one source when the threshold is fitted on the others. @since 0.1.0 */
+export interface HeldOut {
+  /** The claim threshold and alignment floor fitted on the other sources (best mean balanced accuracy over them). */
+  readonly claimThreshold: number
+  readonly alignmentFloor: number
+  /** The other sources' mean balanced accuracy at that threshold. */
+  readonly trainBalancedAccuracy: number
+  readonly metrics: Metrics
+}
+
+/** @since 0.1.0 */
+export interface Generalisation {
+  readonly files: ReadonlyArray<string>
+  readonly rows: number
+  /** The detector's options as configured (the shipped defaults unless overridden). */
+  readonly bySource: Readonly<Record<string, Metrics>>
+  /** Mean over sources of the per-source balanced accuracy at the configured options. */
+  readonly macroBalancedAccuracy: number
+  readonly leaveOneSourceOut: {
+    readonly parameters: ReadonlyArray<"claimThreshold" | "alignmentFloor">
+    readonly bySource: Readonly<Record<string, HeldOut>>
+    /** Mean over sources of the held-out balanced accuracy. */
+    readonly macroBalancedAccuracy: number
   }
 }
 
@@ -142,6 +173,79 @@ export const metrics = (pairs: ReadonlyArray<{ readonly actual: boolean; readonl
   }
 }
 
+/** The claim thresholds and alignment floors the leave-one-source-out fit tries. */
+const GRID: ReadonlyArray<{ readonly claimThreshold: number; readonly alignmentFloor: number }> = Array.from(
+  { length: 41 },
+  (_, i) => Array.from({ length: 7 }, (_, j) => ({ claimThreshold: i / 40, alignmentFloor: 0.2 + j * 0.05 }))
+).flat()
+
+const mean = (xs: ReadonlyArray<number>): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
+
+/**
+/**
+ * Per-source figures, and for each source the threshold fitted on all the
+ * others and scored on it: the figure that says whether a threshold carries
+ * over to text it was not chosen on.
+ */
+export const generalisation = (
+  files: ReadonlyArray<string>,
+  rows: ReadonlyArray<Row>,
+  detector: HallucinationDetector.Options | undefined
+): Generalisation => {
+  const scored = rows.filter((r) => r.knowledge.trim() !== "").map((row) => {
+    const assessment = HallucinationDetector.assess(
+      { question: row.question, answer: row.answer, evidence: [row.knowledge] },
+      detector
+    )
+    return {
+      source: row.source,
+      actual: row.label === "hallucinated",
+      predicted: assessment.hallucinated,
+      at: GRID.map((point) => HallucinationDetector.flaggedAt(assessment, { ...detector, ...point }))
+    }
+  })
+  const sources = [...new Set(scored.map((r) => r.source))].sort()
+  const bySource: Record<string, Metrics> = {}
+  // balanced accuracy of every source at every threshold
+  const grid = new Map<string, Array<number>>()
+  for (const source of sources) {
+    const mine = scored.filter((r) => r.source === source)
+    bySource[source] = metrics(mine)
+    grid.set(source, GRID.map((_, i) => metrics(mine.map((r) => ({ actual: r.actual, predicted: r.at[i]! }))).balancedAccuracy))
+  }
+  const heldOut: Record<string, HeldOut> = {}
+  for (const source of sources) {
+    const others = sources.filter((s) => s !== source)
+    let best = 0
+    let bestScore = -1
+    GRID.forEach((_, i) => {
+      const score = mean(others.map((s) => grid.get(s)![i]!))
+      if (score > bestScore) {
+        bestScore = score
+        best = i
+      }
+    })
+    const mine = scored.filter((r) => r.source === source)
+    heldOut[source] = {
+      claimThreshold: GRID[best]!.claimThreshold,
+      alignmentFloor: GRID[best]!.alignmentFloor,
+      trainBalancedAccuracy: bestScore,
+      metrics: metrics(mine.map((r) => ({ actual: r.actual, predicted: r.at[best]! })))
+    }
+  }
+  return {
+    files,
+    rows: scored.length,
+    bySource,
+    macroBalancedAccuracy: mean(sources.map((s) => bySource[s]!.balancedAccuracy)),
+    leaveOneSourceOut: {
+      parameters: ["claimThreshold", "alignmentFloor"],
+      bySource: heldOut,
+      macroBalancedAccuracy: mean(sources.map((s) => heldOut[s]!.metrics.balancedAccuracy))
+    }
+  }
+}
+
 const docIdOf = (knowledge: string): string => `k${fnv1a(knowledge).toString(36)}-${knowledge.length}`
 
 /**
@@ -155,6 +259,11 @@ export const evaluateHallucination = async (
     readonly onProgress?: (done: number, total: number) => void
     readonly split?: "validation" | "all"
     readonly detector?: HallucinationDetector.Options
+    /**
+     * More files scored only for the per-source and leave-one-source-out
+     * block (`generalisation`), whole: e.g. the summarisation set beside the QA set.
+     */
+    readonly extraFiles?: ReadonlyArray<string>
   } = {}
 ): Promise<HallucinationFigures> => {
   const split = options.split ?? "validation"
@@ -217,6 +326,12 @@ export const evaluateHallucination = async (
   for (const source of [...new Set(results.map((r) => r.row.source))].sort()) {
     bySource[source] = metrics(results.filter((r) => r.row.source === source))
   }
+  const extraFiles = options.extraFiles ?? []
+  const figures = generalisation(
+    [file, ...extraFiles],
+    [...all, ...extraFiles.flatMap((extra) => readRows(extra).rows)],
+    options.detector
+  )
   const knowledgeRows = results.filter((r) => r.row.knowledge.trim() !== "")
   const closedRows = results.filter((r) => r.row.knowledge.trim() === "")
   return {
@@ -229,6 +344,7 @@ export const evaluateHallucination = async (
     knowledgeGrounded: metrics(knowledgeRows),
     knowledgeGroundedDirect: metrics(knowledgeRows.map((r) => ({ actual: r.actual, predicted: r.direct }))),
     pathDisagreements: knowledgeRows.filter((r) => r.predicted !== r.direct).length,
+    generalisation: figures,
     closedBook: {
       policy: "pass",
       unverifiable: closedRows.filter((r) => !r.verifiable).length,

@@ -1,9 +1,14 @@
 /**
  * Cross-references an answer with the knowledge base. The answer is split
- * into claims; each claim's entities, numbers, dates and content words must
- * be backed by retrieved evidence. A missing number, date or name weighs
- * much more than a missing common word, words the question already contains
- * prove nothing, and a negation the evidence does not share is a signal.
+ * into claims; each claim is aligned with the one or two evidence sentences
+ * that share most of its (and the question's) content words, stemmed so
+ * inflections match. A claim is contradicted when that evidence lacks one of
+ * its numbers, dates or names, denies what it asserts (or the reverse), or
+ * has two of its names in the other roles around the same verb; it is
+ * unsupported when too little of its content is backed (a reworded common
+ * word costs little, a name or number much more; words the question already
+ * contains prove nothing). A claim no evidence sentence speaks to is
+ * unverifiable: no finding either way.
  *
  * Without evidence nothing can be verified: such answers are reported as
  * `verifiable: false` and by default not flagged.
@@ -22,7 +27,27 @@ import { KnowledgeBase, type KnowledgeBaseError, type Passage } from "./Knowledg
 /** @since 0.1.0 @category models */
 export interface ClaimAssessment {
   readonly claim: string
+  /** `verdict === "supported"`. */
   readonly supported: boolean
+  /**
+   * - `supported`: backed by the evidence;
+   * - `contradicted`: an evidence sentence about the same thing disagrees on a
+   *   number, a name, a negation or who did what to whom (`contradictions`);
+   * - `unsupported`: too little of what it says is in the evidence (`score`
+   *   under the threshold);
+   * - `unverifiable`: no evidence sentence is about it (`alignment` under the
+   *   floor): no finding either way.
+   */
+  readonly verdict: "supported" | "unsupported" | "contradicted" | "unverifiable"
+  /**
+   * Share of the claim's (and question's) content words the best one or two
+   * evidence sentences hold, 0..1; for a claim of more than a few words, at
+   * most twice the share of its own words (the question's alone do not align it).
+   */
+  readonly alignment: number
+  /** Whether that evidence came from the run's tool results (the tool threshold applied). */
+  readonly fromTool: boolean
+  readonly contradictions: ReadonlyArray<"number" | "entity" | "negation" | "swap">
   /** Weighted share of the claim's checkable content the evidence backs, 0..1. */
   readonly score: number
   /** What the evidence does not back (question words excluded). */
@@ -45,22 +70,33 @@ export interface Assessment {
   /** The lowest claim score, 1 when there are no claims. */
   readonly score: number
   readonly claims: ReadonlyArray<ClaimAssessment>
+  /** Claims contradicted or unsupported. */
   readonly unsupportedClaims: ReadonlyArray<string>
+  /** Claims no evidence speaks to (every claim when there is no evidence at all). */
+  readonly unverifiableClaims: ReadonlyArray<string>
 }
 
 /** Thresholds and weights. Defaults were chosen on a training split only. @since 0.1.0 @category models */
 export interface AssessOptions {
-  /** A claim is supported when its score reaches this (default 0.85). */
+  /** A claim checked against the knowledge base is supported when its score reaches this (default 0.15). */
   readonly claimThreshold?: number | undefined
+  /** The same for a claim whose evidence is the run's tool results (default: `claimThreshold` when given, else 0.5). */
+  readonly toolClaimThreshold?: number | undefined
+  /**
+   * A claim is unverifiable (no finding) when the best one or two evidence
+   * sentences share less than this part of its and the question's content
+   * words (default 0.2).
+   */
+  readonly alignmentFloor?: number | undefined
   /** The answer is flagged when more than this share of claims is unsupported (default 0: any). */
   readonly maxUnsupportedRatio?: number | undefined
   /** Weights of a checkable item (defaults: entity 3, number/date 4, word 1). */
   readonly weights?: { readonly entity?: number; readonly number?: number; readonly word?: number } | undefined
-  /** Score multiplier lost on a negation mismatch (default 0.5). */
+  /** Score multiplier lost on a negation mismatch (default 0.5); the mismatch itself is a contradiction. */
   readonly negationPenalty?: number | undefined
-  /** A claim with a number or date the evidence lacks is unsupported whatever its score (default true). */
+  /** A number or date the evidence lacks contradicts the claim whatever its score (default true). */
   readonly strictNumbers?: boolean | undefined
-  /** What to answer when there is no evidence at all (default "pass": cannot verify is not a finding). */
+  /** What to answer for claims no evidence speaks to (default "pass": cannot verify is not a finding). */
   readonly whenUnverifiable?: "pass" | "flag" | undefined
 }
 
@@ -80,6 +116,26 @@ export const assess = (
   input: { readonly question?: string | undefined; readonly answer: string; readonly evidence: ReadonlyArray<string> },
   options?: AssessOptions
 ): Assessment => assessText(input, resolveOptions(options))
+
+/**
+ * Whether an assessment is flagged under other thresholds (`claimThreshold`,
+ * `toolClaimThreshold`, `alignmentFloor`, `whenUnverifiable`,
+ * `maxUnsupportedRatio`), from its claims alone: what a threshold sweep needs
+ * without re-scoring.
+ *
+ * @since 0.1.0 @category scoring
+ */
+export const flaggedAt = (assessment: Assessment, options?: AssessOptions): boolean => {
+  const resolved = resolveOptions(options)
+  if (!assessment.verifiable) return resolved.whenUnverifiable === "flag" && assessment.claims.length > 0
+  const unsupported = assessment.claims.filter((c) => {
+    // Claims without checkable content ("Yes.") are supported whatever the thresholds.
+    if (c.verdict === "supported" && c.score === 1 && c.contradictions.length === 0) return false
+    if (c.alignment < resolved.alignmentFloor) return resolved.whenUnverifiable === "flag"
+    return c.contradictions.length > 0 || c.score < (c.fromTool ? resolved.toolClaimThreshold : resolved.claimThreshold)
+  }).length
+  return unsupported > 0 && unsupported / assessment.claims.length > resolved.maxUnsupportedRatio
+}
 
 /** @since 0.1.0 @category models */
 export interface CheckInput {
@@ -126,10 +182,13 @@ export const make = (options?: Options): Effect.Effect<Service, never, Knowledge
         text,
         score: 0
       }))
+      const fromTools = new Set(extra)
       return assessClaims(
         { question: input.question, claims },
         (_, index) => extra.length === 0 ? evidence[index] ?? [] : [...(evidence[index] ?? []), ...extra],
-        resolved
+        resolved,
+        // Tool results are judged with their own threshold.
+        (passage) => fromTools.has(passage)
       )
     }, Effect.withSpan("HallucinationDetector.check", { captureStackTrace: false }))
 
@@ -153,6 +212,7 @@ const describeMissing = (claim: ClaimAssessment): string => {
   if (claim.missing.entities.length > 0) parts.push(`names ${claim.missing.entities.join(", ")}`)
   if (claim.missing.words.length > 0) parts.push(`terms ${claim.missing.words.slice(0, 6).join(", ")}`)
   if (claim.negationMismatch) parts.push("the sources say the opposite")
+  if (claim.contradictions.includes("swap")) parts.push("the sources give these names the other roles")
   return parts.length === 0 ? "" : ` (not in the sources: ${parts.join("; ")})`
 }
 
@@ -177,8 +237,8 @@ export const feedbackFor = (assessment: Assessment): string => {
 
 /**
  * The answer with an uncertainty note appended naming the unsupported
- * claims (or saying that nothing could be verified); unchanged when every
- * claim is supported.
+ * claims, or the unverifiable ones (no source speaks to them), or saying
+ * that nothing could be verified; unchanged when every claim is supported.
  *
  * @since 0.1.0 @category messages
  */
@@ -186,7 +246,11 @@ export const annotate = (answer: string, assessment: Assessment): string => {
   if (!assessment.verifiable && assessment.claims.length > 0) {
     return `${answer}\n\nNote: this answer could not be verified against the knowledge base.`
   }
-  if (!assessment.hallucinated) return answer
+  if (!assessment.hallucinated) {
+    if (assessment.unverifiableClaims.length === 0) return answer
+    const unverifiable = assessment.unverifiableClaims.map((c) => `"${c}"`).join("; ")
+    return `${answer}\n\nNote: the sources do not speak to the following, so it could not be verified: ${unverifiable}`
+  }
   const listed = assessment.unsupportedClaims.map((c) => `"${c}"`).join("; ")
   return `${answer}\n\nNote: the following could not be verified against the knowledge base and may be inaccurate: ${listed}`
 }

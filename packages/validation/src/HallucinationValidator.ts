@@ -3,6 +3,10 @@
  * `HallucinationDetector.check({ question: context.input, answer })`.
  *
  * - Every claim supported: `Approved`.
+ * - Some claims supported, the rest unverifiable (no evidence sentence speaks
+ *   to them), none contradicted or unsupported: `Modified` with the answer
+ *   plus an "unverifiable" note naming them, the reason saying so: a correct
+ *   answer is never blocked for going beyond the sources.
  * - Nothing relevant in the knowledge base (the answer is unverifiable):
  *   `Approved` under the default `whenUnverifiable: "pass"`: not being able
  *   to check an answer is not evidence that it is wrong, and an agent that
@@ -72,8 +76,8 @@ export type JudgeConfig = typeof JudgeConfig.Type
 /**
  * The validator's configuration, decodable from a config file. Defaults:
  * `enabled: true`, `name: "hallucination"`, `priority: 40`, `mode: "retry"`,
- * detector options as in `HallucinationDetector` (claimThreshold 0.85,
- * maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
+ * detector options as in `HallucinationDetector` (claimThreshold 0.15,
+ * toolClaimThreshold 0.5, alignmentFloor 0.2, maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
  * whenUnverifiable "pass", retrievalLimit 5), `maxAnswerChars: 20000`, `maxRevisions: 1`,
  * `maxToolEvidenceChars: 16000`, `judge: { enabled: false,
  * onError: "fallback", timeoutMs: 30000 }`.
@@ -86,6 +90,10 @@ export const Config = Schema.Struct({
   priority: Schema.optionalWith(Schema.Number, { default: () => defaultPriority }),
   mode: Schema.optionalWith(Schema.Literal("retry", "annotate"), { default: () => "retry" as const }),
   claimThreshold: Schema.optional(Share),
+  /** The claim threshold when a claim's evidence is this run's tool results. */
+  toolClaimThreshold: Schema.optional(Share),
+  /** Under this alignment with any evidence sentence a claim is unverifiable: no finding. */
+  alignmentFloor: Schema.optional(Share),
   maxUnsupportedRatio: Schema.optional(Share),
   negationPenalty: Schema.optional(Share),
   strictNumbers: Schema.optional(Schema.Boolean),
@@ -128,6 +136,8 @@ const resolveConfig = (input: ConfigInput): Effect.Effect<Config> =>
 
 const detectorOptions = (config: Config): HallucinationDetector.Options => ({
   claimThreshold: config.claimThreshold,
+  toolClaimThreshold: config.toolClaimThreshold,
+  alignmentFloor: config.alignmentFloor,
   maxUnsupportedRatio: config.maxUnsupportedRatio,
   negationPenalty: config.negationPenalty,
   strictNumbers: config.strictNumbers,
@@ -231,7 +241,20 @@ export const make = (
       feedback: string,
       revisions: number
     ): Decision.Decision => {
-      if (!assessment.hallucinated) return Decision.Approved()
+      if (!assessment.hallucinated) {
+        // Some claims no source speaks to, none contradicted: pass, and say so in the answer and the record.
+        const unverifiable = assessment.verifiable ? assessment.unverifiableClaims : []
+        if (unverifiable.length === 0 || config.whenUnverifiable === "flag") return Decision.Approved()
+        return Decision.Modified({
+          action: new AgentAction.FinalAnswer({
+            step: action.step,
+            content: HallucinationDetector.annotate(action.content, assessment)
+          }),
+          reason: `low confidence: no source speaks to ${unverifiable.length} claim(s) (${
+            unverifiable.map((claim) => `"${claim.slice(0, 80)}"`).join("; ")
+          }); approved with an "unverifiable" note`
+        })
+      }
       // Only the rules' own verdict (no judge feedback) can be undecidable: a judge that read the passages decided.
       if (config.whenUnverifiable !== "flag" && feedback === "" && undecidable(assessment)) {
         const count = assessment.unsupportedClaims.length

@@ -169,6 +169,71 @@ describe("HallucinationDetector", () => {
     })
   })
 
+  describe("claim-level support", () => {
+    const OBSERVATORY = [
+      "The Orvik observatory was founded in 1904 by the astronomer Ilse Brandt on a hill above the harbour. " +
+      "Its main telescope has a mirror of 1.2 metres.",
+      "Kestrel Foods acquired Tamsin Dairies in 2015."
+    ]
+    const verdicts = (answer: string) =>
+      HallucinationDetector.assess({ answer, evidence: OBSERVATORY }).claims.map((c) => [c.verdict, c.contradictions])
+
+    it("passes a short supported claim worded differently from its evidence", () => {
+      const result = HallucinationDetector.assess({ answer: "Ilse Brandt established the Orvik observatory in 1904.", evidence: OBSERVATORY })
+      assert.isFalse(result.hallucinated)
+      assert.deepStrictEqual(result.claims.map((c) => c.verdict), ["supported"])
+    })
+
+    it("rejects a number the aligned evidence does not hold", () => {
+      assert.deepStrictEqual(verdicts("The Orvik observatory was founded in 1911."), [["contradicted", ["number"]]])
+      assert.deepStrictEqual(verdicts("Its main telescope has a mirror of 2.5 metres."), [["contradicted", ["number"]]])
+    })
+
+    it("rejects a negation the evidence does not share", () => {
+      const result = HallucinationDetector.assess({ answer: "Ilse Brandt did not found the Orvik observatory.", evidence: OBSERVATORY })
+      assert.isTrue(result.hallucinated)
+      assert.deepStrictEqual(result.claims[0]!.contradictions, ["negation"])
+    })
+
+    it("rejects a name swapped for one the evidence lacks, and reversed roles", () => {
+      assert.deepStrictEqual(verdicts("The Orvik observatory was founded by Ilse Marten."), [["contradicted", ["entity"]]])
+      assert.deepStrictEqual(verdicts("Tamsin Dairies acquired Kestrel Foods in 2015."), [["contradicted", ["swap"]]])
+      const swapped = HallucinationDetector.assess({ answer: "Tamsin Dairies acquired Kestrel Foods in 2015.", evidence: OBSERVATORY })
+      assert.include(HallucinationDetector.feedbackFor(swapped), "the sources give these names the other roles")
+      // The passive says the same thing the other way round.
+      assert.deepStrictEqual(verdicts("Tamsin Dairies was acquired by Kestrel Foods in 2015."), [["supported", []]])
+    })
+
+    it("reads a fiscal quarter in either form, and lets a summary count what the evidence lists", () => {
+      const evidence = ["Revenue at Kestrel Foods rose 8% in the fourth quarter.", "Priya met Tomas at the harbour on Friday."]
+      const check = (answer: string) => HallucinationDetector.assess({ answer, evidence }).claims.map((c) => c.verdict)
+      assert.deepStrictEqual(check("Kestrel Foods revenue rose 8% in Q4."), ["supported"])
+      assert.deepStrictEqual(check("Kestrel Foods revenue rose 8% in Q3."), ["contradicted"])
+      assert.deepStrictEqual(check("Two friends, Priya and Tomas, met at the harbour on Friday."), ["supported"])
+    })
+
+    it("abstains on a claim no evidence sentence speaks to, with an unverifiable note", () => {
+      const answer = "Ilse Brandt founded the Orvik observatory. Goat cheese keeps for weeks in brine."
+      const result = HallucinationDetector.assess({ answer, evidence: OBSERVATORY })
+      assert.isFalse(result.hallucinated)
+      assert.isTrue(result.verifiable)
+      assert.deepStrictEqual(result.claims.map((c) => c.verdict), ["supported", "unverifiable"])
+      assert.deepStrictEqual(result.unverifiableClaims, ["Goat cheese keeps for weeks in brine."])
+      const annotated = HallucinationDetector.annotate(answer, result)
+      assert.isTrue(annotated.startsWith(answer))
+      assert.include(annotated, "could not be verified: \"Goat cheese keeps for weeks in brine.\"")
+      // Flagged only when asked to treat what cannot be checked as unsupported.
+      assert.isTrue(HallucinationDetector.assess({ answer, evidence: OBSERVATORY }, { whenUnverifiable: "flag" }).hallucinated)
+    })
+
+    it("re-derives the decision at another threshold from the claim scores", () => {
+      const result = HallucinationDetector.assess({ answer: "Ilse Brandt studied comets from the Orvik observatory.", evidence: OBSERVATORY })
+      assert.strictEqual(HallucinationDetector.flaggedAt(result), result.hallucinated)
+      assert.isFalse(HallucinationDetector.flaggedAt(result, { claimThreshold: 0 }))
+      assert.isTrue(HallucinationDetector.flaggedAt(result, { claimThreshold: 1 }))
+    })
+  })
+
   describe("judge", () => {
     const cannedModel = (content: string): LanguageModel.Service => ({
       provider: "test",

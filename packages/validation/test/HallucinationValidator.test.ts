@@ -107,6 +107,18 @@ describe("HallucinationValidator", () => {
         assert.strictEqual(other._tag, "Revise")
       }))
 
+    it.effect("judges a claim whose evidence is a tool result by the tool threshold", () =>
+      Effect.gen(function*() {
+        const toolResults = ["The parcel from Ardlow was delivered to the harbour office at noon on Friday."]
+        const content = "The parcel from Ardlow reached the harbour office on Friday around lunchtime."
+        const run = { toolResults }
+        assert.strictEqual((yield* check("Where is my parcel?", content, {}, run))._tag, "Proceed")
+        assert.strictEqual((yield* check("Where is my parcel?", content, { toolClaimThreshold: 0.95 }, run))._tag, "Revise")
+        // The knowledge-base threshold does not apply to it.
+        const strictKb = { claimThreshold: 0.95, toolClaimThreshold: 0.5 }
+        assert.strictEqual((yield* check("Where is my parcel?", content, strictKb, run))._tag, "Proceed")
+      }))
+
     it.effect("counts a delegated agent's answer, a JSON string, as evidence for a verbatim quote", () =>
       Effect.gen(function*() {
         const quote = "According to \"ferry-2\": The night ferry to Ardlow was withdrawn in 1998 after 41 years."
@@ -130,6 +142,21 @@ describe("HallucinationValidator", () => {
         const records = (yield* memory.events).flatMap((e) => e.metrics.decisions ?? [])
         assert.strictEqual(records[0]?.decision, "modified")
         assert.match(records[0]?.reason ?? "", /^low confidence: no source speaks to 1 claim/)
+      }))
+
+    it.effect("passes a supported answer with an unverifiable note on the claim no source speaks to", () =>
+      Effect.gen(function*() {
+        const content = "The Skerrow Point lighthouse is 38 metres tall. Goat cheese keeps for weeks in brine."
+        const memory = yield* Monitor.MemoryMonitor
+        yield* memory.clear
+        const verdict = yield* check(QUESTION, content)
+        assert.strictEqual(verdict._tag, "Proceed")
+        if (verdict._tag !== "Proceed" || verdict.action._tag !== "FinalAnswer") return assert.fail("expected an answer")
+        assert.isTrue(verdict.action.content.startsWith(content))
+        assert.include(verdict.action.content, "could not be verified: \"Goat cheese keeps for weeks in brine.\"")
+        const records = (yield* memory.events).flatMap((e) => e.metrics.decisions ?? [])
+        assert.strictEqual(records[0]?.decision, "modified")
+        assert.match(records[0]?.reason ?? "", /approved with an "unverifiable" note$/)
       }))
 
     it.effect("asks for one revision per run, then rejects an answer still unsupported", () =>

@@ -76,9 +76,10 @@ export const stem = (word: string): string => {
   return w
 }
 
-/** Rewrites ISO and `Mon.` dates so every format reads "Month D YYYY". */
+/** Rewrites ISO and `Mon.` dates so every format reads "Month D YYYY", and fiscal quarters ("Q4") as "4th quarter". */
 export const normaliseDates = (text: string): string =>
   text
+    .replace(/\b[Qq]([1-4])\b/g, "$1th quarter")
     .replace(/\b(\d{4})-(\d{1,2})-(\d{1,2})\b/g, (all, y: string, m: string, d: string) => {
       const month = MONTHS[Number(m) - 1]
       return month === undefined || Number(d) > 31 ? all : `${month} ${Number(d)} ${y}`
@@ -158,7 +159,7 @@ const significantRange = (literal: string, value: number, scale: number): readon
 }
 
 const NUMBER_RE =
-  /(?<![\p{L}\p{N}.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(st|nd|rd|th)\b|(s)\b)?(?:\s?(%|percent\b|per cent\b))?(?:\s+(thousand|million|billion|trillion|bn)\b|(k|m|bn)\b)?/giu
+  /(?<![\p{L}\p{N}.,]|\p{L}-)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(st|nd|rd|th)\b|(s)\b)?(?:\s?(%|percent\b|per cent\b))?(?:\s+(thousand|million|billion|trillion|bn)\b|(k|m|bn)\b)?/giu
 
 /** Every number in the text: digits, number words, ordinals, decades. */
 export const extractNumbers = (text: string): Array<NumberMention> => {
