@@ -301,7 +301,7 @@ const mergeSpans = (spans: ReadonlyArray<Span>): Array<Span> => {
 const structureSignals = (s: Structure): Array<Signal> => {
   const out: Array<Signal> = []
   // Optimised suffixes are appended to prompts; data (code, tables) has its own odd tails.
-  if (!s.data && s.suffix >= 0.5) {
+  if (!s.data && !s.encoded && s.suffix >= 0.5) {
     out.push({
       id: "adversarial-suffix",
       kind: "structure",

@@ -22,6 +22,8 @@ export interface Structure {
   readonly instructions: InstructionEvidence
   readonly code: number
   readonly persona: number
+  /** Whether an encoded payload was decoded (its tail is odd by nature, not a suffix attack). */
+  readonly encoded: boolean
   /** A short request about a quoted fragment (translate, define, explain it). */
   readonly mention: boolean
   /** Morse or reversed text that decoded to language. */
@@ -40,12 +42,13 @@ const cap = (x: number, max: number) => Math.min(x, max) / max
 /** Reads `text` (with its normalisation `n`) at `stage`. */
 export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage): Features => {
   const data = stage === "tool_result"
-  const decoded = extraDecodings(n.folded.length > 20_000 ? n.folded.slice(0, 20_000) : n.folded)
+  const code = codeLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text)
+  // Operators and spread dots in source code read as Morse; code is not decoded.
+  const decoded = code >= 0.5 ? [] : extraDecodings(n.folded.length > 20_000 ? n.folded.slice(0, 20_000) : n.folded)
   const base = classifierText(n)
   const folded = decoded.length > 0 ? `${base}\n${decoded.join("\n")}` : base
   const sample = folded.length > 40_000 ? folded.slice(0, 30_000) + "\n" + folded.slice(-10_000) : folded
   const instructions = instructionEvidence(sample)
-  const code = codeLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text)
   const suffix = suffixScore(text.length > 20_000 ? text.slice(-4_000) : text)
   const persona = personaFraming(sample).score
   const d = data ? 1 : 0
@@ -66,18 +69,28 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
     n.payloads.length > 0 ? 1 : 0
   ]
   const mention = !data && text.length <= 200 && MENTION.test(text.trim())
-  return { text: folded, dense, structure: { data, suffix, instructions, code, persona, decoded, mention } }
+  return { text: folded, dense, structure: {
+      data,
+      suffix,
+      instructions,
+      code,
+      persona,
+      decoded,
+      mention,
+      encoded: decoded.length > 0 || n.payloads.length > 0
+    }
+  }
 }
 
 /**
  * How much of the classifier's probability counts. Source code read as data
  * holds strings and comments that look like instructions; unless it also
- * carries the marks of an instruction to the assistant, the classifier alone
- * is only half trusted there.
+ * addresses the assistant or forges a role ("ignore the error" is an ordinary
+ * comment), the classifier alone counts for 40 % there.
  */
 export const classifierScale = (s: Structure): number =>
-  (s.data && s.code >= 0.5 && s.instructions.addressed + s.instructions.taskSwitch + s.instructions.forgery === 0) || s.mention
-    ? 0.5
+  (s.data && s.code >= 0.5 && s.instructions.addressed + s.instructions.forgery === 0) || s.mention
+    ? 0.4
     : 1
 
 // A short request to translate, define or explain a quoted fragment mentions

@@ -22,14 +22,22 @@ export interface TailStats {
 
 const TAIL = 240
 
-const isLetter = (ch: string) => /\p{L}/u.test(ch)
-const isAsciiLetter = (ch: string) => /[A-Za-z]/.test(ch)
+const LETTER = /\p{L}/u
+const isLetterCode = (c: number, ch: string) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c > 127 && LETTER.test(ch))
+const isDigitCode = (c: number) => c >= 48 && c <= 57
+const isSpaceCode = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11
 
 const oddToken = (t: string): boolean => {
   // A lone bracket or symbol between words: token soup, not punctuation.
   if (t.length === 1) return /[\[\]{}()<>|`$#%^~\\_=+*@]/.test(t)
-  const letters = [...t].filter(isLetter).length
-  const symbols = [...t].filter((c) => !isLetter(c) && !/[0-9]/.test(c)).length
+  let letters = 0
+  let symbols = 0
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i)
+    if (isLetterCode(c, t.charAt(i))) letters++
+    else if (!isDigitCode(c)) symbols++
+  }
   // Ordinary punctuation: a word followed or preceded by one or two marks.
   const trimmed = t.replace(/^["'(\[]+|[.,;:!?"')\]]+$/g, "")
   if (letters > 0 && /[^\p{L}\p{N}'-]/u.test(trimmed) && symbols >= 2) return true
@@ -41,24 +49,37 @@ const oddToken = (t: string): boolean => {
 
 /** The statistics of a piece of text. */
 export const stats = (text: string): TailStats => {
-  const chars = [...text].filter((c) => !/\s/.test(c))
   // Encoded payloads (base64, hex) are their own signal, not token soup.
   const tokens = text.split(/\s+/).filter((t) => t.length > 0 && !(t.length >= 12 && /^[A-Za-z0-9+/=_-]+$/.test(t)))
-  const counts = new Map<string, number>()
-  for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1)
+  const counts = new Map<number, number>()
+  let chars = 0
+  let symbols = 0
+  let ascii = 0
+  let nonAscii = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (isSpaceCode(c)) continue
+    chars++
+    counts.set(c, (counts.get(c) ?? 0) + 1)
+    if (c < 128) {
+      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) ascii++
+      else if (!isDigitCode(c)) symbols++
+    } else if (LETTER.test(text.charAt(i))) nonAscii++
+    else if (c < 0xd800 || c > 0xdfff) symbols++
+  }
   let entropy = 0
-  for (const n of counts.values()) {
-    const p = n / Math.max(1, chars.length)
+  for (const k of counts.values()) {
+    const p = k / Math.max(1, chars)
     entropy -= p * Math.log2(p)
   }
-  const letters = chars.filter(isLetter)
-  const nonAscii = letters.filter((c) => !isAsciiLetter(c)).length
-  const ascii = letters.length - nonAscii
+  const letters = ascii + nonAscii
+  let odd = 0
+  for (const t of tokens) if (oddToken(t)) odd++
   return {
-    symbolDensity: chars.length === 0 ? 0 : chars.filter((c) => !isLetter(c) && !/[0-9]/.test(c)).length / chars.length,
-    oddTokens: tokens.length === 0 ? 0 : tokens.filter(oddToken).length / tokens.length,
+    symbolDensity: chars === 0 ? 0 : symbols / chars,
+    oddTokens: tokens.length === 0 ? 0 : odd / tokens.length,
     // Only a mixture counts: a tail entirely in another script is just another language.
-    mixedScript: letters.length === 0 || ascii === 0 || nonAscii === 0 ? 0 : Math.min(nonAscii, ascii) / letters.length,
+    mixedScript: letters === 0 || ascii === 0 || nonAscii === 0 ? 0 : Math.min(nonAscii, ascii) / letters,
     entropy
   }
 }
@@ -75,7 +96,7 @@ export const suffixScore = (text: string): number => {
   if (t.length < 40) return 0
   const cut = Math.max(t.length - TAIL, Math.floor(t.length / 2))
   const s = stats(t.slice(cut))
-  const h = stats(t.slice(0, cut))
+  const h = stats(t.slice(Math.max(0, cut - 1_500), cut))
   const odd = squash((s.oddTokens - 0.06) * 3) * 0.6 + squash((s.symbolDensity - 0.1) * 4) * 0.25 +
     squash(s.mixedScript * 4) * 0.15
   // Odd throughout (code, tables, another notation) is not a suffix: the tail must be odder than the head.
