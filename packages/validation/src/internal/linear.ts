@@ -137,18 +137,6 @@ export interface Head {
   readonly bias: number
 }
 
-/** The raw margin of a text under a head, without building a vector. */
-export const margin = (head: Head, text: string, dense: ReadonlyArray<number>): number => {
-  let sum = 0
-  const w = head.w
-  const total = hashedFeatures(text, (b, s) => {
-    sum += s * (w[b] ?? 0)
-  })
-  let z = head.bias + sum / Math.sqrt(Math.max(1, total))
-  for (let d = 0; d < dense.length && d < DENSE; d++) z += (w[(1 << BITS) + d] ?? 0) * (dense[d] ?? 0)
-  return z
-}
-
 const dot = (w: Float32Array, v: Vector): number => {
   let s = 0
   const { index, value } = v
@@ -396,8 +384,25 @@ export interface Score {
   readonly category: "jailbreak" | "injection"
 }
 
-/** Scores a folded text and its dense structural values. */
-export const score = (m: Model, text: string, dense: ReadonlyArray<number>): Score => ({
-  probability: sigmoid(m.calibration.a * margin(m.attack, text, dense) + m.calibration.b),
-  category: margin(m.kind, text, dense) >= 0 ? "jailbreak" : "injection"
-})
+/** Scores a folded text and its dense structural values (both heads in one pass over the features). */
+export const score = (m: Model, text: string, dense: ReadonlyArray<number>): Score => {
+  const wa = m.attack.w
+  const wk = m.kind.w
+  let sa = 0
+  let sk = 0
+  const total = hashedFeatures(text, (b, s) => {
+    sa += s * (wa[b] ?? 0)
+    sk += s * (wk[b] ?? 0)
+  })
+  const norm = Math.sqrt(Math.max(1, total))
+  let za = m.attack.bias + sa / norm
+  let zk = m.kind.bias + sk / norm
+  for (let d = 0; d < dense.length && d < DENSE; d++) {
+    za += (wa[(1 << BITS) + d] ?? 0) * (dense[d] ?? 0)
+    zk += (wk[(1 << BITS) + d] ?? 0) * (dense[d] ?? 0)
+  }
+  return {
+    probability: sigmoid(m.calibration.a * za + m.calibration.b),
+    category: zk >= 0 ? "jailbreak" : "injection"
+  }
+}
