@@ -471,6 +471,11 @@ const evaluate = Command.make(
     only: Options.choice("only", ["prompts", "hallucination"]).pipe(
       Options.withDescription("Run only one of the two evaluations."),
       Options.optional
+    ),
+    loso: Options.boolean("loso").pipe(
+      Options.withDescription(
+        "Also score the prompt guard leave-one-source-out (both dev files with the default; retrains per source: minutes)."
+      )
     )
   },
   (args) =>
@@ -481,7 +486,8 @@ const evaluate = Command.make(
         prompts: resolve(Option.getOrElse(args.prompts, () => defaults.prompts)),
         hallucination: resolve(Option.getOrElse(args.hallucination, () => defaults.hallucination)),
         json: Option.getOrUndefined(Option.map(args.json, (out) => resolve(out))),
-        only: Option.getOrUndefined(args.only)
+        only: Option.getOrUndefined(args.only),
+        ...(args.loso ? { loso: true } : {})
       }).pipe(
         Effect.catchTags({
           EvalFileMissing: (error) => Effect.fail(usage(error.message)),

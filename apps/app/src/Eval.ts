@@ -11,6 +11,7 @@
  * rows the trainers held out); any other file is scored whole.
  */
 import * as HallucinationEval from "@patinox/validation/eval/hallucination"
+import * as LosoEval from "@patinox/validation/eval/loso"
 import * as PromptsEval from "@patinox/validation/eval/prompts"
 import { Clock, Console, Data, Effect } from "effect"
 import { existsSync, writeFileSync } from "node:fs"
@@ -25,6 +26,12 @@ export interface EvalOptions {
   readonly json?: string | undefined
   /** Only one of the two evaluations. */
   readonly only?: "prompts" | "hallucination" | undefined
+  /**
+   * Also run the prompt guard's leave-one-source-out evaluation on the prompts
+   * file (on both development files when it is one of them); it retrains the
+   * classifier once per source family, which takes minutes on the dev files.
+   */
+  readonly loso?: boolean | undefined
 }
 
 /**
@@ -42,6 +49,8 @@ export interface EvalReport {
     readonly bySource: PromptsEval.PromptFigures["bySource"]
   } | undefined
   readonly hallucination?: HallucinationEval.HallucinationFigures | undefined
+  /** The prompt guard's leave-one-source-out figures, when they were run. */
+  readonly loso?: LosoEval.LosoFigures | undefined
 }
 
 /** An input file that is not there: a usage error (exit 2), named with the way out. */
@@ -247,6 +256,49 @@ const evaluateHallucination = (file: string) =>
     return figures
   })
 
+const LOSO_HEADER = ["held-out source", "rows", "recall jb", "recall inj", "recall attack", "benign FPR", "harmful flagged"]
+
+const losoRow = (name: string, b: LosoEval.LosoBlock): Array<string> => [
+  name,
+  String(b.rows),
+  pct(b.recall.jailbreak ?? Number.NaN),
+  pct(b.recall.injection ?? Number.NaN),
+  pct(b.recall.attack ?? Number.NaN),
+  pct(b.falsePositiveRate ?? Number.NaN),
+  pct(b.harmfulFlagRate ?? Number.NaN)
+]
+
+/** What LOSO trains and scores on: both development files beside a dev file, else the given file alone. */
+const losoFiles = (prompts: string): Array<string> =>
+  PromptsEval.isDevFile(prompts)
+    ? ["prompts_dev.jsonl", "prompts_dev2.jsonl"].map((f) => join(dirname(prompts), f)).filter((f) => existsSync(f))
+    : [prompts]
+
+const evaluateLoso = (files: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const figures = yield* Effect.tryPromise({
+      try: () => LosoEval.evaluateLoso(files, { onProgress: progress("leave-one-source-out") }),
+      catch: (error) => new EvalFailed({ message: `leave-one-source-out evaluation failed: ${messageOf(error)}` })
+    })
+    const op = figures.operatingPoint
+    yield* Console.log(
+      `\nPrompt guard, leave-one-source-out (${figures.learner}; ${figures.groups.length} source groups, each scored by a model ` +
+        `trained without it; ${yield* seconds(started)} s)\n` +
+        `operating point: threshold ${op.attackThreshold}: attack recall ${pct(op.recall.attack)} (jb ${pct(op.recall.jailbreak)}, ` +
+        `inj ${pct(op.recall.injection)}), benign FPR ${pct(op.falsePositiveRate)}, harmful flagged ${pct(op.harmfulFlagRate)}; ` +
+        `at benign FPR <= 2 %: threshold ${op.atFpr2.threshold.toFixed(3)}, attack recall ${pct(op.atFpr2.recall)}`
+    )
+    yield* Console.log("\n" + table(LOSO_HEADER, Object.entries(figures.bySource).map(([source, b]) => losoRow(source, b))))
+    yield* Console.log(
+      "\n" + table(
+        ["benign kind", "rows", "benign FPR"],
+        Object.entries(figures.benignByKind).map(([kind, b]) => [kind, String(b.rows), pct(b.falsePositiveRate)])
+      )
+    )
+    return figures
+  })
+
 /**
  * Runs the evaluations, prints their tables on stdout (progress on stderr),
  * writes the JSON when asked, and returns the figures. Missing input files
@@ -264,7 +316,8 @@ export const run = (options: EvalOptions): Effect.Effect<EvalReport, EvalFileMis
     const started = yield* Clock.currentTimeMillis
     const report: EvalReport = {
       ...(wantPrompts ? { prompts: yield* evaluatePrompts(options.prompts) } : {}),
-      ...(wantHallucination ? { hallucination: yield* evaluateHallucination(options.hallucination) } : {})
+      ...(wantHallucination ? { hallucination: yield* evaluateHallucination(options.hallucination) } : {}),
+      ...(wantPrompts && options.loso === true ? { loso: yield* evaluateLoso(losoFiles(options.prompts)) } : {})
     }
     yield* Console.error(`eval: done in ${yield* seconds(started)} s`)
     const out = options.json

@@ -22,6 +22,8 @@ export interface PromptRow {
   readonly text: string
   readonly label: PromptLabel
   readonly source: string
+  /** `meta.kind` when the row has one (prompt, tool_output, document, table, table_task, code, encoded). */
+  readonly kind?: string
 }
 
 /** The split hash (shared with the trainer). */
@@ -50,7 +52,14 @@ export const parseRow = (line: string): PromptRow | undefined => {
   const label = o["label"]
   const source = o["source"]
   if (typeof text !== "string" || typeof label !== "string" || !LABELS.has(label)) return undefined
-  return { text, label: label as PromptLabel, source: typeof source === "string" ? source : "unknown" }
+  const meta = o["meta"]
+  const kind = typeof meta === "object" && meta !== null ? (meta as Record<string, unknown>)["kind"] : undefined
+  return {
+    text,
+    label: label as PromptLabel,
+    source: typeof source === "string" ? source : "unknown",
+    ...(typeof kind === "string" ? { kind } : {})
+  }
 }
 
 /** Reads a JSONL file; malformed lines are counted, not fatal. */
@@ -166,7 +175,7 @@ export const tally = (c: MutableCounts, label: PromptLabel, verdict: PromptGuard
 }
 
 /** The development file of the shared evaluation data. */
-export const isDevFile = (file: string): boolean => basename(file) === "prompts_dev.jsonl"
+export const isDevFile = (file: string): boolean => basename(file) === "prompts_dev.jsonl" || basename(file) === "prompts_dev2.jsonl"
 
 /**
  * Scores every row (or the validation split of the dev file) and returns
@@ -187,7 +196,7 @@ export const evaluatePrompts = async (
   const bySource = new Map<string, MutableCounts>()
   const step = Math.max(1, Math.floor(selected.length / 20))
   for (const [i, row] of selected.entries()) {
-    const verdict = guard.analyze(row.text).verdict
+    const verdict = guard.analyze(row.text, PromptGuard.stageOfKind(row.kind)).verdict
     tally(overall, row.label, verdict)
     let c = bySource.get(row.source)
     if (c === undefined) {

@@ -6,7 +6,7 @@
  *
  * - Verdict `attack`: `Rejected({ reason, score })`, the reason naming the
  *   category and the signals that fired, e.g.
- *   `prompt injection (score 0.95): instruction-override, naive-bayes`.
+ *   `prompt injection (score 0.95): instruction-override, ngram-classifier`.
  * - `mode: "sanitize"`: at the `sanitizeStages` (default `tool_result` only)
  *   the validator first tries `PromptGuard.sanitize`; when the injected
  *   sentences can be isolated (something was cut, something is left, and the
@@ -343,13 +343,14 @@ export const make = (
     /** Cuts the injected sentences out, or rejects when they cannot be isolated. */
     const sanitizeOrReject = (
       action: AgentAction.AgentAction,
+      stage: Validator.Stage,
       text: string,
       analysis: PromptGuard.Analysis,
       rejected: Decision.Decision
     ): Decision.Decision => {
-      const cleaned = guard.sanitize(text)
+      const cleaned = guard.sanitize(text, stage)
       if (cleaned === undefined || cleaned.removed.length === 0 || cleaned.text.trim() === "") return rejected
-      if (verdictOf(guard.analyze(cleaned.text).score) === "attack") return rejected
+      if (verdictOf(guard.analyze(cleaned.text, stage).score) === "attack") return rejected
       const modified = withText(action, cleaned.text)
       if (modified === undefined) return rejected
       const ids = [...new Set(cleaned.removed.map((s) => s.signature))].join(", ")
@@ -367,7 +368,7 @@ export const make = (
       text: string,
       analysis: PromptGuard.Analysis,
       rejected: Decision.Decision
-    ): Decision.Decision => sanitizing.has(stage) ? sanitizeOrReject(action, text, analysis, rejected) : rejected
+    ): Decision.Decision => sanitizing.has(stage) ? sanitizeOrReject(action, stage, text, analysis, rejected) : rejected
 
     const validate = (
       action: AgentAction.AgentAction,
@@ -376,7 +377,7 @@ export const make = (
       Effect.suspend(() => {
         const text = textOf(action)
         if (text === undefined) return Effect.succeed(Decision.Approved())
-        const analysis = guard.analyze(text)
+        const analysis = guard.analyze(text, context.stage)
         const verdict = verdictAt(context.stage, analysis)
         const byRules = (): Decision.Decision =>
           verdict === "attack"

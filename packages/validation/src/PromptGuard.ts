@@ -1,17 +1,21 @@
 /**
  * Offline jailbreak / prompt-injection detector: normalisation (homoglyphs,
  * invisible characters, spacing and leetspeak tricks, encoded payloads), a
- * catalogue of named signatures and a small naive Bayes classifier, combined
- * into one calibrated score. Pure and synchronous at its core; the Effect
+ * catalogue of named signatures, structural signals that do not depend on
+ * seen strings, and a hashed n-gram logistic regression, combined into one
+ * calibrated score. Pure and synchronous at its core; the Effect
  * constructors only load the committed model file.
  *
  * @since 0.1.0
  */
+import type { AgentAction } from "@patinox/core"
 import { Context, Effect, Either, Layer, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import * as Bayes from "./internal/bayes.js"
-import { classifierText, normalize, rot13Folded } from "./internal/normalize.js"
+import { classifierScale, featuresOf } from "./internal/features.js"
+import type { Structure } from "./internal/features.js"
+import * as Linear from "./internal/linear.js"
+import { normalize, rot13Folded } from "./internal/normalize.js"
 import type { Normalized } from "./internal/normalize.js"
 import { signatures as catalogue } from "./internal/signatures.js"
 import type { Signature, SignatureCategory } from "./internal/signatures.js"
@@ -32,7 +36,7 @@ export type Category = SignatureCategory
  */
 export interface Signal {
   readonly id: string
-  readonly kind: "normalization" | "signature" | "classifier"
+  readonly kind: "normalization" | "signature" | "structure" | "classifier"
   readonly weight: number
   readonly detail?: string
 }
@@ -118,7 +122,12 @@ export interface Service {
   readonly options: Options
   /** Whether a trained classifier is part of the score. */
   readonly hasClassifier: boolean
-  readonly analyze: (text: string) => Analysis
+  /**
+   * Scores `text`. `stage` says what the text is: at `tool_result` it is data
+   * the agent reads (tool output, a retrieved document), where instructions
+   * addressed to the assistant are the attack; elsewhere it is a prompt.
+   */
+  readonly analyze: (text: string, stage?: AgentAction.Stage) => Analysis
   /**
    * Cuts the offending sentence(s) out of `text`. Returns the text unchanged
    * with nothing removed when it is benign, and `undefined` when the attack
@@ -127,8 +136,20 @@ export interface Service {
    * lines); those of a first pass index the input, those of a further pass
    * (rare: an attack hidden behind another) index the text after the first cut.
    */
-  readonly sanitize: (text: string) => Sanitized | undefined
+  readonly sanitize: (text: string, stage?: AgentAction.Stage) => Sanitized | undefined
 }
+
+/**
+ * The stage an evaluation row's `meta.kind` stands for: data an agent reads
+ * (tool output, documents, tables, code) is a tool result, the rest user input.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const stageOfKind = (kind: string | undefined): AgentAction.Stage =>
+  kind === "tool_output" || kind === "document" || kind === "table" || kind === "table_task" || kind === "code"
+    ? "tool_result"
+    : "user_input"
 
 /**
  * The model file could not be read or is not a prompt classifier.
@@ -273,13 +294,49 @@ const mergeSpans = (spans: ReadonlyArray<Span>): Array<Span> => {
   return out
 }
 
-const makeAnalyzer = (classifier: Bayes.Classifier | undefined, options: Options) => (input: string): Analysis => {
+/**
+ * Rule evidence from the structural reading: each fires on the shape of the
+ * text, not on any string seen in training.
+ */
+const structureSignals = (s: Structure): Array<Signal> => {
+  const out: Array<Signal> = []
+  // Optimised suffixes are appended to prompts; data (code, tables) has its own odd tails.
+  if (!s.data && !s.encoded && s.suffix >= 0.5) {
+    out.push({
+      id: "adversarial-suffix",
+      kind: "structure",
+      weight: s.suffix >= 0.7 ? 0.7 : 0.45,
+      detail: `token-soup tail (score ${s.suffix.toFixed(2)})`
+    })
+  }
+  const ev = s.instructions
+  const strong = ev.addressed + ev.taskSwitch + ev.forgery + ev.fakeCompletion
+  if (s.data && strong > 0 && ev.score >= 0.6 && s.code < 0.5) {
+    out.push({
+      id: "instruction-in-data",
+      kind: "structure",
+      weight: Math.min(0.55, 0.55 * ev.score),
+      detail: `data addresses the assistant (addressed ${ev.addressed}, task switches ${ev.taskSwitch}, forged roles ${ev.forgery}, fake completions ${ev.fakeCompletion})`
+    })
+  }
+  if (!s.data && s.persona > 0) {
+    out.push({ id: "persona-framing", kind: "structure", weight: 0.6 * s.persona, detail: "role-play or hypothetical framing around a sensitive request" })
+  }
+  if (s.decoded.length > 0) {
+    out.push({ id: "decoded-text", kind: "normalization", weight: 0.1, detail: `${s.decoded.length} Morse or reversed passage(s) decoded` })
+  }
+  return out
+}
+
+const makeAnalyzer = (classifier: Linear.Model | undefined, options: Options) => (input: string, stage: AgentAction.Stage = "user_input"): Analysis => {
   const text = typeof input === "string" ? input : ""
   const n = normalize(text)
   const hits = findHits(n)
   const signals: Array<Signal> = normalizationSignals(n)
   const spans: Array<Span> = []
   const catWeight = { jailbreak: 0, injection: 0 }
+  const features = featuresOf(text, n, stage)
+  signals.push(...structureSignals(features.structure))
   let keep = 1
   let obfuscated = false
   for (const s of signals) keep *= 1 - clamp01(s.weight)
@@ -312,16 +369,11 @@ const makeAnalyzer = (classifier: Bayes.Classifier | undefined, options: Options
   let classifierCategory: Category | undefined
   let classifierPart = 0
   if (classifier !== undefined && options.classifierWeight > 0) {
-    const r = classifier.score(classifierText(n))
-    classifierPart = clamp01(options.classifierWeight * r.probability)
+    const r = Linear.score(classifier, features.text, features.dense)
+    classifierPart = clamp01(options.classifierWeight * classifierScale(features.structure) * r.probability)
     classifierCategory = r.category
     keep *= 1 - classifierPart
-    signals.push({
-      id: "naive-bayes",
-      kind: "classifier",
-      weight: classifierPart,
-      detail: `p=${r.probability.toFixed(3)}${r.evidence.length > 0 ? `; strongest: ${r.evidence.join(", ")}` : ""}`
-    })
+    signals.push({ id: "ngram-classifier", kind: "classifier", weight: classifierPart, detail: `p=${r.probability.toFixed(3)}` })
   }
   const score = clamp01(1 - keep)
   const verdict = score >= options.attackThreshold ? "attack" : score >= options.suspiciousThreshold ? "suspicious" : "benign"
@@ -373,12 +425,12 @@ const cut = (text: string, spans: ReadonlyArray<Span>): string => {
   return out.replace(/[ \t]{2,}/g, " ").replace(/\n{3,}/g, "\n\n").trim()
 }
 
-const makeSanitizer = (analyze: (text: string) => Analysis, options: Options) => (input: string): Sanitized | undefined => {
+const makeSanitizer = (analyze: (text: string, stage?: AgentAction.Stage) => Analysis, options: Options) => (input: string, stage?: AgentAction.Stage): Sanitized | undefined => {
   const text = typeof input === "string" ? input : ""
   let current = text
   const removed: Array<Span> = []
   for (let round = 0; round < 3; round++) {
-    const a = analyze(current)
+    const a = analyze(current, stage)
     if (a.verdict === "benign" || (round > 0 && a.score < options.attackThreshold && a.spans.length === 0)) {
       return round === 0 ? { text, removed: [] } : { text: current, removed }
     }
@@ -387,14 +439,14 @@ const makeSanitizer = (analyze: (text: string) => Analysis, options: Options) =>
     for (const w of widened) removed.push(w)
     current = cut(current, widened)
   }
-  const last = analyze(current)
+  const last = analyze(current, stage)
   return last.verdict === "attack" ? undefined : { text: current, removed }
 }
 
 // ---------------------------------------------------------------------------
 // constructors
 
-const build = (classifier: Bayes.Classifier | undefined, options?: Partial<Options>): Service => {
+const build = (classifier: Linear.Model | undefined, options?: Partial<Options>): Service => {
   const opts: Options = { ...defaultOptions, ...options }
   const analyze = makeAnalyzer(classifier, opts)
   return { options: opts, hasClassifier: classifier !== undefined, analyze, sanitize: makeSanitizer(analyze, opts) }
@@ -410,9 +462,9 @@ export const fromModel = (
   json: unknown,
   options?: Partial<Options>
 ): Either.Either<Service, PromptGuardModelError> => {
-  const model = Bayes.validateModelJson(json)
+  const model = Linear.fromJson(json)
   if (typeof model === "string") return Either.left(new PromptGuardModelError({ reason: model }))
-  return Either.right(build(Bayes.fromJson(model), options))
+  return Either.right(build(model, options))
 }
 
 /**

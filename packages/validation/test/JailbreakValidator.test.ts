@@ -62,14 +62,18 @@ describe("JailbreakValidator", () => {
         // a tool error whose text is JSON-ish: the classifier alone scores it above the attack threshold
         const errorText = "Error: Tool \"calculator\" failed: ArithmeticError: { \"reason\": \"division by zero\" }"
         const guard = yield* PromptGuard.make()
-        const analysis = guard.analyze(errorText)
-        // the classifier alone would call it an attack; no signature fires
-        assert.strictEqual(analysis.verdict, "attack")
+        const analysis = guard.analyze(errorText, "tool_result")
+        // no rule fires: only the classifier has an opinion
         assert.isTrue(analysis.signals.every((s) => s.kind === "classifier"))
-        const verdict = yield* check(toolResult(errorText))
+        assert.isAbove(analysis.score, 0)
+        // a threshold at which the classifier alone would call it an attack
+        const attackThreshold = analysis.score * 0.9
+        const verdict = yield* check(toolResult(errorText), { attackThreshold })
         assert.strictEqual(verdict._tag, "Proceed")
-        // the same text as user input is still judged by the classifier alone
-        const asInput = yield* Effect.flip(check(userInput(errorText), { classifierAloneStages: ["user_input", "tool_result"] }))
+        // the same text is rejected where the classifier may decide alone
+        const asInput = yield* Effect.flip(
+          check(toolResult(errorText), { attackThreshold, classifierAloneStages: ["user_input", "tool_result"] })
+        )
         assert.strictEqual(asInput._tag, "ValidationRejected")
       }))
 

@@ -81,7 +81,8 @@ export const signatures: ReadonlyArray<Signature> = [
     patterns: [
       re(`\\b${OVERRIDE_VERBS}${gap(3)}${PRIOR}${gap(3)}${DIRECTIVES}\\b`),
       re(`\\b${OVERRIDE_VERBS}\\s+(?:all\\s+|everything\\s+)?(?:of\\s+)?(?:the\\s+|your\\s+|what(?:'s| is| was| you were told)?\\s+)?(?:above|previous|prior|preceding|earlier|foregoing)(?:\\s+(?:text|one|ones|messages?|content|stuff|lines?|paragraphs?|sentences?|part|said))?(?=\\s*(?:[.,;:!\\n]|and\\b|then\\b|$))`),
-      re(`\\b(?:previous|prior|above|preceding|earlier|former|original|old|system) (?:instructions|rules|prompts?|directives|guidelines|commands) (?:are|is|were|have been|has been) (?:now )?(?:void|null|cancel+ed|revoked|obsolete|invalid|irrelevant|overridden|replaced|no longer (?:valid|apply|applicable|in effect))`)
+      re(`\\b(?:previous|prior|above|preceding|earlier|former|original|old|system) (?:instructions|rules|prompts?|directives|guidelines|commands) (?:are|is|were|have been|has been) (?:now )?(?:void|null|cancel+ed|revoked|obsolete|invalid|irrelevant|overridden|replaced|no longer (?:valid|apply|applicable|in effect))`),
+      re(`\\b(?:previous|prior|above|preceding|earlier|former|original|old|system) (?:guidance|instructions|rules|prompts?|directives|guidelines|policies|restrictions) (?:no longer|(?:do|does) not|don't|doesn't) (?:apply|applies|count|matter|hold)\\b`)
     ],
     keyphrases: [
       "ignoreallpreviousinstructions", "ignorepreviousinstructions", "ignoreallpriorinstructions",

@@ -1,0 +1,103 @@
+/**
+ * Instruction-in-data detection for text an agent reads (tool output, a
+ * retrieved document, a table): data describes things; an injection talks to
+ * the assistant. This counts the structural marks of the latter, with generic
+ * patterns: imperatives addressed to the assistant, task switches, forged
+ * roles and delimiters, and fake completions followed by a new instruction.
+ * It also says how much a text looks like source code, whose string literals
+ * and comments must not be read as instructions on their own.
+ *
+ * @internal
+ */
+
+/** What was found in one text. */
+export interface InstructionEvidence {
+  /** Phrases that address the assistant or AI directly. */
+  readonly addressed: number
+  /** Switches to another task ("instead", "new task", "from now on"). */
+  readonly taskSwitch: number
+  /** Forged chat roles or prompt delimiters. */
+  readonly forgery: number
+  /** An answer that is marked complete, then a new instruction. */
+  readonly fakeCompletion: number
+  /** Sentences that open with an order to the reader. */
+  readonly imperatives: number
+  /** Combined score in [0, 1]. */
+  readonly score: number
+}
+
+const count = (re: RegExp, text: string, cap: number): number => {
+  re.lastIndex = 0
+  let n = 0
+  while (n < cap && re.exec(text) !== null) n++
+  return n
+}
+
+const AGENT = String.raw`(?:ai|a\.i\.|assistant|chat ?bot|bot|agent|language model|llm|model|gpt|copilot)`
+
+const ADDRESSED = new RegExp(
+  String.raw`\b(?:(?:dear|hey|hi|attention|note (?:to|for)|message (?:to|for)|instructions? (?:to|for)) (?:the |all |any )?${AGENT}s?\b` +
+    String.raw`|\b(?:if you are|as an?|to the|for the) ${AGENT}\b[^.\n]{0,40}\b(?:you|your|must|should|please)\b` +
+    String.raw`|\b${AGENT}s?\b[,:]? (?:you )?(?:must|should|shall|need to|have to|are (?:required|instructed|told) to|will now|please)\b` +
+    String.raw`|\byou (?:must|should|need to|have to|are (?:required|instructed) to|will now) (?:now |also |first |immediately )?(?:ignore|disregard|forget|stop|say|print|output|reply|respond|write|send|forward|include|tell|reveal|answer|translate|summari[sz]e|delete|transfer|book|call|run|execute|visit|open|add|change|grant|share))`,
+  "gi"
+)
+
+const TASK_SWITCH =
+  /\b(?:instead(?:,)? (?:of|you|please|just|do|say|print|write|output|respond|reply|tell)|new (?:task|instructions?|objective|goal|directive|assignment)|change of (?:plans?|task)|(?:your|the) (?:real|actual|true|new|updated) (?:task|goal|job|instructions?|objective)|from now on|before (?:you )?(?:continue|proceed|answer|respond|reply|finish|complete|doing)|(?:after|once) (?:you (?:have )?)?(?:finish(?:ed)?|complete[d]?|answer(?:ed)?|done)(?: (?:that|this|the task))?,? (?:please )?(?:also )?(?:do|send|write|say|print|run|tell)|ignore (?:the |all |any |previous |prior |above |earlier |your )|disregard (?:the |all |any |previous |prior |above |earlier |your )|forget (?:the |all |everything|previous |prior |your ))/gi
+
+const FORGERY = new RegExp(
+  [
+    String.raw`<\|?\s*(?:im_start|im_end|system|endoftext|eot_id|start_header_id|end_header_id|user|assistant)\s*\|?>`,
+    String.raw`\[/?(?:inst|sys|system)\]`,
+    String.raw`<</?sys>>`,
+    String.raw`(?:^|\n)\s*#{2,}\s*(?:instruction|instructions|response|system|new|task|input|output)\b`,
+    String.raw`(?:^|\n)\s*(?:system|assistant|human|user|ai)\s*(?:message|prompt)?\s*:\s*\S`,
+    String.raw`(?:^|\n)\s*[-=*#]{3,}\s*(?:end|begin|start|stop)(?: of)? (?:the )?(?:document|context|data|input|text|email|message|instructions?|system|prompt)\b`,
+    String.raw`</?(?:system|instructions?|admin|important|information)>`
+  ].join("|"),
+  "gi"
+)
+
+const FAKE_COMPLETION =
+  /\b(?:answer|response|result|output|summary|translation|task (?:complete|completed|done|finished))\s*[:.-]\s*[^\n]{0,160}(?:\n\s*)*[^\n]{0,40}?\b(?:now|next|then|ignore|instead|new task|afterwards)\b/gi
+
+const IMPERATIVE =
+  /(?:^|[.!?:]\s+|\n\s*)(?:please\s+)?(?:ignore|disregard|forget|do not|don't|never|always|make sure (?:to|you)|be sure to|remember to|send|forward|e-?mail|transfer|delete|print|output|say|respond|reply|write|include|append|visit|click|call|execute|run|tell|reveal|repeat|answer|translate|summari[sz]e|insert|add|change|update|create|book|share|grant|invite|post)\b/gi
+
+const squash = (x: number) => Math.max(0, Math.min(1, x))
+
+/** Finds the marks of an instruction addressed to the assistant in `text` (folded, lower case). */
+export const instructionEvidence = (text: string): InstructionEvidence => {
+  const addressed = count(ADDRESSED, text, 8)
+  const taskSwitch = count(TASK_SWITCH, text, 8)
+  const forgery = count(FORGERY, text, 8)
+  const fakeCompletion = count(FAKE_COMPLETION, text, 4)
+  const imperatives = count(IMPERATIVE, text, 16)
+  const score = squash(
+    1 - (1 - squash(addressed * 0.45)) * (1 - squash(taskSwitch * 0.35)) * (1 - squash(forgery * 0.35)) *
+        (1 - squash(fakeCompletion * 0.3)) * (1 - squash(imperatives * 0.04))
+  )
+  return { addressed, taskSwitch, forgery, fakeCompletion, imperatives, score }
+}
+
+/**
+ * How much `text` looks like source code, in [0, 1]: lines ending in code
+ * punctuation, brackets and operators, keywords that open declarations.
+ */
+export const codeLikeness = (text: string): number => {
+  const lines = text.split("\n").filter((l) => l.trim().length > 0)
+  if (lines.length < 3) return 0
+  let codeish = 0
+  for (const l of lines) {
+    const t = l.trim()
+    if (
+      /[;{}()\[\],:]$/.test(t) || /^(?:\/\/|#|\/\*|\*|--)/.test(t) ||
+      /^(?:import|export|from|def|class|func|fn|let|const|var|return|if|else|for|while|use|pub|package|type|struct|impl|package|module|require)\b/.test(t) ||
+      /\w\s*(?:=|=>|->|::|\+=|==)\s*\S/.test(t)
+    ) codeish++
+  }
+  const share = codeish / lines.length
+  const brackets = (text.match(/[{}()\[\];=<>]/g) ?? []).length / Math.max(1, text.length)
+  return squash(share * 0.8 + squash(brackets * 10) * 0.3)
+}

@@ -1,0 +1,105 @@
+/**
+ * Optimised adversarial suffix detection: automated attacks append a string
+ * found by search (gradient or random) that reads as token soup: symbols
+ * glued to words, case changes inside words, scripts mixed, few real words.
+ * This scores the tail of a text on those statistics, against its head, and
+ * never looks at any particular string.
+ *
+ * @internal
+ */
+
+/** How the tail of a text looks. */
+export interface TailStats {
+  /** Share of non-space characters that are neither letters nor digits. */
+  readonly symbolDensity: number
+  /** Share of tokens that do not look like words (glued symbols, inner capitals, mixed scripts). */
+  readonly oddTokens: number
+  /** Share of letters outside ASCII mixed into an otherwise Latin tail. */
+  readonly mixedScript: number
+  /** Shannon entropy of the tail's characters, in bits. */
+  readonly entropy: number
+}
+
+const TAIL = 240
+
+const LETTER = /\p{L}/u
+const isLetterCode = (c: number, ch: string) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c > 127 && LETTER.test(ch))
+const isDigitCode = (c: number) => c >= 48 && c <= 57
+const isSpaceCode = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11
+
+const oddToken = (t: string): boolean => {
+  // A lone bracket or symbol between words: token soup, not punctuation.
+  if (t.length === 1) return /[\[\]{}()<>|`$#%^~\\_=+*@]/.test(t)
+  let letters = 0
+  let symbols = 0
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i)
+    if (isLetterCode(c, t.charAt(i))) letters++
+    else if (!isDigitCode(c)) symbols++
+  }
+  // Ordinary punctuation: a word followed or preceded by one or two marks.
+  const trimmed = t.replace(/^["'(\[]+|[.,;:!?"')\]]+$/g, "")
+  if (letters > 0 && /[^\p{L}\p{N}'-]/u.test(trimmed) && symbols >= 2) return true
+  if (/\p{Ll}\p{Lu}/u.test(trimmed) && trimmed.length > 3) return true
+  if (/[A-Za-z]/.test(trimmed) && /[^\x00-\x7f]/.test(trimmed) && /\p{L}/u.test(trimmed.replace(/[A-Za-z]/g, ""))) return true
+  if (letters === 0 && symbols >= 3) return true
+  return false
+}
+
+/** The statistics of a piece of text. */
+export const stats = (text: string): TailStats => {
+  // Encoded payloads (base64, hex) are their own signal, not token soup.
+  const tokens = text.split(/\s+/).filter((t) => t.length > 0 && !(t.length >= 12 && /^[A-Za-z0-9+/=_-]+$/.test(t)))
+  const counts = new Map<number, number>()
+  let chars = 0
+  let symbols = 0
+  let ascii = 0
+  let nonAscii = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (isSpaceCode(c)) continue
+    chars++
+    counts.set(c, (counts.get(c) ?? 0) + 1)
+    if (c < 128) {
+      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) ascii++
+      else if (!isDigitCode(c)) symbols++
+    } else if (LETTER.test(text.charAt(i))) nonAscii++
+    else if (c < 0xd800 || c > 0xdfff) symbols++
+  }
+  let entropy = 0
+  for (const k of counts.values()) {
+    const p = k / Math.max(1, chars)
+    entropy -= p * Math.log2(p)
+  }
+  const letters = ascii + nonAscii
+  let odd = 0
+  for (const t of tokens) if (oddToken(t)) odd++
+  return {
+    symbolDensity: chars === 0 ? 0 : symbols / chars,
+    oddTokens: tokens.length === 0 ? 0 : odd / tokens.length,
+    // Only a mixture counts: a tail entirely in another script is just another language.
+    mixedScript: letters === 0 || ascii === 0 || nonAscii === 0 ? 0 : Math.min(nonAscii, ascii) / letters,
+    entropy
+  }
+}
+
+const squash = (x: number) => Math.max(0, Math.min(1, x))
+
+/**
+ * A score in [0, 1] that the end of `text` is an optimised suffix: how odd its
+ * tail is, and how much odder than its head (text that is odd throughout,
+ * like code or a table, is not a suffix attack).
+ */
+export const suffixScore = (text: string): number => {
+  const t = text.trim()
+  if (t.length < 40) return 0
+  const cut = Math.max(t.length - TAIL, Math.floor(t.length / 2))
+  const s = stats(t.slice(cut))
+  const h = stats(t.slice(Math.max(0, cut - 1_500), cut))
+  const odd = squash((s.oddTokens - 0.06) * 3) * 0.6 + squash((s.symbolDensity - 0.1) * 4) * 0.25 +
+    squash(s.mixedScript * 4) * 0.15
+  // Odd throughout (code, tables, another notation) is not a suffix: the tail must be odder than the head.
+  const contrast = squash((s.oddTokens - h.oddTokens) * 4) * 0.7 + squash((s.symbolDensity - h.symbolDensity) * 5) * 0.3
+  return squash(odd * (0.3 + 0.7 * contrast) + (s.entropy > 4.6 ? 0.05 : 0))
+}
