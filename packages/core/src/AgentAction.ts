@@ -66,3 +66,25 @@ export const stageOf = (action: AgentAction): Stage => {
       return "final_answer"
   }
 }
+
+/**
+ * The text a text validator reads in an action: the input, a tool's result or
+ * arguments, the answer; `undefined` for a model call, whose messages were
+ * each read at their own stage.
+ *
+ * @since 0.1.0
+ */
+export const textOf = (action: AgentAction): string | undefined => {
+  switch (action._tag) {
+    case "UserInput":
+      return action.input
+    case "ToolResult":
+      return action.content
+    case "FinalAnswer":
+      return action.content
+    case "ToolCallAction":
+      return action.toolCall.arguments
+    case "ModelCall":
+      return undefined
+  }
+}

@@ -21,28 +21,14 @@
  * @since 0.1.0
  */
 import type { Monitor } from "@patinox/core"
-import { type AgentAction, Decision, ValidationPipeline } from "@patinox/core"
+import { AgentAction, Decision, ValidationPipeline } from "@patinox/core"
 import { KnowledgeBase, Pipeline, Validator } from "@patinox/validation"
 import { Context, Effect, Layer, Option, type Scope } from "effect"
 import * as Classifier from "./Classifier.js"
 import { LocalModelConfigError, type LocalModelInferenceError } from "./Errors.js"
 import type { GroundingConfig, InjectionConfig, LocalModelConfig } from "./LocalModelConfig.js"
 
-/** The text a validator reads in an action; `undefined` for actions it does not read. */
-const textOf = (action: AgentAction.AgentAction): string | undefined => {
-  switch (action._tag) {
-    case "UserInput":
-      return action.input
-    case "ToolResult":
-      return action.content
-    case "FinalAnswer":
-      return action.content
-    case "ToolCallAction":
-      return action.toolCall.arguments
-    case "ModelCall":
-      return undefined
-  }
-}
+const { textOf } = AgentAction
 
 const format = (x: number): string => x.toFixed(2)
 

@@ -261,21 +261,7 @@ const firedSignals = (analysis: PromptGuard.Analysis): string =>
 
 const format = (x: number): string => x.toFixed(2)
 
-/** The text the validator judges in an action; `undefined` for actions it does not read. */
-const textOf = (action: AgentAction.AgentAction): string | undefined => {
-  switch (action._tag) {
-    case "UserInput":
-      return action.input
-    case "ToolResult":
-      return action.content
-    case "FinalAnswer":
-      return action.content
-    case "ToolCallAction":
-      return action.toolCall.arguments
-    case "ModelCall":
-      return undefined
-  }
-}
+const { textOf } = AgentAction
 
 /** The action with its text replaced; `undefined` where rewriting is unsafe (tool-call JSON). */
 const withText = (action: AgentAction.AgentAction, text: string): AgentAction.AgentAction | undefined => {
