@@ -13,8 +13,8 @@ import {
 import { type Errors, Ids, LanguageModel, type Tool, ValidationPipeline } from "@patinox/core"
 import { AgentRuntime } from "@patinox/agent"
 import { ProposalStore } from "@patinox/meta"
-import { EventBus } from "@patinox/monitoring"
-import { type TelemetryStoreError, TelemetryStore } from "@patinox/telemetry-store"
+import { EventBus, PerformanceMonitor } from "@patinox/monitoring"
+import { TelemetryStore } from "@patinox/telemetry-store"
 import { OpenAiLanguageModel } from "@patinox/provider-openai"
 import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
@@ -37,7 +37,6 @@ import {
   RunStreamStart,
   RunTimedOut,
   ShuttingDown,
-  TelemetryUnavailable,
   ToolInfo
 } from "@patinox/patinox/Api"
 import { Agents, BehaviourDir, type HostedAgent, ServiceValidation } from "./Agents.js"
@@ -71,8 +70,7 @@ const HealthLive = HttpApiBuilder.group(Api.Api, "health", (handlers) =>
     const shutdown = yield* GracefulShutdown.GracefulShutdown
     const sql = yield* Patinox.Database
     const simulated = model.provider === SimulatedModel.service.provider
-    // A one-row table that the readiness probe writes and deletes: a real write, kept out of the data.
-    yield* sql`CREATE TABLE IF NOT EXISTS ready_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`.pipe(Effect.orDie)
+    // A real write to the file, in the one-row table the store's migrations keep for it.
     const storeCheck = Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
       yield* sql.withTransaction(
@@ -132,6 +130,7 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents",
     const deadline = Duration.millis(file.agents.runDeadlineMs)
     const durability = yield* Durability.Durability
     const bus = yield* EventBus.EventBus
+    const performance = yield* PerformanceMonitor.PerformanceMonitor
     // The store's redactor, for what the stream sends before the store has redacted it. The store's
     // layer has already refused an invalid pattern at start-up.
     const redactor = yield* Effect.orDie(TelemetryStore.redactorOf(file.telemetry))
@@ -194,7 +193,7 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents",
           const agent = yield* agentNamed(path.name)
           const runId = yield* Ids.makeRunId
           return RunStream.response(
-            { bus, prices: file.monitoring.prices, redactor },
+            { bus, costOf: performance.costOf, redactor },
             new RunStreamStart({ runId, agent: agent.name }),
             runOf(agent, payload.input, runId, request)
           )
@@ -204,7 +203,7 @@ const AgentsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "agents",
 const KnowledgeLive = HttpApiBuilder.group(Api.Api, "knowledge", PatinoxHttp.knowledge)
 const ObservabilityLive = HttpApiBuilder.group(Api.Api, "observability", PatinoxHttp.observability)
 const MonitoringLive = HttpApiBuilder.group(Api.Api, "monitoring", PatinoxHttp.monitoring)
-const RunsLive = (file: ConfigFile) => HttpApiBuilder.group(Api.Api, "runs", PatinoxHttp.runs(file.monitoring.prices))
+const RunsLive = HttpApiBuilder.group(Api.Api, "runs", PatinoxHttp.runs)
 
 const decodeDismiss = Schema.decodeUnknown(Schema.parseJson(DismissProposal))
 
@@ -223,11 +222,7 @@ const dismissPayload = (request: HttpServerRequest.HttpServerRequest) =>
 const ProposalsLive = HttpApiBuilder.group(Api.Api, "proposals", (handlers) =>
   Effect.gen(function*() {
     const proposals = yield* ProposalStore.ProposalStore
-    const unavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
-      Effect.zipRight(
-        Effect.logError("proposal store failed", error),
-        Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
-      )
+    const unavailable = PatinoxHttp.telemetryUnavailable
     const notFound = (error: ProposalStore.ProposalNotFound) =>
       Effect.fail(new ProposalNotFound({ id: error.id, message: error.message }))
     return handlers
@@ -299,7 +294,7 @@ export const modelLayer = (
  */
 export const apiLayer = (file: ConfigFile) =>
   HttpApiBuilder.api(Api.Api).pipe(
-    Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive, RunsLive(file), ProposalsLive]),
+    Layer.provide([HealthLive, AgentsLive(file), KnowledgeLive, ObservabilityLive, MonitoringLive, RunsLive, ProposalsLive]),
     // The meta-layer's proposals live in the service's own SQLite file.
     Layer.provide(ProposalStore.layer.pipe(Layer.provide(Patinox.databaseSqlClient))),
     // The meta-layer's scheduled passes, on the same file and behaviour folder as the agents.

@@ -21,7 +21,7 @@ export const frame = (event: "run" | "step" | "result" | "error", data: unknown)
 /** What the stream needs besides the run: the bus its steps come from, and how to price and redact them. */
 export interface Options {
   readonly bus: EventBus.Service
-  readonly prices: Runs.Prices
+  readonly costOf: Runs.CostOf
   readonly redactor: Redaction.Redactor
 }
 
@@ -44,7 +44,7 @@ export const response = <E extends object>(
   const ofRun = (event: TelemetryEvent.TelemetryEvent) => event.runId === start.runId
   const isEnd = (event: TelemetryEvent.TelemetryEvent) => event.type === "run.end" || event.type === "run.error"
   const toFrame = (event: TelemetryEvent.TelemetryEvent): Option.Option<string> => {
-    const step = Runs.streamStep(event, options.prices)
+    const step = Runs.streamStep(event, options.costOf)
     if (step === undefined) return Option.none()
     // Bus events are not redacted yet (the store redacts what it writes): a reason can quote user data.
     const redacted: RunStreamStep = step.type === "decision" && step.reason !== undefined

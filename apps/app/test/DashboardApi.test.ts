@@ -6,7 +6,7 @@ import { FakeOpenAi } from "@patinox/testing"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as Http from "../src/Http.js"
 import * as SimulatedModel from "../src/SimulatedModel.js"
-import { config, post, request, startServer, startServerWithDatabase } from "./server.js"
+import { config, poll, post, request, startServer, startServerWithDatabase } from "./server.js"
 
 const run = (base: string, input: string) => post(`${base}/agents/assistant/runs`, { input })
 const del = (url: string) => request(url, { method: "DELETE" })
@@ -16,16 +16,6 @@ const realModelAt = (baseUrl: string) =>
   Http.modelLayer({ ...config, realModel: true }).pipe(
     Layer.provide(withEnv({ OPENAI_BASE_URL: baseUrl, OPENAI_API_KEY: "sk-test-123", OPENAI_MODEL: "gpt-test" }))
   )
-
-/** Asks `url` until `done` holds of the body (the monitors fold events asynchronously), at most ~5 s. */
-const poll = <A>(url: string, done: (body: A) => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0;; i++) {
-      const body = (yield* request(url)).body as A
-      if (done(body) || i >= 100) return body
-      yield* Effect.sleep("50 millis")
-    }
-  })
 
 describe("agent detail", () => {
   it.scopedLive("describes an agent with its tools, validators and step budget; 404 for an unknown one", () =>

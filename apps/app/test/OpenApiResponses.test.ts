@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import { Effect } from "effect"
 import * as SimulatedModel from "../src/SimulatedModel.js"
-import { post, request, startServer } from "./server.js"
+import { poll, post, request, startServer } from "./server.js"
 
 type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
@@ -86,18 +86,13 @@ describe("OpenAPI responses", () => {
       const added = yield* post(`${base}/knowledge`, { title: "Otters", text: "Sea otters eat urchins.", source: "notes" })
       assert.strictEqual(added.status, 201)
       // Wait for the alert (a disabled tool, an active and a history entry), then acknowledge it.
-      let alerts = (yield* request(`${base}/monitoring/alerts`)).body as { active: ReadonlyArray<{ id: string }> }
-      for (let i = 0; i < 100 && alerts.active.length === 0; i++) {
-        yield* Effect.sleep("50 millis")
-        alerts = (yield* request(`${base}/monitoring/alerts`)).body as { active: ReadonlyArray<{ id: string }> }
-      }
+      const alerts = yield* poll<{ active: ReadonlyArray<{ id: string }> }>(
+        `${base}/monitoring/alerts`,
+        (body) => body.active.length > 0
+      )
       assert.strictEqual((yield* post(`${base}/monitoring/alerts/${alerts.active[0]?.id}/acknowledge`, "")).status, 200)
       // The sink writes about once a second: wait until the store holds the runs.
-      for (let i = 0; i < 100; i++) {
-        const summary = (yield* request(`${base}/telemetry/summary`)).body as { decisions: ReadonlyArray<unknown> }
-        if (summary.decisions.length > 0) break
-        yield* Effect.sleep("50 millis")
-      }
+      yield* poll<{ decisions: ReadonlyArray<unknown> }>(`${base}/telemetry/summary`, (body) => body.decisions.length > 0)
 
       const document = (yield* request(`${base}/openapi.json`)).body as unknown as { readonly [key: string]: Json }
       const paths = document.paths
@@ -107,12 +102,10 @@ describe("OpenAPI responses", () => {
       ajv.addSchema({ $id: documentId, components: document.components ?? {} })
 
       // Every run's trace: one with a tool call, one with a failing tool, one rejected at the input.
-      type Listed = ReadonlyArray<{ runId: string; status: string }>
-      let listed = (yield* request(`${base}/runs`)).body as unknown as Listed
-      for (let i = 0; i < 100 && (listed.length < runs.length || listed.some((run) => run.status === "running")); i++) {
-        yield* Effect.sleep("50 millis")
-        listed = (yield* request(`${base}/runs`)).body as unknown as Listed
-      }
+      const listed = yield* poll<ReadonlyArray<{ runId: string; status: string }>>(
+        `${base}/runs`,
+        (body) => body.length >= runs.length && body.every((run) => run.status !== "running")
+      )
       assert.strictEqual(listed.length, runs.length)
       const traces = listed.map(({ runId }) => ["/runs/{runId}", `/runs/${runId}`] as const)
 

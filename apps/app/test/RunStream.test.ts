@@ -63,7 +63,7 @@ describe("RunStream", () => {
         ),
         result
       )
-      const response = RunStream.response({ bus, prices: {}, redactor: Redaction.defaultRedactor }, start, run)
+      const response = RunStream.response({ bus, costOf: () => 0, redactor: Redaction.defaultRedactor }, start, run)
       assert.strictEqual(response.headers["content-type"] ?? response.body.contentType, "text/event-stream")
       const frames = yield* framesOf(bodyOf(response))
       assert.deepStrictEqual(frames.map((f) => f.event), ["run", "step", "step", "result"])
@@ -81,7 +81,7 @@ describe("RunStream", () => {
         })], monitor.record, { discard: true }),
         Effect.fail(new RunRejected({ error: "ValidationRejected", message: "no", runId, validator: "pii", stage: "user_input" }))
       )
-      const frames = yield* framesOf(bodyOf(RunStream.response({ bus, prices: {}, redactor: Redaction.defaultRedactor }, start, run)))
+      const frames = yield* framesOf(bodyOf(RunStream.response({ bus, costOf: () => 0, redactor: Redaction.defaultRedactor }, start, run)))
       assert.deepStrictEqual(frames.map((f) => f.event), ["run", "step", "error"])
       assert.notInclude(String(frames[1]?.data.reason), "jane@example.com")
       assert.include(String(frames[1]?.data.reason), "[REDACTED:email]")
@@ -99,7 +99,7 @@ describe("RunStream", () => {
       const { bus } = yield* EventBus.make({ capacity: 16, strategy: "sliding" })
       const interrupted = yield* Deferred.make<void>()
       const run = Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)), Effect.as(result))
-      const response = RunStream.response({ bus, prices: {}, redactor: Redaction.defaultRedactor }, start, run)
+      const response = RunStream.response({ bus, costOf: () => 0, redactor: Redaction.defaultRedactor }, start, run)
       // Reading only the first event ends the stream early, as a client going away does.
       const first = yield* framesOf(Stream.take(bodyOf(response), 1))
       assert.deepStrictEqual(first.map((f) => f.event), ["run"])

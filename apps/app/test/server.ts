@@ -55,6 +55,19 @@ export const request = (url: string, init?: RequestInit) =>
     return { status: response.status, body: text === "" ? undefined : JSON.parse(text) as Record<string, unknown> }
   })
 
+/**
+ * Asks `url` until `done` holds of the body (monitors and the store catch up
+ * asynchronously), at most ~5 s; returns the last body either way.
+ */
+export const poll = <A>(url: string, done: (body: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0;; i++) {
+      const body = (yield* request(url)).body as A
+      if (done(body) || i >= 100) return body
+      yield* Effect.sleep("50 millis")
+    }
+  })
+
 /** POSTs `body` (sent as is when a string, JSON-encoded otherwise). */
 export const post = (url: string, body: unknown) =>
   request(url, {

@@ -79,6 +79,18 @@ export const toHttpError = (error: Errors.RunError, runId: Ids.RunId) => {
 }
 
 /**
+ * A telemetry store failure as the API answers it: logged with its cause,
+ * answered 503 naming only the operation.
+ *
+ * @since 0.1.0 @category errors
+ */
+export const telemetryUnavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
+  Effect.zipRight(
+    Effect.logError("telemetry store failed", error),
+    Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
+  )
+
+/**
  * `POST /knowledge`, `GET /knowledge/search` on the knowledge base.
  *
  * @since 0.1.0 @category handlers
@@ -156,11 +168,6 @@ export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E,
     const monitoring = yield* Monitoring.Monitoring
     const tools = yield* ToolSwitch.ToolSwitch
     const queries = yield* TelemetryQueries.TelemetryQueries
-    const unavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
-      Effect.zipRight(
-        Effect.logError("telemetry store failed", error),
-        Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
-      )
     const windowOf = (windowMs: number | undefined) =>
       Effect.map(Clock.currentTimeMillis, (now) => ({ since: now - (windowMs ?? 3_600_000), until: now }))
     return handlers
@@ -202,7 +209,7 @@ export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E,
             tokens: yield* queries.tokenUsage("model", window),
             decisions: yield* queries.decisionCounts(window)
           }
-        }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+        }).pipe(Effect.catchTag("TelemetryStoreError", telemetryUnavailable)))
       .handle("timeseries", ({ urlParams }) =>
         Effect.gen(function*() {
           const window = yield* windowOf(urlParams.windowMs)
@@ -218,34 +225,30 @@ export const monitoring = <E, P>(handlers: HandlersOf<typeof MonitoringGroup, E,
           }
           const buckets = yield* queries.timeseries(window, bucketMs, { costOf: performance.costOf })
           return { window, bucketMs, buckets }
-        }).pipe(Effect.catchTag("TelemetryStoreError", unavailable)))
+        }).pipe(Effect.catchTag("TelemetryStoreError", telemetryUnavailable)))
   })
 
 /**
  * `GET /runs` and `GET /runs/:runId` from the telemetry store, each run
- * priced with `prices` (the monitoring config's table).
+ * priced by the performance monitor (the monitoring config's price table).
  *
  * @since 0.1.0 @category handlers
  */
-export const runs = (prices: Runs.Prices) => <E, P>(handlers: HandlersOf<typeof RunsGroup, E, P>) =>
+export const runs = <E, P>(handlers: HandlersOf<typeof RunsGroup, E, P>) =>
   Effect.gen(function*() {
     const queries = yield* TelemetryQueries.TelemetryQueries
-    const unavailable = (error: TelemetryStoreError.TelemetryStoreError) =>
-      Effect.zipRight(
-        Effect.logError("telemetry store failed", error),
-        Effect.fail(new TelemetryUnavailable({ message: `The telemetry store failed during ${error.operation}` }))
-      )
+    const { costOf } = yield* PerformanceMonitor.PerformanceMonitor
     return handlers
       .handle("list", ({ urlParams }) =>
         queries.runs({ ...urlParams, limit: urlParams.limit ?? 50 }).pipe(
-          Effect.map((summaries) => summaries.map((summary) => Runs.listItem(summary, prices))),
-          Effect.catchTag("TelemetryStoreError", unavailable)
+          Effect.map((summaries) => summaries.map((summary) => Runs.listItem(summary, costOf))),
+          Effect.catchTag("TelemetryStoreError", telemetryUnavailable)
         ))
       .handle("get", ({ path }) =>
         queries.eventsByRun(Ids.RunId.make(path.runId)).pipe(
-          Effect.catchTag("TelemetryStoreError", unavailable),
+          Effect.catchTag("TelemetryStoreError", telemetryUnavailable),
           Effect.flatMap((events) => {
-            const trace = Runs.trace(events, prices)
+            const trace = Runs.trace(events, costOf)
             return trace === undefined
               ? Effect.fail(new RunNotFound({ runId: path.runId, message: `No run "${path.runId}" in the telemetry store` }))
               : Effect.succeed(trace)

@@ -3,12 +3,12 @@
  * `GET /runs/:runId`, a stored run summary as an item of `GET /runs`, and a
  * live event as an `event: step` of the run stream. Pure functions over
  * events: the store gives them redacted, and nothing here un-redacts. Costs
- * come from the monitoring price table (`PerformanceMonitor.costOf`).
+ * come from the performance monitor's price table (its `costOf`).
  *
  * @since 0.1.0
  */
 import type { TelemetryEvent } from "@patinox/core"
-import { type MonitoringConfig, PerformanceMonitor } from "@patinox/monitoring"
+import type { PerformanceMonitor } from "@patinox/monitoring"
 import type { TelemetryQueries } from "@patinox/telemetry-store"
 import {
   ModelCallTrace,
@@ -22,8 +22,8 @@ import {
 
 type Event = TelemetryEvent.TelemetryEvent
 
-/** Model name → price (USD per 1M tokens). @since 0.1.0 @category models */
-export type Prices = Readonly<Record<string, MonitoringConfig.ModelPrice>>
+/** USD for a model call: the performance monitor's, on the configured price table. @since 0.1.0 @category models */
+export type CostOf = PerformanceMonitor.Service["costOf"]
 
 /** Decisions on these stages belong to the run, not to a step. */
 const runStages: ReadonlySet<string> = new Set(["user_input", "final_answer"])
@@ -70,7 +70,7 @@ const decisionOf = (event: Event): RunDecision | undefined => {
 }
 
 /** A `model.response` or `model.error` event's call, priced. */
-const modelCallOf = (event: Event, prices: Prices): ModelCallTrace => {
+const modelCallOf = (event: Event, costOf: CostOf): ModelCallTrace => {
   const name = (event.result?._tag === "ModelResult" ? event.result.model : undefined) ??
     stringIn(event.context, "model") ?? "unknown"
   if (event.type === "model.error") {
@@ -87,7 +87,7 @@ const modelCallOf = (event: Event, prices: Prices): ModelCallTrace => {
     latencyMs: event.metrics.latencyMs,
     tokensIn,
     tokensOut,
-    cost: PerformanceMonitor.costOf(prices, name, tokensIn, tokensOut)
+    cost: costOf(name, tokensIn, tokensOut)
   })
 }
 
@@ -116,12 +116,12 @@ const toolCallOf = (event: Event): ToolCallTrace => {
  *
  * @since 0.1.0 @category constructors
  */
-export const streamStep = (event: Event, prices: Prices): RunStreamStep | undefined => {
+export const streamStep = (event: Event, costOf: CostOf): RunStreamStep | undefined => {
   const step = stepOf(event)
   switch (event.type) {
     case "model.response":
     case "model.error":
-      return { type: "model", step: step ?? 0, ...modelCallOf(event, prices) }
+      return { type: "model", step: step ?? 0, ...modelCallOf(event, costOf) }
     case "tool.start":
     case "tool.end":
     case "tool.error":
@@ -145,14 +145,14 @@ export const streamStep = (event: Event, prices: Prices): RunStreamStep | undefi
  *
  * @since 0.1.0 @category constructors
  */
-export const listItem = (summary: TelemetryQueries.RunSummary, prices: Prices): RunListItem => {
+export const listItem = (summary: TelemetryQueries.RunSummary, costOf: CostOf): RunListItem => {
   let tokensIn = 0
   let tokensOut = 0
   let cost = 0
   for (const usage of summary.models) {
     tokensIn += usage.tokensIn
     tokensOut += usage.tokensOut
-    cost += PerformanceMonitor.costOf(prices, usage.key, usage.tokensIn, usage.tokensOut)
+    cost += costOf(usage.key, usage.tokensIn, usage.tokensOut)
   }
   const called = summary.models.length > 0
   return new RunListItem({
@@ -188,7 +188,7 @@ interface StepDraft {
  *
  * @since 0.1.0 @category constructors
  */
-export const trace = (events: ReadonlyArray<Event>, prices: Prices): RunTrace | undefined => {
+export const trace = (events: ReadonlyArray<Event>, costOf: CostOf): RunTrace | undefined => {
   if (events.length === 0) return undefined
   const ordered = events.map((event, i) => [event, i] as const)
     .sort(([a, i], [b, j]) => a.timestamp - b.timestamp || i - j)
@@ -236,7 +236,7 @@ export const trace = (events: ReadonlyArray<Event>, prices: Prices): RunTrace | 
       case "model.response":
       case "model.error": {
         const step = stepOf(event)
-        if (step !== undefined) draftOf(step, event.timestamp).model = modelCallOf(event, prices)
+        if (step !== undefined) draftOf(step, event.timestamp).model = modelCallOf(event, costOf)
         break
       }
       case "tool.start":

@@ -1,11 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ActionResult, AgentAction, Decision, Ids, Message, Usage } from "@patinox/core"
 import type { TelemetryEvent } from "@patinox/core/TelemetryEvent"
+import { PerformanceMonitor } from "@patinox/monitoring"
 import { Runs } from "@patinox/patinox"
 
 type Event = TelemetryEvent
 
-const prices: Runs.Prices = { "gpt-test": { inputPerMillion: 1_000_000, outputPerMillion: 2_000_000 } }
+const prices = { "gpt-test": { inputPerMillion: 1_000_000, outputPerMillion: 2_000_000 } }
+const costOf: Runs.CostOf = (model, tokensIn, tokensOut) => PerformanceMonitor.costOf(prices, model, tokensIn, tokensOut)
 const runId = Ids.RunId.make("run-1")
 const agentId = Ids.AgentId.make("assistant")
 
@@ -95,7 +97,7 @@ const wire = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
 
 describe("Runs.trace", () => {
   it("builds the steps of a run with a tool call, its run-level decisions and its priced totals", () => {
-    const trace = Runs.trace(answered, prices)!
+    const trace = Runs.trace(answered, costOf)!
     assert.deepStrictEqual(
       wire(trace.run),
       {
@@ -136,7 +138,7 @@ describe("Runs.trace", () => {
 
   it("builds the same tree whatever order the events come in", () => {
     const reversed = [...answered].reverse()
-    assert.deepStrictEqual(Runs.trace(reversed, prices), Runs.trace(answered, prices))
+    assert.deepStrictEqual(Runs.trace(reversed, costOf), Runs.trace(answered, costOf))
   })
 
   it("shows a rejected input as a failed run with the validator's decision and reason, and no steps", () => {
@@ -147,7 +149,7 @@ describe("Runs.trace", () => {
       event(2_002, "run.error", {
         result: new ActionResult.Failure({ error: "ValidationRejected", message: "jailbreak rejected the user_input" })
       })
-    ], prices)!
+    ], costOf)!
     assert.deepStrictEqual(
       [trace.run.status, trace.run.error, trace.run.errorMessage, trace.run.durationMs, trace.run.cost],
       ["failed", "ValidationRejected", "jailbreak rejected the user_input", 2, 0]
@@ -178,7 +180,7 @@ describe("Runs.trace", () => {
         metrics: { latencyMs: 10 },
         context: { model: "gpt-test", step: 2 }
       })
-    ], prices)!
+    ], costOf)!
     assert.strictEqual(trace.run.status, "running")
     assert.deepStrictEqual(trace.steps[0]?.decisions.map((d) => [d.validator, d.decision]), [["rate-limiter", "retried"]])
     assert.deepStrictEqual(trace.steps[0]?.toolCalls.map((c) => [c.tool, c.status, c.error]), [
@@ -193,13 +195,13 @@ describe("Runs.trace", () => {
   })
 
   it("has no trace for no events", () => {
-    assert.isUndefined(Runs.trace([], prices))
+    assert.isUndefined(Runs.trace([], costOf))
   })
 })
 
 describe("Runs.streamStep", () => {
   it("turns a run's model, tool and decision events into stream steps, with the trace's fields", () => {
-    const steps = answered.map((e) => Runs.streamStep(e, prices)).filter((s) => s !== undefined)
+    const steps = answered.map((e) => Runs.streamStep(e, costOf)).filter((s) => s !== undefined)
     assert.deepStrictEqual(steps.map((s) => s.type === "decision" ? `${s.type}:${s.stage}` : `${s.type}:${s.step}`), [
       "decision:user_input",
       "decision:model_request",
@@ -212,7 +214,7 @@ describe("Runs.streamStep", () => {
       "model:2",
       "decision:final_answer"
     ])
-    const trace = Runs.trace(answered, prices)!
+    const trace = Runs.trace(answered, costOf)!
     const model = steps.find((s) => s.type === "model")
     assert.deepStrictEqual(model, { type: "model", step: 1, ...trace.steps[0]!.model! })
     const tools = steps.filter((s) => s.type === "tool")
@@ -240,7 +242,7 @@ describe("Runs.listItem", () => {
         { key: "gpt-test-2026-01-01", calls: 2, tokensIn: 3, tokensOut: 1 },
         { key: "unpriced", calls: 1, tokensIn: 100, tokensOut: 100 }
       ]
-    }, prices)
+    }, costOf)
     // Priced by the longest known prefix; an unknown model costs 0.
     assert.deepStrictEqual([item.tokensIn, item.tokensOut, item.cost, item.agent], [103, 101, 5, "assistant"])
   })

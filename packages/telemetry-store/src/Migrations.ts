@@ -164,6 +164,12 @@ const runIndexes = statements(
 )
 
 /**
+ * 7: a one-row table that the service's readiness probe writes and deletes:
+ * a real write to the file, kept out of the data.
+ */
+const readyProbe = statements(`CREATE TABLE ready_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`)
+
+/**
  * Every migration, by `<id>_<name>`. Append only: a released migration is
  * never edited, a change is a new one.
  *
@@ -175,11 +181,12 @@ export const migrations = {
   "0003_run_traces": runTraces,
   "0004_proposals": proposals,
   "0005_meta_indexes": metaIndexes,
-  "0006_run_indexes": runIndexes
+  "0006_run_indexes": runIndexes,
+  "0007_ready_probe": readyProbe
 } as const
 
 /** @since 0.1.0 @category migrations */
-export const latest = 6
+export const latest = 7
 
 /**
  * Migrations up to and including `upTo` (all by default): older versions of
