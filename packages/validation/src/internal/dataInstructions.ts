@@ -101,3 +101,77 @@ export const codeLikeness = (text: string): number => {
   const brackets = (text.match(/[{}()\[\];=<>]/g) ?? []).length / Math.max(1, text.length)
   return squash(share * 0.8 + squash(brackets * 10) * 0.3)
 }
+
+/**
+ * How much `text` looks like a table, in [0, 1]: the share of its lines that
+ * one delimiter (pipe, tab or comma) splits into three or more cells.
+ */
+export const tableLikeness = (text: string): number => {
+  const lines = text.split("\n", 400).filter((l) => l.trim().length > 0)
+  if (lines.length < 3) return 0
+  let best = 0
+  for (const d of ["|", "\t", ","]) {
+    let rows = 0
+    for (const l of lines) {
+      let cells = 0
+      for (let i = l.indexOf(d); i >= 0 && cells < 2; i = l.indexOf(d, i + 1)) cells++
+      if (cells >= 2) rows++
+    }
+    best = Math.max(best, rows / lines.length)
+  }
+  return best
+}
+
+// An order to the reader at the start of a sentence or a cell, with at least three more words.
+const OPENING_ORDER =
+  /^(?:(?:now|then|next|also|and|finally),?\s+)?(?:please\s+)?(?:ignore|disregard|forget|do not|don't|never|stop|instead|send|forward|e-?mail|transfer|pay|delete|remove|print|output|say|respond|reply|write|include|append|visit|click|open|call|execute|run|tell|reveal|repeat|translate|insert|add|change|update|modify|create|schedule|book|share|grant|invite|post|make|give|provide|list|describe|explain|generate|recommend|answer|summari[sz]e)\b(?:[\s,]+[^\s,]+){3,}/
+
+const CELL_BREAK = /(?:[.!?]["')\]]?\s+|\n|\t|\s*\|\s*|",\s*|^)/
+
+/**
+ * Sentences or cells in the tail of a table that open with an order to the
+ * reader: a table holds values, so prose telling someone what to do after
+ * its rows (or inside its last cell) was put there for the model.
+ */
+export const trailingOrders = (text: string): number => {
+  const lines = text.split("\n")
+  // Start after the table's first row, so a question above the table does not count.
+  let start = 0
+  for (let i = 0, at = 0; i < lines.length && i < 200; i++) {
+    const l = lines[i] ?? ""
+    if ((l.match(/[|\t,]/g)?.length ?? 0) >= 2) {
+      start = at + l.length + 1
+      break
+    }
+    at += l.length + 1
+  }
+  const tail = text.slice(Math.max(start, text.length - 700))
+  let n = 0
+  for (const part of tail.split(CELL_BREAK)) {
+    if (OPENING_ORDER.test(part.trim().toLowerCase()) && n < 4) n++
+  }
+  return n
+}
+
+const WRAPPER =
+  /\b(?:translate|paraphrase|refine|rewrite|rephrase|reword|summari[sz]e|polish|correct|proofread|improve|edit|simplify|shorten|expand|continue)\b[^\n.]{0,50}?\b(?:following|above|below|this|these|given|next)\b(?:\s+[a-z-]+){0,3}?\s+(?:sentences?|text|paragraphs?|passage|statements?|content|phrases?|words|lines?|request)\b/
+
+const EMBEDDED_ORDER =
+  /^(?:text:\s*|sentence:\s*|["\u201c'])?(?:please\s+)?(?:write|generate|create|produce|compose|give|tell|list|say|make|explain|describe|provide|output|print|draft|craft|come up with)\b(?:\s+\S+){3,}/
+
+/**
+ * A task that works on a text (translate, refine, paraphrase the following
+ * sentence) whose text is itself an order: the order is what the model ends
+ * up carrying out. Returns whether the wrapper is there and the embedded
+ * orders that follow or precede it.
+ */
+export const wrappedOrders = (text: string): { readonly wrapper: boolean; readonly orders: ReadonlyArray<string> } => {
+  if (!WRAPPER.test(text)) return { wrapper: false, orders: [] }
+  const orders: Array<string> = []
+  for (const line of text.split(/\n|(?<=[.!?])\s+/, 40)) {
+    const t = line.trim()
+    if (t.length === 0 || WRAPPER.test(t)) continue
+    if (EMBEDDED_ORDER.test(t) && orders.length < 4) orders.push(t)
+  }
+  return { wrapper: true, orders }
+}

@@ -6,9 +6,10 @@
  * @internal
  */
 import type { AgentAction } from "@patinox/core"
-import { codeLikeness, instructionEvidence } from "./dataInstructions.js"
+import { codeLikeness, instructionEvidence, tableLikeness, trailingOrders, wrappedOrders } from "./dataInstructions.js"
 import type { InstructionEvidence } from "./dataInstructions.js"
-import { extraDecodings } from "./decode.js"
+import { extraDecodings, rawDecodings } from "./decode.js"
+import { actionCues, harmCues } from "./harm.js"
 import { classifierText } from "./normalize.js"
 import type { Normalized } from "./normalize.js"
 import { personaFraming } from "./persona.js"
@@ -22,12 +23,23 @@ export interface Structure {
   readonly instructions: InstructionEvidence
   readonly code: number
   readonly persona: number
+  /** A role-play frame (two cues or more) with a demand for exhaustive detail on top. */
+  readonly personaDetail: boolean
   /** Whether an encoded payload was decoded (its tail is odd by nature, not a suffix attack). */
   readonly encoded: boolean
   /** A short request about a quoted fragment (translate, define, explain it). */
   readonly mention: boolean
-  /** Morse or reversed text that decoded to language. */
+  /** Text that decoded to language (Morse, spelling alphabet, reversed, rot13, Atbash, base32, ASCII85, uuencode). */
   readonly decoded: ReadonlyArray<string>
+  /** Harm cues found only in a decoded or de-obfuscated carrier (prompts). */
+  readonly hiddenHarm: number
+  /** Orders that act on the user's assets or override instructions, found only in a decoded carrier. */
+  readonly hiddenOrders: number
+  /** A text-transformation task wrapped around an order, and what that order asks for. */
+  readonly wrapped: { readonly embedded: number; readonly harm: number; readonly orders: number }
+  /** Table-likeness of the text, and orders to the reader in the table's tail (data). */
+  readonly table: number
+  readonly trailingOrders: number
 }
 
 /** The classifier's input. */
@@ -44,13 +56,39 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
   const data = stage === "tool_result"
   const code = codeLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text)
   // Operators and spread dots in source code read as Morse; code is not decoded.
-  const decoded = code >= 0.5 ? [] : extraDecodings(n.folded.length > 20_000 ? n.folded.slice(0, 20_000) : n.folded)
+  const decoded = code >= 0.5
+    ? []
+    : [
+      ...extraDecodings(n.folded.length > 20_000 ? n.folded.slice(0, 20_000) : n.folded),
+      ...rawDecodings(text.length > 20_000 ? text.slice(0, 20_000) : text)
+    ]
   const base = classifierText(n)
   const folded = decoded.length > 0 ? `${base}\n${decoded.join("\n")}` : base
   const sample = folded.length > 40_000 ? folded.slice(0, 30_000) + "\n" + folded.slice(-10_000) : folded
   const instructions = instructionEvidence(sample)
   const suffix = suffixScore(text.length > 20_000 ? text.slice(-4_000) : text)
-  const persona = personaFraming(sample).score
+  const framing = personaFraming(sample)
+  const persona = framing.score
+  // What a decoded carrier says that the visible text does not.
+  const carriers = [...decoded, ...n.payloads.map((p) => p.text)].slice(0, 12)
+  const leet = n.signals.leet >= 2 && n.leet !== n.collapsed
+  const visibleHarm = carriers.length === 0 && !leet ? 0 : harmCues(n.collapsed)
+  let hiddenHarm = leet ? harmCues(n.leet.length > 8_000 ? n.leet.slice(0, 8_000) : n.leet) - visibleHarm : 0
+  let hiddenOrders = 0
+  for (const c of carriers) {
+    const t = c.length > 4_000 ? c.slice(0, 4_000) : c
+    hiddenHarm = Math.max(hiddenHarm, harmCues(t) - visibleHarm)
+    const ev = instructionEvidence(t)
+    hiddenOrders = Math.max(hiddenOrders, actionCues(t) + ev.taskSwitch + ev.addressed + ev.forgery)
+  }
+  const head = sample.length > 4_000 ? sample.slice(0, 4_000) : sample
+  const embedded = data ? [] : wrappedOrders(head).orders
+  const said = embedded.join("\n")
+  const wrapped = embedded.length > 0
+    ? { embedded: embedded.length, harm: harmCues(said), orders: actionCues(said) + instructionEvidence(said).taskSwitch }
+    : { embedded: 0, harm: 0, orders: 0 }
+  const table = data ? tableLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text) : 0
+  const trailing = table >= 0.5 ? trailingOrders(text.length > 20_000 ? text.slice(-4_000) : text) : 0
   const d = data ? 1 : 0
   const dense = [
     d,
@@ -66,7 +104,9 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
     d * code,
     persona,
     decoded.length > 0 ? 1 : 0,
-    n.payloads.length > 0 ? 1 : 0
+    n.payloads.length > 0 ? 1 : 0,
+    cap(hiddenHarm + hiddenOrders, 2),
+    cap(trailing, 2)
   ]
   const mention = !data && text.length <= 200 && MENTION.test(text.trim())
   return { text: folded, dense, structure: {
@@ -75,9 +115,15 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
       instructions,
       code,
       persona,
+      personaDetail: persona > 0 && framing.frame >= 2 && framing.detail > 0,
       decoded,
       mention,
-      encoded: decoded.length > 0 || n.payloads.length > 0
+      encoded: decoded.length > 0 || n.payloads.length > 0,
+      hiddenHarm: Math.max(0, hiddenHarm),
+      hiddenOrders,
+      wrapped,
+      table,
+      trailingOrders: trailing
     }
   }
 }

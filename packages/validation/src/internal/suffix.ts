@@ -18,7 +18,19 @@ export interface TailStats {
   readonly mixedScript: number
   /** Shannon entropy of the tail's characters, in bits. */
   readonly entropy: number
+  /** Share of tokens that are English function words (prose has many, token soup almost none). */
+  readonly functionWords: number
+  /** Share of word tokens that do not look like words: very long, or without a vowel. */
+  readonly nonWords: number
+  /** Number of tokens. */
+  readonly tokens: number
 }
+
+const FUNCTION_WORDS = new Set([
+  "the", "a", "an", "to", "of", "and", "or", "in", "on", "for", "with", "how", "what", "is", "are", "be", "it", "that",
+  "this", "as", "at", "by", "from", "you", "your", "i", "me", "my", "we", "not", "can", "will", "would", "should",
+  "do", "does", "if", "so", "but", "about", "into", "some", "any", "all", "their", "they", "them", "which", "who"
+])
 
 const TAIL = 240
 
@@ -74,8 +86,22 @@ export const stats = (text: string): TailStats => {
   }
   const letters = ascii + nonAscii
   let odd = 0
-  for (const t of tokens) if (oddToken(t)) odd++
+  let fw = 0
+  let wordTokens = 0
+  let nonWords = 0
+  for (const t of tokens) {
+    if (oddToken(t)) odd++
+    const w = t.toLowerCase().replace(/^[^a-z]+|[^a-z]+$/g, "")
+    if (FUNCTION_WORDS.has(w)) fw++
+    if (/^[a-z]+$/.test(w)) {
+      wordTokens++
+      if (w.length >= 13 || (w.length >= 4 && !/[aeiouy]/.test(w))) nonWords++
+    }
+  }
   return {
+    functionWords: tokens.length === 0 ? 0 : fw / tokens.length,
+    nonWords: wordTokens === 0 ? 0 : nonWords / wordTokens,
+    tokens: tokens.length,
     symbolDensity: chars === 0 ? 0 : symbols / chars,
     oddTokens: tokens.length === 0 ? 0 : odd / tokens.length,
     // Only a mixture counts: a tail entirely in another script is just another language.
@@ -101,5 +127,9 @@ export const suffixScore = (text: string): number => {
     squash(s.mixedScript * 4) * 0.15
   // Odd throughout (code, tables, another notation) is not a suffix: the tail must be odder than the head.
   const contrast = squash((s.oddTokens - h.oddTokens) * 4) * 0.7 + squash((s.symbolDensity - h.symbolDensity) * 5) * 0.3
-  return squash(odd * (0.3 + 0.7 * contrast) + (s.entropy > 4.6 ? 0.05 : 0))
+  // Prose keeps its function words; a searched suffix drops them while the request before it has them.
+  const proseBreak = s.tokens >= 6 && h.tokens >= 4
+    ? squash((h.functionWords - s.functionWords - 0.1) * 3) * squash(s.oddTokens * 4 + s.nonWords * 2)
+    : 0
+  return squash(odd * (0.3 + 0.7 * contrast) + (s.entropy > 4.6 ? 0.05 : 0) + 0.5 * proseBreak)
 }
