@@ -317,13 +317,13 @@ const structureSignals = (s: Structure): Array<Signal> => {
     out.push({
       id: "adversarial-suffix",
       kind: "structure",
-      weight: s.suffix >= 0.7 ? 0.7 : 0.45,
-      detail: `token-soup tail (score ${s.suffix.toFixed(2)})`
+      weight: s.suffix >= 0.7 || s.harm > 0 ? 0.7 : 0.45,
+      detail: `token-soup tail (score ${s.suffix.toFixed(2)})${s.harm > 0 ? " after a harmful request" : ""}`
     })
   }
   const ev = s.instructions
   const strong = ev.addressed + ev.taskSwitch + ev.forgery + ev.fakeCompletion
-  if (s.data && strong > 0 && ev.score >= 0.6 && s.code < 0.5) {
+  if (s.data && strong > 0 && ev.score >= 0.45 && s.code < 0.5) {
     out.push({
       id: "instruction-in-data",
       kind: "structure",

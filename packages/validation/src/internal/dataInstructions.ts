@@ -33,12 +33,17 @@ const count = (re: RegExp, text: string, cap: number): number => {
   return n
 }
 
-const AGENT = String.raw`(?:ai|a\.i\.|assistant|chat ?bot|bot|agent|language model|llm|model|gpt|copilot)`
+const AGENT = String.raw`(?:ai|a\.i\.|assistant|chat ?bot|bot|agent|language model|llm|model|gpt|copilot|ai system|automated (?:[a-z]+ )?(?:system|reader|reviewer|screener|tool|scan(?:ner)?))`
 
 const ADDRESSED = new RegExp(
   String.raw`\b(?:(?:dear|hey|hi|attention|note (?:to|for)|message (?:to|for)|instructions? (?:to|for)) (?:the |all |any )?${AGENT}s?\b` +
     String.raw`|\b(?:if you are|as an?|to the|for the) ${AGENT}\b[^.\n]{0,40}\b(?:you|your|must|should|please)\b` +
     String.raw`|\b${AGENT}s?\b[,:]? (?:you )?(?:must|should|shall|need to|have to|are (?:required|instructed|told) to|will now|please)\b` +
+    // Orders about what to tell the user, written into data the model reads.
+    String.raw`|\bif (?:the |a |any )?(?:user|anyone|someone|customer|reader) (?:asks?|questions?|quer(?:y|ies)|requests?|wants)\b[^.\n]{0,60}\b(?:reply|respond|answer|say|tell|report|output|print|state)\b` +
+    String.raw`|\bif (?:questioned|asked)\b[^.\n]{0,20}\b(?:reply|respond|answer|say|tell|report|state)\b` +
+    String.raw`|\b(?:reply|respond|answer) with only\b|\b(?:provide|show|give|tell|report) (?:it|this|that|them)? ?(?:directly )?to the user\b` +
+    String.raw`|\b(?:visible|readable|addressed|meant) (?:only )?(?:to|for) (?:the |an? |any )?${AGENT}s?\b` +
     String.raw`|\byou (?:must|should|need to|have to|are (?:required|instructed) to|will now) (?:now |also |first |immediately )?(?:ignore|disregard|forget|stop|say|print|output|reply|respond|write|send|forward|include|tell|reveal|answer|translate|summari[sz]e|delete|transfer|book|call|run|execute|visit|open|add|change|grant|share))`,
   "gi"
 )
@@ -54,7 +59,9 @@ const FORGERY = new RegExp(
     String.raw`(?:^|\n)\s*#{2,}\s*(?:instruction|instructions|response|system|new|task|input|output)\b`,
     String.raw`(?:^|\n)\s*(?:system|assistant|human|user|ai)\s*(?:message|prompt)?\s*:\s*\S`,
     String.raw`(?:^|\n)\s*[-=*#]{3,}\s*(?:end|begin|start|stop)(?: of)? (?:the )?(?:document|context|data|input|text|email|message|instructions?|system|prompt)\b`,
-    String.raw`</?(?:system|instructions?|admin|important|information)>`
+    String.raw`</?(?:system|instructions?|admin|important|information)>`,
+    String.raw`<\s*(?:end|start|begin) of (?:the )?(?:session|conversation|context|document|input|prompt|data)\s*>`,
+    String.raw`\bsystem (?:chain of thought|note|override|instruction|message|directive|update)s?\b\s*[:(\-"]`
   ].join("|"),
   "gi"
 )
@@ -122,16 +129,17 @@ export const tableLikeness = (text: string): number => {
   return best
 }
 
-// An order to the reader at the start of a sentence or a cell, with at least three more words.
-const OPENING_ORDER =
-  /^(?:(?:now|then|next|also|and|finally),?\s+)?(?:please\s+)?(?:ignore|disregard|forget|do not|don't|never|stop|instead|send|forward|e-?mail|transfer|pay|delete|remove|print|output|say|respond|reply|write|include|append|visit|click|open|call|execute|run|tell|reveal|repeat|translate|insert|add|change|update|modify|create|schedule|book|share|grant|invite|post|make|give|provide|list|describe|explain|generate|recommend|answer|summari[sz]e)\b(?:[\s,]+[^\s,]+){3,}/
+// An order to the reader opening a sentence or a cell: a capitalised verb, then a clause.
+const CELL_ORDER =
+  /(?:^|[\s|,;"(])(?:(?:Now|Then|Next|Also|Finally|And),? )?(?:Please,? )?(?:Ignore|IGNORE|Disregard|Forget|Do not|Don't|Never|Stop|STOP|Instead|Send|Forward|E-?mail|Transfer|Pay|Delete|Remove|Print|PRINT|Output|Say|Respond|Reply|Write|Include|Append|Visit|Click|Open|Call|Execute|Run|Tell|Reveal|Repeat|Translate|Insert|Add|Change|Update|Modify|Create|Schedule|Book|Share|Grant|Invite|Post|Make|Give|Provide|List|Describe|Explain|Generate|Recommend|Answer|Summari[sz]e)\b([^|\t\n]{0,300})/g
 
-const CELL_BREAK = /(?:[.!?]["')\]]?\s+|\n|\t|\s*\|\s*|",\s*|^)/
+const CLAUSE_WORD = /\b(?:the|to|a|an|of|and|with|from|that|your|my|all|any|this|these|it|me|us|them|their|his|her|i|you)\b/g
 
 /**
- * Sentences or cells in the tail of a table that open with an order to the
- * reader: a table holds values, so prose telling someone what to do after
- * its rows (or inside its last cell) was put there for the model.
+ * Sentences or cells in the last rows of a table that open with an order to
+ * the reader and go on as a clause (five words or more, with the small
+ * words prose has): a table holds values and names, so an order after or
+ * among its last rows was put there for the model.
  */
 export const trailingOrders = (text: string): number => {
   const lines = text.split("\n")
@@ -145,10 +153,16 @@ export const trailingOrders = (text: string): number => {
     }
     at += l.length + 1
   }
-  const tail = text.slice(Math.max(start, text.length - 700))
+  const body = text.slice(Math.max(start, text.length - 700))
+  CELL_ORDER.lastIndex = 0
   let n = 0
-  for (const part of tail.split(CELL_BREAK)) {
-    if (OPENING_ORDER.test(part.trim().toLowerCase()) && n < 4) n++
+  let m: RegExpExecArray | null
+  while ((m = CELL_ORDER.exec(body)) !== null && n < 4) {
+    const clause = (m[1] ?? "").toLowerCase()
+    const words = clause.match(/[a-z0-9'@.-]+/g)?.length ?? 0
+    CLAUSE_WORD.lastIndex = 0
+    const small = clause.match(CLAUSE_WORD)?.length ?? 0
+    if (words >= 5 && small >= 2) n++
   }
   return n
 }
@@ -157,7 +171,7 @@ const WRAPPER =
   /\b(?:translate|paraphrase|refine|rewrite|rephrase|reword|summari[sz]e|polish|correct|proofread|improve|edit|simplify|shorten|expand|continue)\b[^\n.]{0,50}?\b(?:following|above|below|this|these|given|next)\b(?:\s+[a-z-]+){0,3}?\s+(?:sentences?|text|paragraphs?|passage|statements?|content|phrases?|words|lines?|request)\b/
 
 const EMBEDDED_ORDER =
-  /^(?:text:\s*|sentence:\s*|["\u201c'])?(?:please\s+)?(?:write|generate|create|produce|compose|give|tell|list|say|make|explain|describe|provide|output|print|draft|craft|come up with)\b(?:\s+\S+){3,}/
+  /^(?:[a-z]+(?: [a-z]+)?:\s*)?["\u201c']?(?:please\s+)?(?:write|generate|create|produce|compose|give|tell|list|say|make|explain|describe|provide|output|print|draft|craft|come up with)\b(?:\s+\S+){3,}/
 
 /**
  * A task that works on a text (translate, refine, paraphrase the following

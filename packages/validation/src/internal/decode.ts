@@ -100,8 +100,15 @@ const segments = (text: string): Array<string> => {
   return out
 }
 
+/** Whether a line is mostly letters: table rows and code are not ciphered prose. */
+const lettered = (line: string): boolean => {
+  const chars = line.replace(/\s+/g, "").length
+  return chars > 0 && (line.match(/[a-z]/g)?.length ?? 0) / chars >= 0.75
+}
+
 /** A letter substitution of a segment when it reads as language and the segment does not. */
 const substituted = (segment: string, decode: (s: string) => string): string | undefined => {
+  if (!lettered(segment)) return undefined
   const forward = wordiness(segment)
   if (forward >= 0.15) return undefined
   const decoded = decode(segment)
@@ -120,7 +127,7 @@ export const extraDecodings = (text: string): Array<string> => {
   if (whole !== undefined) out.push(whole)
   else {
     for (const line of text.split("\n").slice(0, 200)) {
-      const r = decodeReversed(line)
+      const r = lettered(line) ? decodeReversed(line) : undefined
       if (r !== undefined && out.length < 6) out.push(r)
     }
   }

@@ -25,6 +25,8 @@ export interface Structure {
   readonly persona: number
   /** A role-play frame (two cues or more) with a demand for exhaustive detail on top. */
   readonly personaDetail: boolean
+  /** Harm cues in the visible text (a suffix or a frame around a harmful request is the technique). */
+  readonly harm: number
   /** Whether an encoded payload was decoded (its tail is odd by nature, not a suffix attack). */
   readonly encoded: boolean
   /** A short request about a quoted fragment (translate, define, explain it). */
@@ -115,6 +117,7 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
       instructions,
       code,
       persona,
+      harm: framing.harm,
       personaDetail: persona > 0 && framing.frame >= 2 && framing.detail > 0,
       decoded,
       mention,

@@ -121,8 +121,10 @@ export const suffixScore = (text: string): number => {
   const t = text.trim()
   if (t.length < 40) return 0
   const cut = Math.max(t.length - TAIL, Math.floor(t.length / 2))
-  const s = stats(t.slice(cut))
-  const h = stats(t.slice(Math.max(0, cut - 1_500), cut))
+  return scoreSplit(stats(t.slice(Math.max(0, cut - 1_500), cut)), stats(t.slice(cut)))
+}
+
+const scoreSplit = (h: TailStats, s: TailStats): number => {
   const odd = squash((s.oddTokens - 0.06) * 3) * 0.6 + squash((s.symbolDensity - 0.1) * 4) * 0.25 +
     squash(s.mixedScript * 4) * 0.15
   // Odd throughout (code, tables, another notation) is not a suffix: the tail must be odder than the head.
