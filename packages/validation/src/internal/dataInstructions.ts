@@ -88,6 +88,14 @@ export const instructionEvidence = (text: string): InstructionEvidence => {
   return { addressed, taskSwitch, forgery, fakeCompletion, imperatives, score }
 }
 
+// Docstring and doc-comment markup: reST fields and roles, doctest prompts, JSDoc tags, docstring quotes.
+const DOC_MARKUP =
+  /^(?:"{3}|'{3}|r"{3}|:(?:param|type|return|returns|rtype|raises|arg|ivar|cvar)\b|\.\. [a-z-]+::|>>> |@(?:param|returns?|throws|type|typedef|example|see|deprecated|private|public|api)\b|\* @[a-z]+\b)|:(?:class|meth|func|attr|data|mod|exc|obj|ref|rfc|py:[a-z]+):`|``[^`\s][^`]*``/
+
+// Lines that declare something: functions, classes, methods, decorators.
+const DECLARATION =
+  /^(?:(?:export |pub |public |private |protected |static |async )*(?:def|class|function|func|fn|interface|struct|enum|impl)\s+[A-Za-z_]|@[a-z_][\w.]*(?:\(|$))/
+
 /**
  * How much `text` looks like source code, in [0, 1]: lines ending in code
  * punctuation, brackets and operators, keywords that open declarations.
@@ -96,17 +104,20 @@ export const codeLikeness = (text: string): number => {
   const lines = text.split("\n").filter((l) => l.trim().length > 0)
   if (lines.length < 3) return 0
   let codeish = 0
+  let declarations = 0
   for (const l of lines) {
     const t = l.trim()
     if (
       /[;{}()\[\],:]$/.test(t) || /^(?:\/\/|#|\/\*|\*|--)/.test(t) ||
       /^(?:import|export|from|def|class|func|fn|let|const|var|return|if|else|for|while|use|pub|package|type|struct|impl|package|module|require)\b/.test(t) ||
-      /\w\s*(?:=|=>|->|::|\+=|==)\s*\S/.test(t)
+      /\w\s*(?:=|=>|->|::|\+=|==)\s*\S/.test(t) || DOC_MARKUP.test(t)
     ) codeish++
+    if (DECLARATION.test(t)) declarations++
   }
   const share = codeish / lines.length
   const brackets = (text.match(/[{}()\[\];=<>]/g) ?? []).length / Math.max(1, text.length)
-  return squash(share * 0.8 + squash(brackets * 10) * 0.3)
+  // Documentation comments are prose inside code: declarations around them still say what the text is.
+  return squash(share * 0.8 + squash(brackets * 10) * 0.3 + (declarations >= 2 ? 0.2 : 0))
 }
 
 /**

@@ -134,11 +134,14 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
 /**
  * How much of the classifier's probability counts. Source code read as data
  * holds strings and comments that look like instructions; unless it also
- * addresses the assistant or forges a role ("ignore the error" is an ordinary
- * comment), the classifier alone counts for 40 % there.
+ * addresses the assistant, forges a role or switches the task at least twice
+ * ("ignore the error" is an ordinary comment, and one "model should" or
+ * "agent must" is an identifier talking), the classifier alone counts for
+ * 40 % there.
  */
 export const classifierScale = (s: Structure): number =>
-  (s.data && s.code >= 0.5 && s.instructions.addressed + s.instructions.forgery === 0) || s.mention
+  (s.data && s.code >= 0.5 && s.instructions.addressed + s.instructions.forgery + s.instructions.taskSwitch < 2) ||
+    s.mention
     ? 0.4
     : 1
 

@@ -22,6 +22,10 @@ export interface TailStats {
   readonly functionWords: number
   /** Share of word tokens that do not look like words: very long, or without a vowel. */
   readonly nonWords: number
+  /** Share of tokens that are words glued to symbols, or stray brackets and marks (not arithmetic). */
+  readonly glued: number
+  /** Share of tokens that are arithmetic: numbers, one-letter variables, operators. */
+  readonly arithmetic: number
   /** Number of tokens. */
   readonly tokens: number
 }
@@ -33,6 +37,12 @@ const FUNCTION_WORDS = new Set([
 ])
 
 const TAIL = 240
+
+// A number, a one-letter variable or a power of it, or an operator, with brackets and punctuation around.
+const ARITHMETIC = /^[(\[|]*(?:[-+*/=^<>%]{1,2}|[-+]?\d+(?:[.,]\d+)*[a-z]?(?:\^\d+)?|\d*[a-z](?:\^\d+)?)[)\]|,.;:?!]*$/i
+
+// Lone brackets and marks that neither prose nor arithmetic leaves between words.
+const STRAY = /[\[\]{}<>|`~\\^_@#$%!]/
 
 const LETTER = /\p{L}/u
 const isLetterCode = (c: number, ch: string) =>
@@ -86,11 +96,18 @@ export const stats = (text: string): TailStats => {
   }
   const letters = ascii + nonAscii
   let odd = 0
+  let glued = 0
+  let arithmetic = 0
   let fw = 0
   let wordTokens = 0
   let nonWords = 0
   for (const t of tokens) {
-    if (oddToken(t)) odd++
+    if (oddToken(t)) {
+      odd++
+      if ((t.match(/\p{L}/gu)?.length ?? 0) >= 2) glued++
+    }
+    if (t.length === 1 && STRAY.test(t)) glued++
+    if (ARITHMETIC.test(t)) arithmetic++
     const w = t.toLowerCase().replace(/^[^a-z]+|[^a-z]+$/g, "")
     if (FUNCTION_WORDS.has(w)) fw++
     if (/^[a-z]+$/.test(w)) {
@@ -101,6 +118,8 @@ export const stats = (text: string): TailStats => {
   return {
     functionWords: tokens.length === 0 ? 0 : fw / tokens.length,
     nonWords: wordTokens === 0 ? 0 : nonWords / wordTokens,
+    glued: tokens.length === 0 ? 0 : glued / tokens.length,
+    arithmetic: tokens.length === 0 ? 0 : arithmetic / tokens.length,
     tokens: tokens.length,
     symbolDensity: chars === 0 ? 0 : symbols / chars,
     oddTokens: tokens.length === 0 ? 0 : odd / tokens.length,
@@ -108,6 +127,12 @@ export const stats = (text: string): TailStats => {
     mixedScript: letters === 0 || ascii === 0 || nonAscii === 0 ? 0 : Math.min(nonAscii, ascii) / letters,
     entropy
   }
+}
+
+const lineBreaks = (t: string, from: number): number => {
+  let n = 0
+  for (let i = t.indexOf("\n", from); i >= 0 && n < 2; i = t.indexOf("\n", i + 1)) n++
+  return n
 }
 
 const squash = (x: number) => Math.max(0, Math.min(1, x))
@@ -121,6 +146,8 @@ export const suffixScore = (text: string): number => {
   const t = text.trim()
   if (t.length < 40) return 0
   const cut = Math.max(t.length - TAIL, Math.floor(t.length / 2))
+  // A searched suffix is one run appended to the request: a tail of several lines is a code block, a table or a list.
+  if (lineBreaks(t, cut) >= 2) return 0
   return scoreSplit(stats(t.slice(Math.max(0, cut - 1_500), cut)), stats(t.slice(cut)))
 }
 
@@ -129,9 +156,12 @@ const scoreSplit = (h: TailStats, s: TailStats): number => {
     squash(s.mixedScript * 4) * 0.15
   // Odd throughout (code, tables, another notation) is not a suffix: the tail must be odder than the head.
   const contrast = squash((s.oddTokens - h.oddTokens) * 4) * 0.7 + squash((s.symbolDensity - h.symbolDensity) * 5) * 0.3
-  // Prose keeps its function words; a searched suffix drops them while the request before it has them.
-  const proseBreak = s.tokens >= 6 && h.tokens >= 4
-    ? squash((h.functionWords - s.functionWords - 0.1) * 3) * squash(s.oddTokens * 4 + s.nonWords * 2)
+  // Prose keeps its function words; a searched suffix drops them while the request before it has them,
+  // and glues words to symbols or makes up words instead. Arithmetic drops them too, but glues no words.
+  const proseBreak = s.tokens >= 8 && h.tokens >= 4
+    ? squash((h.functionWords - s.functionWords - 0.1) * 3) * squash(s.glued * 4 + s.nonWords * 2)
     : 0
-  return squash(odd * (0.3 + 0.7 * contrast) + (s.entropy > 4.6 ? 0.05 : 0) + 0.5 * proseBreak)
+  // Equations are symbol-heavy the way suffixes are, but they are numbers, variables and operators.
+  const arithmetic = s.arithmetic >= 0.4 ? 0.5 : 1
+  return squash((odd * (0.3 + 0.7 * contrast) + (s.entropy > 4.6 ? 0.05 : 0) + 0.5 * proseBreak) * arithmetic)
 }
