@@ -51,6 +51,15 @@ const ADDRESSED = new RegExp(
 const TASK_SWITCH =
   /\b(?:instead(?:,)? (?:of|you|please|just|do|say|print|write|output|respond|reply|tell)|new (?:task|instructions?|objective|goal|directive|assignment)|change of (?:plans?|task)|(?:your|the) (?:real|actual|true|new|updated) (?:task|goal|job|instructions?|objective)|from now on|before (?:you )?(?:continue|proceed|answer|respond|reply|finish|complete|doing)|(?:after|once) (?:you (?:have )?)?(?:finish(?:ed)?|complete[d]?|answer(?:ed)?|done)(?: (?:that|this|the task))?,? (?:please )?(?:also )?(?:do|send|write|say|print|run|tell)|ignore (?:the |all |any |previous |prior |above |earlier |your )|disregard (?:the |all |any |previous |prior |above |earlier |your )|forget (?:the |all |everything|previous |prior |your ))/gi
 
+// Orders about the answer the model will give, written into data: a person writing to a person asks for a
+// reply, not for something to be put in "your response" or for the answer to start or end a certain way.
+const ABOUT_THE_ANSWER =
+  /\b(?:(?:include|add|append|insert|mention|put|embed)\b[^\n]{0,60}?\b(?:in|into|to|at the (?:end|start|beginning) of) your (?:answer|response|output|summary|reply|translation)|(?:begin|start|end|conclude|prefix|finish) (?:each |every )?(?:of )?your (?:answer|response|output|summary|replies|reply)s? with|(?:answer|respond|reply) (?:only |exclusively )?in (?:french|spanish|german|italian|portuguese|chinese|japanese|russian|arabic|pig latin|emojis?|(?:a )?(?:poem|haiku|rhyme|song)))\b/gi
+
+// An override followed by what to do instead, in one sentence: "ignore the rest of this text and print ...".
+const OVERRIDE_THEN_ORDER =
+  /\b(?:ignore|disregard|forget|skip)\b[^.\n]{0,80}?\b(?:and|then)\s+(?:instead\s+)?(?:just\s+|only\s+)?(?:print|output|say|respond|reply|write|return|repeat|state|answer|report|display)\b/gi
+
 const FORGERY = new RegExp(
   [
     String.raw`<\|?\s*(?:im_start|im_end|system|endoftext|eot_id|start_header_id|end_header_id|user|assistant)\s*\|?>`,
@@ -76,8 +85,8 @@ const squash = (x: number) => Math.max(0, Math.min(1, x))
 
 /** Finds the marks of an instruction addressed to the assistant in `text` (folded, lower case). */
 export const instructionEvidence = (text: string): InstructionEvidence => {
-  const addressed = count(ADDRESSED, text, 8)
-  const taskSwitch = count(TASK_SWITCH, text, 8)
+  const addressed = Math.min(8, count(ADDRESSED, text, 8) + count(ABOUT_THE_ANSWER, text, 4))
+  const taskSwitch = Math.min(8, count(TASK_SWITCH, text, 8) + count(OVERRIDE_THEN_ORDER, text, 4))
   const forgery = count(FORGERY, text, 8)
   const fakeCompletion = count(FAKE_COMPLETION, text, 4)
   const imperatives = count(IMPERATIVE, text, 16)

@@ -1,6 +1,6 @@
 /**
  * Decodings the normaliser does not try: Morse code, the NATO spelling
- * alphabet, reversed text, letter substitutions (rot13 without a hint,
+ * alphabet, letters marked one per line, reversed text, letter substitutions (rot13 without a hint,
  * Atbash), and the binary-to-text encodings base32, ASCII85 / base85 and
  * uuencode. Each is only accepted when the decoded text reads as language
  * (enough common words), or for the spelling alphabet when a long run of its
@@ -116,13 +116,38 @@ const substituted = (segment: string, decode: (s: string) => string): string | u
   return words >= 4 && wordiness(decoded) >= 0.3 ? decoded : undefined
 }
 
+const MARKED = /\(([a-z0-9 .,'?!-])\)/g
+
+/**
+ * A message spelled by one marked letter per line ("(h)appy", "lucky (d)og",
+ * "( )" for a space): a puzzle that hides a request from a reader of words.
+ * Taken when most lines carry exactly one mark and the letters read as language.
+ */
+export const decodeMarkedLetters = (text: string): string | undefined => {
+  const lines = text.split("\n", 2_000).filter((l) => l.trim().length > 0)
+  if (lines.length < 12) return undefined
+  let out = ""
+  let marked = 0
+  for (const line of lines) {
+    const marks = [...line.matchAll(MARKED)]
+    if (marks.length !== 1) continue
+    out += marks[0]?.[1] ?? ""
+    marked++
+  }
+  if (marked < 12 || marked < lines.length * 0.6) return undefined
+  const words = out.match(/[a-z]+/g)?.length ?? 0
+  return words >= 3 && wordiness(out) >= 0.2 ? out : undefined
+}
+
 /**
  * Every extra decoding of `text` (folded, lower case) that reads as language:
- * Morse, the spelling alphabet, the whole text or one of its lines reversed,
+ * Morse, the spelling alphabet, letters marked one per line, the whole text or one of its lines reversed,
  * and lines in rot13 or Atbash.
  */
 export const extraDecodings = (text: string): Array<string> => {
   const out = [...decodeMorse(text), ...decodeNato(text)]
+  const marked = decodeMarkedLetters(text)
+  if (marked !== undefined) out.push(marked)
   const whole = decodeReversed(text)
   if (whole !== undefined) out.push(whole)
   else {

@@ -8,7 +8,7 @@
 import type { AgentAction } from "@patinox/core"
 import { codeLikeness, instructionEvidence, tableLikeness, trailingOrders, wrappedOrders } from "./dataInstructions.js"
 import type { InstructionEvidence } from "./dataInstructions.js"
-import { extraDecodings, rawDecodings } from "./decode.js"
+import { decodeMarkedLetters, extraDecodings, rawDecodings } from "./decode.js"
 import { actionCues, harmCues } from "./harm.js"
 import { classifierText } from "./normalize.js"
 import type { Normalized } from "./normalize.js"
@@ -76,6 +76,9 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
   const leet = n.signals.leet >= 2 && n.leet !== n.collapsed
   const visibleHarm = carriers.length === 0 && !leet ? 0 : harmCues(n.collapsed)
   let hiddenHarm = leet ? harmCues(n.leet.length > 8_000 ? n.leet.slice(0, 8_000) : n.leet) - visibleHarm : 0
+  // A request spelled out one marked letter per line is hidden from readers on purpose: no harm word is needed.
+  const puzzle = decoded.length > 0 ? decodeMarkedLetters(n.folded.length > 20_000 ? n.folded.slice(0, 20_000) : n.folded) : undefined
+  if (puzzle !== undefined && REQUEST.test(puzzle.trim())) hiddenHarm = Math.max(hiddenHarm, 1)
   let hiddenOrders = 0
   for (const c of carriers) {
     const t = c.length > 4_000 ? c.slice(0, 4_000) : c
@@ -144,6 +147,9 @@ export const classifierScale = (s: Structure): number =>
     s.mention
     ? 0.4
     : 1
+
+const REQUEST =
+  /^(?:how (?:to|do|can|would)|what (?:is|are) the (?:best|easiest)|give|write|explain|create|describe|provide|list|tell|make|generate|develop|design|teach|outline|show|draft|compose|produce|suggest|offer)\b/
 
 // A short request to translate, define or explain a quoted fragment mentions
 // the fragment; it does not use it.
