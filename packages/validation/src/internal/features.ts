@@ -9,7 +9,7 @@ import type { AgentAction } from "@patinox/core"
 import { codeLikeness, instructionEvidence, tableLikeness, trailingOrders, wrappedOrders } from "./dataInstructions.js"
 import type { InstructionEvidence } from "./dataInstructions.js"
 import { decodeMarkedLetters, extraDecodings, rawDecodings } from "./decode.js"
-import { actionCues, harmCues } from "./harm.js"
+import { actionCues, harmCues, harmCuesUnspaced } from "./harm.js"
 import { classifierText } from "./normalize.js"
 import type { Normalized } from "./normalize.js"
 import { personaFraming } from "./persona.js"
@@ -82,7 +82,7 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
   let hiddenOrders = 0
   for (const c of carriers) {
     const t = c.length > 4_000 ? c.slice(0, 4_000) : c
-    hiddenHarm = Math.max(hiddenHarm, harmCues(t) - visibleHarm)
+    hiddenHarm = Math.max(hiddenHarm, (/\s/.test(t.trim()) ? harmCues(t) : harmCuesUnspaced(t)) - visibleHarm)
     const ev = instructionEvidence(t)
     hiddenOrders = Math.max(hiddenOrders, actionCues(t) + ev.taskSwitch + ev.addressed + ev.forgery)
   }
