@@ -49,11 +49,13 @@ export const decodeMorse = (text: string): Array<string> => {
 }
 
 /** The text read backwards, when that reads better than forwards. */
-export const decodeReversed = (text: string): string | undefined => {
+export const decodeReversed = (text: string, forwardWordiness?: number): string | undefined => {
   if (text.length < 12) return undefined
   const sample = text.length > 4_000 ? text.slice(0, 4_000) : text
+  const forward = forwardWordiness ?? wordiness(sample)
+  // Reversed would need more than 65 % common words to win: ordinary prose is not worth reversing.
+  if (forward >= 0.3) return undefined
   const reversed = [...sample].reverse().join("")
-  const forward = wordiness(sample)
   const backward = wordiness(reversed)
   return backward >= 0.2 && backward > forward * 2 + 0.05 ? reversed : undefined
 }
@@ -88,9 +90,9 @@ const atbash = (s: string): string => s.replace(/[a-z]/g, (c) => String.fromChar
  * The pieces of a text a substitution cipher may hide in: every line, and
  * the part of a line after a label ("encoded: ...").
  */
-const segments = (text: string): Array<string> => {
+const segments = (lines: ReadonlyArray<string>): Array<string> => {
   const out: Array<string> = []
-  for (const line of text.split("\n").slice(0, 200)) {
+  for (const line of lines) {
     const t = line.trim()
     if (t.length < 12) continue
     out.push(t)
@@ -108,9 +110,6 @@ const lettered = (line: string): boolean => {
 
 /** A letter substitution of a segment when it reads as language and the segment does not. */
 const substituted = (segment: string, decode: (s: string) => string): string | undefined => {
-  if (!lettered(segment)) return undefined
-  const forward = wordiness(segment)
-  if (forward >= 0.15) return undefined
   const decoded = decode(segment)
   const words = decoded.match(/[a-z]+/g)?.length ?? 0
   return words >= 4 && wordiness(decoded) >= 0.3 ? decoded : undefined
@@ -148,16 +147,22 @@ export const extraDecodings = (text: string): Array<string> => {
   const out = [...decodeMorse(text), ...decodeNato(text)]
   const marked = decodeMarkedLetters(text)
   if (marked !== undefined) out.push(marked)
-  const whole = decodeReversed(text)
+  const lines = text.split("\n").slice(0, 200)
+  const whole = lines.length > 1 ? decodeReversed(text) : undefined
   if (whole !== undefined) out.push(whole)
   else {
-    for (const line of text.split("\n").slice(0, 200)) {
-      const r = lettered(line) ? decodeReversed(line) : undefined
+    for (const line of lines) {
+      // Lines that read as language forwards are neither reversed nor ciphered: one wordiness pass each.
+      if (!lettered(line)) continue
+      const forward = wordiness(line.length > 4_000 ? line.slice(0, 4_000) : line)
+      if (forward >= 0.3) continue
+      const r = decodeReversed(line, forward)
       if (r !== undefined && out.length < 6) out.push(r)
     }
   }
-  for (const seg of segments(text)) {
+  for (const seg of segments(lines)) {
     if (out.length >= 8) break
+    if (!lettered(seg) || wordiness(seg) >= 0.15) continue
     const r = substituted(seg, rot13) ?? substituted(seg, atbash)
     if (r !== undefined) out.push(r)
   }

@@ -148,12 +148,18 @@ export const suffixScore = (text: string): number => {
   const cut = Math.max(t.length - TAIL, Math.floor(t.length / 2))
   // A searched suffix is one run appended to the request: a tail of several lines is a code block, a table or a list.
   if (lineBreaks(t, cut) >= 2) return 0
-  return scoreSplit(stats(t.slice(Math.max(0, cut - 1_500), cut)), stats(t.slice(cut)))
+  return scoreSplit(() => stats(t.slice(Math.max(0, cut - 1_500), cut)), stats(t.slice(cut)))
 }
 
-const scoreSplit = (h: TailStats, s: TailStats): number => {
+const scoreSplit = (head: () => TailStats, s: TailStats): number => {
   const odd = squash((s.oddTokens - 0.06) * 3) * 0.6 + squash((s.symbolDensity - 0.1) * 4) * 0.25 +
     squash(s.mixedScript * 4) * 0.15
+  // Equations are symbol-heavy the way suffixes are, but they are numbers, variables and operators.
+  const arithmetic = s.arithmetic >= 0.4 ? 0.5 : 1
+  const entropy = s.entropy > 4.6 ? 0.05 : 0
+  // A plain tail scores the same whatever the head is: most texts stop here.
+  if (odd === 0 && s.glued === 0 && s.nonWords === 0) return squash(entropy * arithmetic)
+  const h = head()
   // Odd throughout (code, tables, another notation) is not a suffix: the tail must be odder than the head.
   const contrast = squash((s.oddTokens - h.oddTokens) * 4) * 0.7 + squash((s.symbolDensity - h.symbolDensity) * 5) * 0.3
   // Prose keeps its function words; a searched suffix drops them while the request before it has them,
@@ -161,7 +167,5 @@ const scoreSplit = (h: TailStats, s: TailStats): number => {
   const proseBreak = s.tokens >= 8 && h.tokens >= 4
     ? squash((h.functionWords - s.functionWords - 0.1) * 3) * squash(s.glued * 4 + s.nonWords * 2)
     : 0
-  // Equations are symbol-heavy the way suffixes are, but they are numbers, variables and operators.
-  const arithmetic = s.arithmetic >= 0.4 ? 0.5 : 1
-  return squash((odd * (0.3 + 0.7 * contrast) + (s.entropy > 4.6 ? 0.05 : 0) + 0.5 * proseBreak) * arithmetic)
+  return squash((odd * (0.3 + 0.7 * contrast) + entropy + 0.5 * proseBreak) * arithmetic)
 }
