@@ -323,11 +323,14 @@ const structureSignals = (s: Structure): Array<Signal> => {
   }
   const ev = s.instructions
   const strong = ev.addressed + ev.taskSwitch + ev.forgery + ev.fakeCompletion
-  if (s.data && strong > 0 && ev.score >= 0.45 && s.code < 0.5) {
+  // One phrase addressed to the assistant scores 0.45 (up to rounding) and is enough evidence.
+  if (s.data && strong > 0 && ev.score >= 0.45 - 1e-9 && s.code < 0.5) {
+    // Fields and cells hold values: one that addresses the reader of the record was written for the model.
+    const structured = s.table >= 0.5 || s.record >= 0.5
     out.push({
       id: "instruction-in-data",
       kind: "structure",
-      weight: Math.min(0.55, 0.55 * ev.score),
+      weight: structured ? 0.7 : Math.min(0.55, 0.55 * ev.score),
       detail: `data addresses the assistant (addressed ${ev.addressed}, task switches ${ev.taskSwitch}, forged roles ${ev.forgery}, fake completions ${ev.fakeCompletion})`
     })
   }

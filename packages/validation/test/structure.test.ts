@@ -1,5 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { codeLikeness, instructionEvidence, tableLikeness, trailingOrders, wrappedOrders } from "../src/internal/dataInstructions.js"
+import {
+  codeLikeness,
+  instructionEvidence,
+  recordLikeness,
+  tableLikeness,
+  trailingOrders,
+  wrappedOrders
+} from "../src/internal/dataInstructions.js"
 import {
   decodeAscii85,
   decodeBase32,
@@ -75,6 +82,13 @@ describe("instruction-in-data detection", () => {
     const ev = instructionEvidence(mail)
     assert.strictEqual(ev.addressed, 0)
     assert.strictEqual(ev.taskSwitch, 0)
+  })
+
+  it("tells a record of fields from a letter", () => {
+    const whois = "Domain Name: example.org\nRegistrar: Example Registrar\nCreated: 2020-01-02\nExpires: 2030-01-02\n" +
+      "Status: active\nName Server: ns1.example.org"
+    assert.isAtLeast(recordLikeness(whois), 0.9)
+    assert.strictEqual(recordLikeness("Dear Ann,\nthanks for the plants.\nThey are doing well.\nThe roses too.\nSee you.\nTom"), 0)
   })
 
   it("leaves descriptive data alone", () => {

@@ -149,6 +149,20 @@ export const tableLikeness = (text: string): number => {
   return best
 }
 
+const FIELD = /^\s*(?:- )?[A-Za-z_][\w ./-]{0,40}:(?:\s+\S|\s*$)/
+
+/**
+ * How much `text` looks like a record, in [0, 1]: the share of its lines
+ * that are `key: value` fields (WHOIS, YAML, headers, logs).
+ */
+export const recordLikeness = (text: string): number => {
+  const lines = text.split("\n", 400).filter((l) => l.trim().length > 0)
+  if (lines.length < 6) return 0
+  let fields = 0
+  for (const l of lines) if (FIELD.test(l)) fields++
+  return fields / lines.length
+}
+
 // An order to the reader opening a sentence or a cell: a capitalised verb, then a clause.
 const CELL_ORDER =
   /(?:^|[\s|,;"(])(?:(?:Now|Then|Next|Also|Finally|And),? )?(?:Please,? )?(?:Ignore|IGNORE|Disregard|Forget|Do not|Don't|Never|Stop|STOP|Instead|Send|Forward|E-?mail|Transfer|Pay|Delete|Remove|Print|PRINT|Output|Say|Respond|Reply|Write|Include|Append|Visit|Click|Open|Call|Execute|Run|Tell|Reveal|Repeat|Translate|Insert|Add|Change|Update|Modify|Create|Schedule|Book|Share|Grant|Invite|Post|Make|Give|Provide|List|Describe|Explain|Generate|Recommend|Answer|Summari[sz]e)\b([^|\t\n]{0,300})/g

@@ -6,7 +6,7 @@
  * @internal
  */
 import type { AgentAction } from "@patinox/core"
-import { codeLikeness, instructionEvidence, tableLikeness, trailingOrders, wrappedOrders } from "./dataInstructions.js"
+import { codeLikeness, instructionEvidence, recordLikeness, tableLikeness, trailingOrders, wrappedOrders } from "./dataInstructions.js"
 import type { InstructionEvidence } from "./dataInstructions.js"
 import { decodeMarkedLetters, extraDecodings, rawDecodings } from "./decode.js"
 import { actionCues, harmCues, harmCuesUnspaced } from "./harm.js"
@@ -41,6 +41,8 @@ export interface Structure {
   readonly wrapped: { readonly embedded: number; readonly harm: number; readonly orders: number }
   /** Table-likeness of the text, and orders to the reader in the table's tail (data). */
   readonly table: number
+  /** Record-likeness (`key: value` lines) of data. */
+  readonly record: number
   readonly trailingOrders: number
 }
 
@@ -93,6 +95,7 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
     ? { embedded: embedded.length, harm: harmCues(said), orders: actionCues(said) + instructionEvidence(said).taskSwitch }
     : { embedded: 0, harm: 0, orders: 0 }
   const table = data ? tableLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text) : 0
+  const record = data ? recordLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text) : 0
   const trailing = table >= 0.5 ? trailingOrders(text.length > 20_000 ? text.slice(-4_000) : text) : 0
   const d = data ? 1 : 0
   const dense = [
@@ -129,6 +132,7 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
       hiddenOrders,
       wrapped,
       table,
+      record,
       trailingOrders: trailing
     }
   }
