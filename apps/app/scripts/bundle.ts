@@ -48,11 +48,11 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
 })
 
-// `PromptGuard` reads its model at `../models/prompt-classifier.json` from its own module: from `dist/bin`, `dist/models`.
+// `PromptGuard` reads its model at `../models/prompt-classifier.bin` from its own module: from `dist/bin`, `dist/models`.
 mkdirSync(path("../dist/models"), { recursive: true })
 copyFileSync(
-  path("../../../packages/validation/models/prompt-classifier.json"),
-  path("../dist/models/prompt-classifier.json")
+  path("../../../packages/validation/models/prompt-classifier.bin"),
+  path("../dist/models/prompt-classifier.bin")
 )
 
 // The dashboard's static assets, served at / from `dist/dashboard` (docs/dashboard.md).

@@ -2,7 +2,8 @@
  * Trains the prompt guard's classifier (logistic regression over hashed word
  * and character n-grams plus structural signals; see src/internal/linear.ts)
  * on the train split of the development files and writes
- * `models/prompt-classifier.json`, then prints the validation-split figures.
+ * `models/prompt-classifier.bin` (binary: a JSON header, then int16 weights;
+ * see src/internal/linear.ts), then prints the validation-split figures.
  * Deterministic: the split is a hash of the text and the optimiser is seeded.
  *
  *   npx tsx --conditions=@patinox/source packages/validation/scripts/train-prompt-classifier.ts \
@@ -37,7 +38,7 @@ const defaultData = ["prompts_dev.jsonl", "prompts_dev2.jsonl"]
   .map((f) => join(repoRoot, "../shared/eval", f))
   .filter((f) => existsSync(f))
 const dataFiles = (arg("--data")?.split(",") ?? defaultData).map((f) => resolve(f))
-const outFile = resolve(arg("--out") ?? join(here, "../models/prompt-classifier.json"))
+const outFile = resolve(arg("--out") ?? join(here, "../models/prompt-classifier.bin"))
 const write = !process.argv.includes("--no-write")
 
 const options: Linear.TrainOptions = {
@@ -62,17 +63,16 @@ const main = async () => {
   const byLabel: Record<string, number> = {}
   for (const [i, r] of rows.entries()) if (isTrain[i]) byLabel[r.label] = (byLabel[r.label] ?? 0) + 1
   const model = Trainer.fit(prepared, (i) => isTrain[i] === true, options)
-  const json = Linear.toJson(model, {
+  const bytes = Linear.toBytes(model, {
     trainedOn: "train split (fnv1a(text) % 100 < 70) of the development prompt files",
     trainRowsByLabel: byLabel,
     negatives: "benign + harmful",
     options
   })
-  const text = JSON.stringify(json)
-  console.log(`model: 2^${Linear.BITS} buckets + ${Linear.DENSE} dense, ${(text.length / 1024).toFixed(0)} KiB, calibration a=${model.calibration.a.toFixed(3)} b=${model.calibration.b.toFixed(3)}`)
-  if (write) writeFileSync(outFile, text + "\n")
+  console.log(`model: 2^${Linear.BITS} buckets + ${Linear.DENSE} dense, ${(bytes.length / 1024).toFixed(0)} KiB, calibration a=${model.calibration.a.toFixed(3)} b=${model.calibration.b.toFixed(3)}`)
+  if (write) writeFileSync(outFile, bytes)
 
-  const guard = Either.getOrThrowWith(PromptGuard.fromModel(json), (e) => e)
+  const guard = Either.getOrThrowWith(PromptGuard.fromBytes(bytes), (e) => e)
   const line = (name: string, f: Awaited<ReturnType<typeof evaluatePrompts>>["overall"]) =>
     console.log(
       `${name.padEnd(46)} n=${String(f.counts.rows).padStart(5)} jb=${pct(f.recall.jailbreak)} inj=${pct(f.recall.injection)} att=${pct(f.recall.attack)} fpr=${pct(f.falsePositiveRate)} harm=${pct(f.harmfulFlagRate)}`

@@ -183,7 +183,7 @@ export const signatures: ReadonlyArray<{
  * @since 0.1.0
  * @category model
  */
-export const defaultModelUrl: URL = new URL("../models/prompt-classifier.json", import.meta.url)
+export const defaultModelUrl: URL = new URL("../models/prompt-classifier.bin", import.meta.url)
 
 // ---------------------------------------------------------------------------
 // matching
@@ -294,6 +294,18 @@ const mergeSpans = (spans: ReadonlyArray<Span>): Array<Span> => {
   return out
 }
 
+/** The attack family each structural signal stands for. */
+const structureCategory: Readonly<Record<string, Category>> = {
+  "adversarial-suffix": "jailbreak",
+  "persona-framing": "jailbreak",
+  "hidden-harmful-request": "jailbreak",
+  "wrapped-harmful-request": "jailbreak",
+  "instruction-in-data": "injection",
+  "hidden-instruction": "injection",
+  "wrapped-instruction": "injection",
+  "instruction-after-table": "injection"
+}
+
 /**
  * Rule evidence from the structural reading: each fires on the shape of the
  * text, not on any string seen in training.
@@ -305,28 +317,65 @@ const structureSignals = (s: Structure): Array<Signal> => {
     out.push({
       id: "adversarial-suffix",
       kind: "structure",
-      weight: s.suffix >= 0.7 ? 0.7 : 0.45,
-      detail: `token-soup tail (score ${s.suffix.toFixed(2)})`
+      weight: s.suffix >= 0.7 || s.harm > 0 ? 0.7 : 0.45,
+      detail: `token-soup tail (score ${s.suffix.toFixed(2)})${s.harm > 0 ? " after a harmful request" : ""}`
     })
   }
   const ev = s.instructions
   const strong = ev.addressed + ev.taskSwitch + ev.forgery + ev.fakeCompletion
-  if (s.data && strong > 0 && ev.score >= 0.6 && s.code < 0.5) {
+  // One phrase addressed to the assistant scores 0.45 (up to rounding) and is enough evidence.
+  if (s.data && strong > 0 && ev.score >= 0.45 - 1e-9 && s.code < 0.5) {
+    // Fields and cells hold values: one that addresses the reader of the record was written for the model.
+    const structured = s.table >= 0.5 || s.record >= 0.5
     out.push({
       id: "instruction-in-data",
       kind: "structure",
-      weight: Math.min(0.55, 0.55 * ev.score),
+      weight: structured ? 0.7 : Math.min(0.55, 0.55 * ev.score),
       detail: `data addresses the assistant (addressed ${ev.addressed}, task switches ${ev.taskSwitch}, forged roles ${ev.forgery}, fake completions ${ev.fakeCompletion})`
     })
   }
+  if (s.data && s.table >= 0.5 && s.trailingOrders > 0 && s.code < 0.5) {
+    out.push({
+      id: "instruction-after-table",
+      kind: "structure",
+      weight: s.trailingOrders >= 2 ? 0.7 : 0.55,
+      detail: `${s.trailingOrders} order(s) to the reader in the tail of a table`
+    })
+  }
   if (!s.data && s.persona > 0) {
-    out.push({ id: "persona-framing", kind: "structure", weight: 0.6 * s.persona, detail: "role-play or hypothetical framing around a sensitive request" })
+    out.push({
+      id: "persona-framing",
+      kind: "structure",
+      weight: s.personaDetail ? 0.72 : 0.6 * s.persona,
+      detail: s.personaDetail
+        ? "role-play or hypothetical framing around a sensitive request, with a demand for exhaustive detail"
+        : "role-play or hypothetical framing around a sensitive request"
+    })
+  }
+  // An encoded or disguised harmful request is the technique; the same request in plain text is a moderation matter.
+  if (!s.data && s.hiddenHarm > 0) {
+    out.push({ id: "hidden-harmful-request", kind: "structure", weight: 0.7, detail: "a harmful request that only reads after decoding" })
+  }
+  if (s.hiddenOrders > 0) {
+    out.push({
+      id: "hidden-instruction",
+      kind: "structure",
+      weight: s.hiddenOrders >= 2 ? 0.7 : 0.55,
+      detail: "an order that overrides instructions or acts on the user's assets, readable only after decoding"
+    })
+  }
+  if (s.wrapped.embedded > 0 && s.wrapped.harm > 0) {
+    out.push({ id: "wrapped-harmful-request", kind: "structure", weight: 0.7, detail: "a text-editing task whose text asks for harmful content" })
+  } else if (s.wrapped.embedded > 0 && s.wrapped.orders > 0) {
+    out.push({ id: "wrapped-instruction", kind: "structure", weight: 0.55, detail: "a text-editing task whose text is an order to the model" })
   }
   if (s.decoded.length > 0) {
-    out.push({ id: "decoded-text", kind: "normalization", weight: 0.1, detail: `${s.decoded.length} Morse or reversed passage(s) decoded` })
+    out.push({ id: "decoded-text", kind: "normalization", weight: 0.1, detail: `${s.decoded.length} encoded passage(s) decoded` })
   }
   return out
 }
+
+const AIMED = /\b(?:instructions?|prompts?|assistant|ai|model|chatbot|llm|guidelines|directives|rules|system message)\b/
 
 const makeAnalyzer = (classifier: Linear.Model | undefined, options: Options) => (input: string, stage: AgentAction.Stage = "user_input"): Analysis => {
   const text = typeof input === "string" ? input : ""
@@ -339,9 +388,17 @@ const makeAnalyzer = (classifier: Linear.Model | undefined, options: Options) =>
   signals.push(...structureSignals(features.structure))
   let keep = 1
   let obfuscated = false
-  for (const s of signals) keep *= 1 - clamp01(s.weight)
+  for (const s of signals) {
+    keep *= 1 - clamp01(s.weight)
+    const c = structureCategory[s.id]
+    if (c !== undefined) catWeight[c] += clamp01(s.weight)
+  }
+  const code = features.structure.data && features.structure.code >= 0.5
   for (const h of hits) {
-    const w = clamp01(h.signature.weight * options.signatureScale)
+    // Source code resets commands and removes settings; there a match counts fully only when it names
+    // what an injection targets (instructions, prompts, the assistant).
+    const damped = code && !h.spans.some(([s, e]) => AIMED.test(n.folded.slice(s, e)))
+    const w = clamp01(h.signature.weight * options.signatureScale * (damped ? 0.4 : 1))
     keep *= 1 - w
     catWeight[h.signature.category] += w
     if (h.where !== "text") obfuscated = true
@@ -453,7 +510,8 @@ const build = (classifier: Linear.Model | undefined, options?: Partial<Options>)
 }
 
 /**
- * A detector from an already parsed model JSON value.
+ * A detector from an already parsed model JSON value (the version-1 format,
+ * weights in base64; the committed model is binary, see {@link fromBytes}).
  *
  * @since 0.1.0
  * @category constructors
@@ -463,6 +521,31 @@ export const fromModel = (
   options?: Partial<Options>
 ): Either.Either<Service, PromptGuardModelError> => {
   const model = Linear.fromJson(json)
+  if (typeof model === "string") return Either.left(new PromptGuardModelError({ reason: model }))
+  return Either.right(build(model, options))
+}
+
+/**
+ * A detector from the bytes of a model file: the binary format the trainer
+ * writes (`prompt-classifier.bin`), or a version-1 JSON model.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromBytes = (
+  bytes: Uint8Array,
+  options?: Partial<Options>
+): Either.Either<Service, PromptGuardModelError> => {
+  if (!Linear.isBinary(bytes)) {
+    let json: unknown
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes))
+    } catch {
+      return Either.left(new PromptGuardModelError({ reason: "not a model file (neither the binary format nor JSON)" }))
+    }
+    return fromModel(json, options)
+  }
+  const model = Linear.fromBytes(bytes)
   if (typeof model === "string") return Either.left(new PromptGuardModelError({ reason: model }))
   return Either.right(build(model, options))
 }
@@ -487,14 +570,14 @@ export const loadSync = (
 ): Either.Either<Service, PromptGuardModelError> => {
   const where = options?.modelPath ?? defaultModelUrl
   const path = typeof where === "string" ? where : fileURLToPath(where)
-  let json: unknown
+  let bytes: Uint8Array
   try {
-    json = JSON.parse(readFileSync(path, "utf8"))
+    bytes = readFileSync(path)
   } catch (cause) {
     return Either.left(new PromptGuardModelError({ reason: cause instanceof Error ? cause.message : String(cause), path }))
   }
   const { modelPath: _ignored, ...rest } = options ?? {}
-  return Either.mapLeft(fromModel(json, rest), (e) => new PromptGuardModelError({ reason: e.reason, path }))
+  return Either.mapLeft(fromBytes(bytes, rest), (e) => new PromptGuardModelError({ reason: e.reason, path }))
 }
 
 /**

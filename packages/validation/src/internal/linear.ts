@@ -301,7 +301,30 @@ export const probabilityOf = (m: Model, v: Vector): number =>
 // ---------------------------------------------------------------------------
 // the model file
 
-/** The serialised model (`models/prompt-classifier.json`). */
+/**
+ * The model file (`models/prompt-classifier.bin`): the magic bytes `PXLM`, a
+ * little-endian uint32 header length, a UTF-8 JSON header ({@link ModelHeader}),
+ * zero padding to an even offset, then each head's int16 little-endian
+ * weights (attack, then kind). Binary, not base64 inside JSON: a third
+ * smaller, read without decoding text, and not a text file that a text
+ * comparison can match against anything.
+ */
+export const MAGIC = "PXLM"
+
+/** The file's JSON header. */
+export interface ModelHeader {
+  readonly format: "patinox-prompt-linear"
+  readonly version: 2
+  readonly bits: number
+  readonly dense: number
+  /** Per head: the bias and the quantisation step of its int16 weights. */
+  readonly attack: { readonly bias: number; readonly scale: number }
+  readonly kind: { readonly bias: number; readonly scale: number }
+  readonly calibration: { readonly a: number; readonly b: number }
+  readonly meta?: Readonly<Record<string, unknown>>
+}
+
+/** The serialised model as JSON (version 1, weights in base64): still read, no longer written by the trainer. */
 export interface ModelJson {
   readonly format: "patinox-prompt-linear"
   readonly version: 1
@@ -314,52 +337,99 @@ export interface ModelJson {
   readonly meta?: Readonly<Record<string, unknown>>
 }
 
-const quantise = (h: Head): ModelJson["attack"] => {
+interface Quantised {
+  readonly bias: number
+  readonly scale: number
+  readonly weights: Int16Array
+}
+
+const quantise = (h: Head): Quantised => {
   let max = 0
   for (const x of h.w) max = Math.max(max, Math.abs(x))
   const scale = max === 0 ? 1 : max / 32_767
   const q = new Int16Array(h.w.length)
   for (let i = 0; i < h.w.length; i++) q[i] = Math.round((h.w[i] ?? 0) / scale)
-  return { bias: h.bias, scale, weights: Buffer.from(q.buffer, q.byteOffset, q.byteLength).toString("base64") }
+  return { bias: h.bias, scale, weights: q }
 }
 
-const dequantise = (j: ModelJson["attack"]): Head | string => {
-  const bytes = Buffer.from(j.weights, "base64")
-  if (bytes.length !== SIZE * 2) return `weights must hold ${SIZE} int16 values`
+/** Reads `SIZE` int16 little-endian weights at `offset` of `bytes`. */
+const dequantise = (bytes: Uint8Array, offset: number, bias: number, scale: number): Head => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const w = new Float32Array(SIZE)
-  for (let i = 0; i < SIZE; i++) w[i] = bytes.readInt16LE(i * 2) * j.scale
-  return { w, bias: j.bias }
+  for (let i = 0; i < SIZE; i++) w[i] = view.getInt16(offset + i * 2, true) * scale
+  return { w, bias }
 }
 
-/** The model as its JSON file. */
-export const toJson = (m: Model, meta?: Readonly<Record<string, unknown>>): ModelJson => ({
-  format: "patinox-prompt-linear",
-  version: 1,
-  bits: BITS,
-  dense: DENSE,
-  attack: quantise(m.attack),
-  kind: quantise(m.kind),
-  calibration: m.calibration,
-  ...(meta === undefined ? {} : { meta })
-})
+const int16Bytes = (q: Int16Array): Uint8Array => {
+  const out = new Uint8Array(q.length * 2)
+  const view = new DataView(out.buffer)
+  for (let i = 0; i < q.length; i++) view.setInt16(i * 2, q[i] ?? 0, true)
+  return out
+}
 
-const headJson = (u: unknown): ModelJson["attack"] | undefined => {
+/** The model as its binary file. */
+export const toBytes = (m: Model, meta?: Readonly<Record<string, unknown>>): Uint8Array => {
+  const attack = quantise(m.attack)
+  const kind = quantise(m.kind)
+  const header: ModelHeader = {
+    format: "patinox-prompt-linear",
+    version: 2,
+    bits: BITS,
+    dense: DENSE,
+    attack: { bias: attack.bias, scale: attack.scale },
+    kind: { bias: kind.bias, scale: kind.scale },
+    calibration: m.calibration,
+    ...(meta === undefined ? {} : { meta })
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header))
+  const start = 8 + json.length + ((8 + json.length) % 2)
+  const out = new Uint8Array(start + SIZE * 4)
+  out.set(new TextEncoder().encode(MAGIC), 0)
+  new DataView(out.buffer).setUint32(4, json.length, true)
+  out.set(json, 8)
+  out.set(int16Bytes(attack.weights), start)
+  out.set(int16Bytes(kind.weights), start + SIZE * 2)
+  return out
+}
+
+/** The model as a version-1 JSON value (base64 weights); kept for tools that want one text file. */
+export const toJson = (m: Model, meta?: Readonly<Record<string, unknown>>): ModelJson => {
+  const head = (h: Head): ModelJson["attack"] => {
+    const q = quantise(h)
+    return { bias: q.bias, scale: q.scale, weights: Buffer.from(int16Bytes(q.weights)).toString("base64") }
+  }
+  return {
+    format: "patinox-prompt-linear",
+    version: 1,
+    bits: BITS,
+    dense: DENSE,
+    attack: head(m.attack),
+    kind: head(m.kind),
+    calibration: m.calibration,
+    ...(meta === undefined ? {} : { meta })
+  }
+}
+
+const headOf = (u: unknown, withWeights: boolean): { bias: number; scale: number; weights?: string } | undefined => {
   if (typeof u !== "object" || u === null) return undefined
   const o = u as Record<string, unknown>
   const bias = o["bias"]
   const scale = o["scale"]
   const weights = o["weights"]
-  return typeof bias === "number" && typeof scale === "number" && scale > 0 && typeof weights === "string"
-    ? { bias, scale, weights }
-    : undefined
+  if (typeof bias !== "number" || typeof scale !== "number" || !(scale > 0)) return undefined
+  if (!withWeights) return { bias, scale }
+  return typeof weights === "string" ? { bias, scale, weights } : undefined
 }
 
-/** Parses and checks a model JSON value; returns a reason when invalid. */
-export const fromJson = (u: unknown): Model | string => {
+/** The checks a header (binary file) or a whole JSON model share; returns a reason when invalid. */
+const checkHeader = (
+  u: unknown,
+  version: 1 | 2
+): { attack: { bias: number; scale: number; weights?: string }; kind: { bias: number; scale: number; weights?: string }; calibration: { a: number; b: number } } | string => {
   if (typeof u !== "object" || u === null) return "model is not an object"
   const o = u as Record<string, unknown>
   if (o["format"] !== "patinox-prompt-linear") return "unknown model format (expected patinox-prompt-linear)"
-  if (o["version"] !== 1) return "unsupported model version"
+  if (o["version"] !== version) return "unsupported model version"
   if (o["bits"] !== BITS || o["dense"] !== DENSE) return `model must use ${BITS} hash bits and ${DENSE} dense features`
   const cal = o["calibration"]
   if (typeof cal !== "object" || cal === null) return "calibration missing"
@@ -367,15 +437,53 @@ export const fromJson = (u: unknown): Model | string => {
   const a = c["a"]
   const b = c["b"]
   if (typeof a !== "number" || typeof b !== "number") return "calibration must have numeric a and b"
-  const attackJ = headJson(o["attack"])
-  const kindJ = headJson(o["kind"])
-  if (attackJ === undefined || kindJ === undefined) return "attack and kind heads must have bias, scale and weights"
-  const attack = dequantise(attackJ)
-  if (typeof attack === "string") return attack
-  const kind = dequantise(kindJ)
-  if (typeof kind === "string") return kind
+  const attack = headOf(o["attack"], version === 1)
+  const kind = headOf(o["kind"], version === 1)
+  if (attack === undefined || kind === undefined) {
+    return version === 1 ? "attack and kind heads must have bias, scale and weights" : "attack and kind heads must have bias and scale"
+  }
   return { attack, kind, calibration: { a, b } }
 }
+
+/** Parses and checks a version-1 model JSON value; returns a reason when invalid. */
+export const fromJson = (u: unknown): Model | string => {
+  const h = checkHeader(u, 1)
+  if (typeof h === "string") return h
+  const heads: Array<Head> = []
+  for (const j of [h.attack, h.kind]) {
+    const bytes = Buffer.from(j.weights ?? "", "base64")
+    if (bytes.length !== SIZE * 2) return `weights must hold ${SIZE} int16 values`
+    heads.push(dequantise(bytes, 0, j.bias, j.scale))
+  }
+  const [attack, kind] = heads
+  return attack === undefined || kind === undefined ? "weights missing" : { attack, kind, calibration: h.calibration }
+}
+
+/** Parses and checks a binary model file; returns a reason when invalid. */
+export const fromBytes = (bytes: Uint8Array): Model | string => {
+  if (bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC) return `not a model file (expected the magic bytes ${MAGIC})`
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true)
+  if (8 + length > bytes.length) return "model header is truncated"
+  let header: unknown
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + length)))
+  } catch {
+    return "model header is not JSON"
+  }
+  const h = checkHeader(header, 2)
+  if (typeof h === "string") return h
+  const start = 8 + length + ((8 + length) % 2)
+  if (bytes.length !== start + SIZE * 4) return `weights must hold 2 x ${SIZE} int16 values`
+  return {
+    attack: dequantise(bytes, start, h.attack.bias, h.attack.scale),
+    kind: dequantise(bytes, start + SIZE * 2, h.kind.bias, h.kind.scale),
+    calibration: h.calibration
+  }
+}
+
+/** Whether `bytes` start like a binary model file (else they may be a version-1 JSON model). */
+export const isBinary = (bytes: Uint8Array): boolean =>
+  bytes.length >= 4 && new TextDecoder().decode(bytes.subarray(0, 4)) === MAGIC
 
 /** The outcome of scoring one text. */
 export interface Score {

@@ -18,9 +18,31 @@ export interface TailStats {
   readonly mixedScript: number
   /** Shannon entropy of the tail's characters, in bits. */
   readonly entropy: number
+  /** Share of tokens that are English function words (prose has many, token soup almost none). */
+  readonly functionWords: number
+  /** Share of word tokens that do not look like words: very long, or without a vowel. */
+  readonly nonWords: number
+  /** Share of tokens that are words glued to symbols, or stray brackets and marks (not arithmetic). */
+  readonly glued: number
+  /** Share of tokens that are arithmetic: numbers, one-letter variables, operators. */
+  readonly arithmetic: number
+  /** Number of tokens. */
+  readonly tokens: number
 }
 
+const FUNCTION_WORDS = new Set([
+  "the", "a", "an", "to", "of", "and", "or", "in", "on", "for", "with", "how", "what", "is", "are", "be", "it", "that",
+  "this", "as", "at", "by", "from", "you", "your", "i", "me", "my", "we", "not", "can", "will", "would", "should",
+  "do", "does", "if", "so", "but", "about", "into", "some", "any", "all", "their", "they", "them", "which", "who"
+])
+
 const TAIL = 240
+
+// A number, a one-letter variable or a power of it, or an operator, with brackets and punctuation around.
+const ARITHMETIC = /^[(\[|]*(?:[-+*/=^<>%]{1,2}|[-+]?\d+(?:[.,]\d+)*[a-z]?(?:\^\d+)?|\d*[a-z](?:\^\d+)?)[)\]|,.;:?!]*$/i
+
+// Lone brackets and marks that neither prose nor arithmetic leaves between words.
+const STRAY = /[\[\]{}<>|`~\\^_@#$%!]/
 
 const LETTER = /\p{L}/u
 const isLetterCode = (c: number, ch: string) =>
@@ -74,14 +96,43 @@ export const stats = (text: string): TailStats => {
   }
   const letters = ascii + nonAscii
   let odd = 0
-  for (const t of tokens) if (oddToken(t)) odd++
+  let glued = 0
+  let arithmetic = 0
+  let fw = 0
+  let wordTokens = 0
+  let nonWords = 0
+  for (const t of tokens) {
+    if (oddToken(t)) {
+      odd++
+      if ((t.match(/\p{L}/gu)?.length ?? 0) >= 2) glued++
+    }
+    if (t.length === 1 && STRAY.test(t)) glued++
+    if (ARITHMETIC.test(t)) arithmetic++
+    const w = t.toLowerCase().replace(/^[^a-z]+|[^a-z]+$/g, "")
+    if (FUNCTION_WORDS.has(w)) fw++
+    if (/^[a-z]+$/.test(w)) {
+      wordTokens++
+      if (w.length >= 13 || (w.length >= 4 && !/[aeiouy]/.test(w))) nonWords++
+    }
+  }
   return {
+    functionWords: tokens.length === 0 ? 0 : fw / tokens.length,
+    nonWords: wordTokens === 0 ? 0 : nonWords / wordTokens,
+    glued: tokens.length === 0 ? 0 : glued / tokens.length,
+    arithmetic: tokens.length === 0 ? 0 : arithmetic / tokens.length,
+    tokens: tokens.length,
     symbolDensity: chars === 0 ? 0 : symbols / chars,
     oddTokens: tokens.length === 0 ? 0 : odd / tokens.length,
     // Only a mixture counts: a tail entirely in another script is just another language.
     mixedScript: letters === 0 || ascii === 0 || nonAscii === 0 ? 0 : Math.min(nonAscii, ascii) / letters,
     entropy
   }
+}
+
+const lineBreaks = (t: string, from: number): number => {
+  let n = 0
+  for (let i = t.indexOf("\n", from); i >= 0 && n < 2; i = t.indexOf("\n", i + 1)) n++
+  return n
 }
 
 const squash = (x: number) => Math.max(0, Math.min(1, x))
@@ -95,11 +146,26 @@ export const suffixScore = (text: string): number => {
   const t = text.trim()
   if (t.length < 40) return 0
   const cut = Math.max(t.length - TAIL, Math.floor(t.length / 2))
-  const s = stats(t.slice(cut))
-  const h = stats(t.slice(Math.max(0, cut - 1_500), cut))
+  // A searched suffix is one run appended to the request: a tail of several lines is a code block, a table or a list.
+  if (lineBreaks(t, cut) >= 2) return 0
+  return scoreSplit(() => stats(t.slice(Math.max(0, cut - 1_500), cut)), stats(t.slice(cut)))
+}
+
+const scoreSplit = (head: () => TailStats, s: TailStats): number => {
   const odd = squash((s.oddTokens - 0.06) * 3) * 0.6 + squash((s.symbolDensity - 0.1) * 4) * 0.25 +
     squash(s.mixedScript * 4) * 0.15
+  // Equations are symbol-heavy the way suffixes are, but they are numbers, variables and operators.
+  const arithmetic = s.arithmetic >= 0.4 ? 0.5 : 1
+  const entropy = s.entropy > 4.6 ? 0.05 : 0
+  // A plain tail scores the same whatever the head is: most texts stop here.
+  if (odd === 0 && s.glued === 0 && s.nonWords === 0) return squash(entropy * arithmetic)
+  const h = head()
   // Odd throughout (code, tables, another notation) is not a suffix: the tail must be odder than the head.
   const contrast = squash((s.oddTokens - h.oddTokens) * 4) * 0.7 + squash((s.symbolDensity - h.symbolDensity) * 5) * 0.3
-  return squash(odd * (0.3 + 0.7 * contrast) + (s.entropy > 4.6 ? 0.05 : 0))
+  // Prose keeps its function words; a searched suffix drops them while the request before it has them,
+  // and glues words to symbols or makes up words instead. Arithmetic drops them too, but glues no words.
+  const proseBreak = s.tokens >= 8 && h.tokens >= 4
+    ? squash((h.functionWords - s.functionWords - 0.1) * 3) * squash(s.glued * 4 + s.nonWords * 2)
+    : 0
+  return squash((odd * (0.3 + 0.7 * contrast) + entropy + 0.5 * proseBreak) * arithmetic)
 }
