@@ -234,6 +234,48 @@ describe("HallucinationDetector", () => {
     })
   })
 
+  describe("short claims against an evidence passage", () => {
+    const LIBRARY = [
+      "The Halvorsen Library opened in 1962 in the centre of Brekke. It holds about 80,000 books and is run by " +
+      "the municipality. Its reading room was designed by the architect Sigrid Lunde, and visitors to the " +
+      "library rose sharply after the new wing was added in 1998."
+    ]
+    const flagged = (answer: string, question?: string) =>
+      HallucinationDetector.assess({ question, answer, evidence: LIBRARY }).hallucinated
+
+    it("passes supported claims, however reworded", () => {
+      const supported = [
+        "The Halvorsen Library opened in 1962.",
+        "The library in Brekke has roughly 80,000 books.",
+        "Sigrid Lunde designed the reading room.",
+        "The municipality operates the Halvorsen Library.",
+        "The library is in central Brekke.",
+        "Brekke's library was opened in the 1960s.",
+        "An architect, Sigrid Lunde, was responsible for the reading room.",
+        "The library got a new wing in 1998.",
+        "After 1998 the number of visitors increased.",
+        "Halvorsen Library is a municipal library that opened in 1962."
+      ]
+      assert.deepStrictEqual(supported.filter((claim) => flagged(claim)), [])
+    })
+
+    it("rejects claims that change a number, a name, a negation or a direction", () => {
+      const wrong = [
+        "The Halvorsen Library opened in 1975.",
+        "The reading room was designed by Henrik Moe.",
+        "The library holds about 20,000 books.",
+        "The reading room was not designed by Sigrid Lunde.",
+        "Visitors to the library fell sharply after the new wing was added."
+      ]
+      assert.deepStrictEqual(wrong.filter((claim) => !flagged(claim)), [])
+    })
+
+    it("rejects a short answer whose content the passage does not hold", () => {
+      assert.isTrue(flagged("A private foundation.", "Who runs the Halvorsen Library?"))
+      assert.isFalse(flagged("The municipality.", "Who runs the Halvorsen Library?"))
+    })
+  })
+
   describe("judge", () => {
     const cannedModel = (content: string): LanguageModel.Service => ({
       provider: "test",
