@@ -16,9 +16,11 @@ import {
   MONTH_NAMES,
   NEGATIONS,
   OPPOSITE_SIDES,
+  type Side,
   normaliseDates,
   type NumberMention,
   STOPWORDS,
+  stem,
   type Token,
   tokenize
 } from "./supportText.js"
@@ -146,8 +148,8 @@ export const negatedHeads = (tokens: ReadonlyArray<Token>): Set<string> => {
 }
 
 /** A word on one side of an opposite pair ("rose" / "fell"), and the content words around it. */
-export interface SideMention {
-  readonly side: number
+export interface SideMention extends Side {
+  readonly stem: string
   readonly context: ReadonlySet<string>
 }
 
@@ -167,7 +169,7 @@ const sideMentions = (text: string, tokens: ReadonlyArray<Token>, negated: Reado
       const w = tokens[j]!
       if (j !== i && w.norm.length > 1 && !STOPWORDS.has(w.norm) && !OPPOSITE_SIDES.has(w.norm)) context.add(w.stem)
     }
-    for (const side of sides) mentions.push({ side, context })
+    for (const side of sides) mentions.push({ ...side, stem: t.stem, context })
   })
   return mentions
 }
@@ -291,6 +293,7 @@ export interface ClaimFeatures {
   /** Words (not negated) on one side of an opposite pair, with the words around them. */
   readonly opposites: ReadonlyArray<SideMention>
   readonly stems: ReadonlySet<string>
+  readonly norms: ReadonlySet<string>
 }
 
 /** What the question already says: it does not count as support. */
@@ -326,7 +329,9 @@ const OPENERS = new Set([
   "consequently", "ultimately", "initially", "originally", "previously", "recently", "currently", "again", "indeed"
 ])
 
-const isCapitalised = (raw: string): boolean => /^\p{Lu}/u.test(raw) || (/\p{L}/u.test(raw) && /\d/.test(raw))
+// Names with a capital inside count too: "fMRI", "iPhone", "eBay".
+const isCapitalised = (raw: string): boolean =>
+  /^\p{Lu}/u.test(raw) || /^\p{Ll}+\p{Lu}/u.test(raw) || (/\p{L}/u.test(raw) && /\d/.test(raw))
 
 const isNumberToken = (token: Token): boolean => /^\d/.test(token.raw)
 
@@ -425,7 +430,8 @@ export const claimFeatures = (
     negatedHeads: heads,
     answersQuestion: question.contentStems.size > 0,
     opposites: sideMentions(text.replace(/-/g, " "), tokens, heads),
-    stems: new Set(tokens.map((t) => t.stem))
+    stems: new Set(tokens.map((t) => t.stem)),
+    norms: new Set(tokens.map((t) => t.norm))
   }
 }
 
@@ -527,16 +533,37 @@ const negationDiffers = (features: ClaimFeatures, sentence: EvidenceSentence): b
  * a word next to each is shared. A sentence that has both sides ("costs fell
  * while sales rose") decides nothing, nor does a claim that has both.
  */
-const oppositeOf = (features: ClaimFeatures, sentence: EvidenceSentence): boolean => {
-  const has = (mentions: ReadonlyArray<SideMention>, side: number) => mentions.some((m) => m.side === side)
+const oppositeOf = (features: ClaimFeatures, sentence: EvidenceSentence, evidence: EvidenceIndex): boolean => {
+  const has = (mentions: ReadonlyArray<SideMention>, side: Side) =>
+    mentions.some((m) => m.group === side.group && m.side === side.side)
   for (const mine of features.opposites) {
-    const other = mine.side ^ 1
-    if (has(sentence.opposites, mine.side) || has(features.opposites, other)) continue
+    if (has(sentence.opposites, mine)) continue
+    // A unit or a relative the evidence names somewhere is likely the right one, said of another part.
+    if (mine.closed && evidence.stems.has(mine.stem)) continue
     for (const theirs of sentence.opposites) {
-      if (theirs.side !== other) continue
+      if (theirs.group !== mine.group || theirs.side === mine.side || has(features.opposites, theirs)) continue
       for (const w of mine.context) if (theirs.context.has(w)) return true
     }
   }
+  return false
+}
+
+// Prefixes that turn a word into its opposite ("unidentified", "nonprofit", "dishonest", "illegal").
+const NEGATING_PREFIX = /^(?:un|non|dis|il|ir|im|in)(?=\p{L}{4,}$)/u
+
+/**
+ * The claim says a word its evidence sentence has with a negating prefix, or
+ * the other way round ("identified" against "unidentified"); the prefixed
+ * form is nowhere in the other text.
+ */
+const prefixFlipped = (features: ClaimFeatures, sentence: EvidenceSentence, evidence: EvidenceIndex): boolean => {
+  const flips = (norm: string, other: ReadonlySet<string>, otherHasNorm: (n: string) => boolean): boolean => {
+    const prefix = NEGATING_PREFIX.exec(norm)
+    if (prefix === null || otherHasNorm(norm)) return false
+    return other.has(stem(norm.slice(prefix[0].length)))
+  }
+  for (const w of features.words) if (flips(w.norm, sentence.stems, (n) => evidence.norms.has(n))) return true
+  for (const n of sentence.norms) if (flips(n, features.stems, (m) => features.norms.has(m))) return true
   return false
 }
 
@@ -628,8 +655,9 @@ export const scoreClaim = (
   if (negationMismatch) contradictions.push("negation")
   if (best !== undefined && bestShare >= 0.5 && roleSwapped(claimText, features, best)) contradictions.push("swap")
   if (
-    (best !== undefined && bestShare >= OPPOSITE_SHARE && oppositeOf(features, best)) ||
-    (second !== undefined && secondShare >= OPPOSITE_SHARE && oppositeOf(features, second))
+    (best !== undefined && bestShare >= OPPOSITE_SHARE && oppositeOf(features, best, evidence)) ||
+    (second !== undefined && secondShare >= OPPOSITE_SHARE && oppositeOf(features, second, evidence)) ||
+    (best !== undefined && bestShare >= 0.5 && prefixFlipped(features, best, evidence))
   ) contradictions.push("antonym")
 
   let score = total === 0 ? 1 : backed / total

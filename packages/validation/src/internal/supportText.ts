@@ -238,13 +238,15 @@ export const DEMONYMS: ReadonlyMap<string, string> = new Map(
 // opposites
 // ---------------------------------------------------------------------------
 
-// Groups of common English words with opposite meanings: each line is two
-// sides, every word of one side the opposite of every word of the other.
-// General-purpose vocabulary (direction, amount, outcome, stance, time,
-// evaluation), not words picked from any evaluation set. Pairs that only
-// change the point of view ("send" / "receive", "buy" / "sell") are left out:
-// the two sides of one exchange say the same thing.
-const OPPOSITE_GROUPS: ReadonlyArray<readonly [string, string]> = [
+// Groups of common English words at odds with each other: each line holds
+// two or more sides, and a word of one side contradicts every word of
+// another about the same thing. The first lines are opposites; the last are
+// closed classes whose members exclude each other (a unit of time, a
+// relative, a season). General-purpose vocabulary, not words picked from any
+// evaluation set. Pairs that only change the point of view ("send" /
+// "receive", "buy" / "sell") are left out: the two sides of one exchange say
+// the same thing.
+const OPPOSITE_GROUPS: ReadonlyArray<ReadonlyArray<string>> = [
   ["increase increased increases increasing rise rose risen rising rises grow grew grown growing grows gain gained gains raise raised raises higher highest boost boosted expand expanded expanding upward", "decrease decreased decreases decreasing decline declined declines declining fall fell fallen falling falls drop dropped drops dropping reduce reduced reduces reducing lower lowest shrink shrank shrinking downward"],
   ["improve improved improves improving improvement better best strengthen strengthened", "worsen worsened worsens worsening deteriorate deteriorated worse worst weaken weakened"],
   ["positive positively optimistic bullish favorable favourable", "negative negatively pessimistic bearish unfavorable unfavourable"],
@@ -275,18 +277,53 @@ const OPPOSITE_GROUPS: ReadonlyArray<readonly [string, string]> = [
   ["arrive arrived arrives arrival", "depart departed departs departure"],
   ["safe safely secure", "dangerous unsafe insecure risky"],
   ["possible likely able", "impossible unlikely unable"],
-  ["online", "offline"]
+  ["online", "offline"],
+  ["gain gains gained", "loss losses"],
+  ["open opened opening opens reopen reopened", "close closed closing closes shut shutting"],
+  ["help helps helped enable enables enabled facilitate facilitates facilitated", "hinder hinders hindered hamper hampers hampered impede impedes impeded obstruct obstructs obstructed"],
+  ["arrest arrested", "release released freed"],
+  ["capture captured caught", "escape escaped"],
+  ["early", "late"],
+  ["new newer newest", "old older oldest"],
+  ["young younger youngest", "elderly"],
+  ["temporary temporarily", "permanent permanently"],
+  ["voluntary voluntarily", "mandatory compulsory forced"],
+  ["official officially", "unofficial unofficially"],
+  ["legal legally lawful", "illegal illegally unlawful"],
+  ["praise praised praises", "criticize criticized criticizes criticise criticised criticises condemn condemned condemns"],
+  ["present", "absent"],
+  ["inside indoor indoors", "outside outdoor outdoors"],
+  ["urban", "rural"],
+  ["light", "dark"],
+  ["full", "empty"],
+  ["lead leads leading", "trail trails trailing"],
+  // closed classes
+  ["second seconds", "minute minutes", "hour hours hourly", "day days daily", "week weeks weekly", "month months monthly", "year years yearly annual annually", "decade decades", "century centuries"],
+  ["inch inches", "foot feet", "yard yards", "metre metres meter meters", "kilometre kilometres kilometer kilometers km", "mile miles"],
+  ["gram grams", "kilogram kilograms kg", "ton tons tonne tonnes", "ounce ounces"],
+  ["wife", "husband", "brother brothers", "sister sisters", "son sons", "daughter daughters", "mother", "father", "uncle", "aunt", "cousin cousins", "nephew", "niece", "grandson", "granddaughter", "grandmother", "grandfather", "boyfriend", "girlfriend"],
+  ["spring", "summer", "autumn", "winter"],
+  ["breakfast", "lunch", "dinner"],
+  ["red", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "grey gray"]
 ]
 
-/**
- * The sides each word stands on: `group * 2 + side`. A word's opposite side
- * is `side ^ 1`.
- */
-export const OPPOSITE_SIDES: ReadonlyMap<string, ReadonlyArray<number>> = (() => {
-  const map = new Map<string, Array<number>>()
-  OPPOSITE_GROUPS.forEach((pair, group) =>
-    pair.forEach((words, side) => {
-      for (const w of words.split(" ")) map.set(w, [...(map.get(w) ?? []), group * 2 + side])
+const FIRST_CLOSED_CLASS = OPPOSITE_GROUPS.findIndex((sides) => sides.length > 2)
+
+/** A side of a group in `OPPOSITE_GROUPS`: two different sides of one group are at odds. */
+export interface Side {
+  readonly group: number
+  readonly side: number
+  /** A closed class (units, relatives, seasons) rather than a pair of opposites. */
+  readonly closed: boolean
+}
+
+/** The sides each word stands on. */
+export const OPPOSITE_SIDES: ReadonlyMap<string, ReadonlyArray<Side>> = (() => {
+  const map = new Map<string, Array<Side>>()
+  OPPOSITE_GROUPS.forEach((sides, group) =>
+    sides.forEach((words, side) => {
+      const closed = sides.length > 2 || group >= FIRST_CLOSED_CLASS
+      for (const w of words.split(" ")) map.set(w, [...(map.get(w) ?? []), { group, side, closed }])
     })
   )
   return map
