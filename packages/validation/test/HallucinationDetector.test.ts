@@ -276,6 +276,34 @@ describe("HallucinationDetector", () => {
     })
   })
 
+  describe("units, relatives and prefixed opposites", () => {
+    const HARBOUR = [
+      "The ferry crossing to Ardlow takes 75 minutes in calm weather. The harbour museum was founded by the " +
+      "widow of a ship's captain and her son in 1931. The cause of the harbour fire of 1952 remained unknown for decades."
+    ]
+    const flagged = (answer: string) => HallucinationDetector.assess({ answer, evidence: HARBOUR })
+
+    it("rejects a claim that swaps the unit, the relative or the prefixed opposite", () => {
+      for (const claim of [
+        "The ferry crossing to Ardlow takes 75 hours in calm weather.",
+        "The harbour museum was founded by the widow of a ship's captain and her brother in 1931.",
+        "The cause of the harbour fire of 1952 remained known for decades."
+      ]) {
+        const assessment = flagged(claim)
+        assert.isTrue(assessment.hallucinated, claim)
+        assert.isTrue(assessment.claims.some((c) => c.contradictions.includes("antonym")), claim)
+      }
+    })
+
+    it("passes the same facts reworded", () => {
+      for (const claim of [
+        "In calm weather the crossing to Ardlow by ferry lasts 75 minutes.",
+        "A captain's widow and her son founded the harbour museum in 1931.",
+        "The cause of the 1952 harbour fire stayed unknown for decades."
+      ]) assert.isFalse(flagged(claim).hallucinated, claim)
+    })
+  })
+
   describe("judge", () => {
     const cannedModel = (content: string): LanguageModel.Service => ({
       provider: "test",
