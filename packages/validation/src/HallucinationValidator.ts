@@ -101,7 +101,8 @@ export type JudgeConfig = typeof JudgeConfig.Type
  * The validator's configuration, decodable from a config file. Defaults:
  * `enabled: true`, `name: "hallucination"`, `priority: 40`, `mode: "retry"`,
  * detector options as in `HallucinationDetector` (claimThreshold 0.15,
- * toolClaimThreshold 0.5, alignmentFloor 0.2, maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
+ * toolClaimThreshold 0.5, answerThreshold 0.5, alignmentFloor 0.2,
+ * maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
  * whenUnverifiable "pass", retrievalLimit 5), `maxAnswerChars: 20000`, `maxRevisions: 1`,
  * `maxToolEvidenceChars: 16000`, `judge: { enabled: false, band: [-0.1, 0.25],
  * onError: "fallback", timeoutMs: 30000 }`.
@@ -116,6 +117,8 @@ export const Config = Schema.Struct({
   claimThreshold: Schema.optional(Share),
   /** The claim threshold when a claim's evidence is this run's tool results. */
   toolClaimThreshold: Schema.optional(Share),
+  /** The least a short answer to the question (a name, a few words) is held to. */
+  answerThreshold: Schema.optional(Share),
   /** Under this alignment with any evidence sentence a claim is unverifiable: no finding. */
   alignmentFloor: Schema.optional(Share),
   maxUnsupportedRatio: Schema.optional(Share),
@@ -161,6 +164,7 @@ const resolveConfig = (input: ConfigInput): Effect.Effect<Config> =>
 const detectorOptions = (config: Config): HallucinationDetector.Options => ({
   claimThreshold: config.claimThreshold,
   toolClaimThreshold: config.toolClaimThreshold,
+  answerThreshold: config.answerThreshold,
   alignmentFloor: config.alignmentFloor,
   maxUnsupportedRatio: config.maxUnsupportedRatio,
   negationPenalty: config.negationPenalty,

@@ -126,6 +126,9 @@ const isNegated = (text: string): boolean =>
 
 const NEGATION_SCOPE = 3
 
+// The least share of a claim's topic its sentence must hold for the claim's own "not" to contradict it.
+const CLAIM_DENIES_SHARE = 0.4
+
 // A sentence that shares this much of the claim's topic is about the same thing.
 const OPPOSITE_SHARE = 0.3
 
@@ -645,7 +648,9 @@ export const scoreClaim = (
   const aligned = alignment >= options.alignmentFloor
   // Negation: compare with the evidence sentence that says most of the same things;
   // too few words and it is unclear which sentence the claim is about.
-  const negationMismatch = features.allStems.size >= 3 && best !== undefined && bestShare >= 0.5 &&
+  // A summary rarely adds a "not" its source lacks when paraphrasing, so the claim's own denial needs less alignment.
+  const negationMismatch = features.allStems.size >= 3 && best !== undefined &&
+    (bestShare >= 0.5 || (features.negated && bestShare >= CLAIM_DENIES_SHARE)) &&
     best.negated !== features.negated && negationDiffers(features, best)
   const contradictions: Array<Contradiction> = []
   // A small count in words ("two friends") is often the summary counting what the evidence lists,
