@@ -310,7 +310,6 @@ const OPPOSITE_GROUPS: ReadonlyArray<ReadonlyArray<string>> = [
   ["soft", "hard"],
   ["easy easier", "hard harder"],
   ["incoming inbound", "outgoing outbound"],
-  ["day daytime", "night nighttime overnight"],
   ["entrance entry", "exit"],
   ["push pushed", "pull pulled"],
   // closed classes
