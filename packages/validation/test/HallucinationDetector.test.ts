@@ -276,6 +276,51 @@ describe("HallucinationDetector", () => {
     })
   })
 
+  describe("short encyclopaedic claims against a passage", () => {
+    const DIRECTOR = "Marisol Ortega (born 14 March 1979) is a Chilean-American film director and screenwriter. She grew " +
+      "up in Valparaíso and moved to Los Angeles in 1998 to study at the University of Southern California. Her debut " +
+      "feature, The Salt Road, premiered at the Sundance Film Festival in 2006 and won the Audience Award. She has " +
+      "directed four feature films and several episodes of television."
+    const LAKE = "Lake Taviro is a freshwater lake in the north of the province of Ardena. It covers about 120 square " +
+      "kilometres and reaches a depth of 48 metres. The largest town on its shore is Port Kell, with a population of " +
+      "roughly 15,000."
+    const BRIDGE = "The Brightwater Bridge is a suspension bridge that carries a four-lane road across the Kessel " +
+      "Estuary. Construction began in 1961 and the bridge opened to traffic in 1966. Its main span is 1,006 metres " +
+      "long. Tolls were abolished in 2019."
+    const flagged = (passage: string, claim: string) =>
+      HallucinationDetector.assess({ answer: claim, evidence: [passage] }).hallucinated
+
+    it("passes supported claims, with names, demonyms and units in other words", () => {
+      const supported: ReadonlyArray<readonly [string, string]> = [
+        [DIRECTOR, "Marisol Ortega is a screenwriter."],
+        [DIRECTOR, "Marisol Ortega was born in 1979."],
+        [DIRECTOR, "Marisol Ortega moved to the United States in the 1990s."],
+        [DIRECTOR, "Marisol Ortega was raised in Chile."],
+        [DIRECTOR, "The Salt Road premiered at Sundance."],
+        [DIRECTOR, "Marisol Ortega has directed television."],
+        [LAKE, "Lake Taviro is 48 metres deep."],
+        [LAKE, "Port Kell has about 15,000 inhabitants."],
+        [LAKE, "Lake Taviro is in Ardena."],
+        [BRIDGE, "The Brightwater Bridge has a main span of over a kilometre."],
+        [BRIDGE, "The Brightwater Bridge took five years to build."],
+        [BRIDGE, "The Brightwater Bridge no longer charges tolls."]
+      ]
+      assert.deepStrictEqual(supported.filter(([passage, claim]) => flagged(passage, claim)), [])
+    })
+
+    it("rejects claims that change a date, a direction or an outcome", () => {
+      const refuted: ReadonlyArray<readonly [string, string]> = [
+        [DIRECTOR, "Marisol Ortega was born in 1985."],
+        [DIRECTOR, "The Salt Road premiered at the Cannes Film Festival."],
+        [LAKE, "Lake Taviro is in the south of Ardena."],
+        [LAKE, "Port Kell has a population of 50,000."],
+        [BRIDGE, "The Brightwater Bridge opened in 1971."],
+        [BRIDGE, "Tolls were introduced on the Brightwater Bridge in 2019."]
+      ]
+      assert.deepStrictEqual(refuted.filter(([passage, claim]) => !flagged(passage, claim)), [])
+    })
+  })
+
   describe("units, relatives and prefixed opposites", () => {
     const HARBOUR = [
       "The ferry crossing to Ardlow takes 75 minutes in calm weather. The harbour museum was founded by the " +

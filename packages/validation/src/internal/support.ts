@@ -117,6 +117,8 @@ export interface EvidenceIndex {
   readonly sentences: ReadonlyArray<EvidenceSentence>
   /** The first letter of every word, in order: where an acronym's words are spelled out ("year over year"). */
   readonly initials: string
+  /** The acronyms of the names the evidence uses ("us" for "American"). */
+  readonly aliases: ReadonlySet<string>
 }
 
 // "No. 1" is a rank, and quoted titles ("Not Ready for Prime Time Players") assert nothing.
@@ -153,10 +155,13 @@ export const negatedHeads = (tokens: ReadonlyArray<Token>): Set<string> => {
 /** A word on one side of an opposite pair ("rose" / "fell"), and the content words around it. */
 export interface SideMention extends Side {
   readonly stem: string
+  /** The word before it, for units: the number they count. */
+  readonly before: string
   readonly context: ReadonlySet<string>
 }
 
-const CONTEXT_WINDOW = 4
+// Content words on each side of an opposite that say what it is about.
+const CONTEXT_WORDS = 3
 
 /**
  * The words of a text that stand on a side of an opposite pair, leaving out
@@ -168,11 +173,19 @@ const sideMentions = (text: string, tokens: ReadonlyArray<Token>, negated: Reado
     const sides = OPPOSITE_SIDES.get(t.norm)
     if (sides === undefined || negated.has(t.stem) || text[t.start - 1] === "-" || text[t.end] === "-") return
     const context = new Set<string>()
-    for (let j = Math.max(0, i - CONTEXT_WINDOW); j <= Math.min(tokens.length - 1, i + CONTEXT_WINDOW); j++) {
-      const w = tokens[j]!
-      if (j !== i && w.norm.length > 1 && !STOPWORDS.has(w.norm) && !OPPOSITE_SIDES.has(w.norm)) context.add(w.stem)
+    const isContext = (w: Token) => w.norm.length > 1 && !STOPWORDS.has(w.norm) && !OPPOSITE_SIDES.has(w.norm)
+    // The nearest content words on each side, however many function words sit between.
+    for (const step of [-1, 1]) {
+      let found = 0
+      for (let j = i + step; j >= 0 && j < tokens.length && found < CONTEXT_WORDS; j += step) {
+        if (isContext(tokens[j]!)) {
+          context.add(tokens[j]!.stem)
+          found++
+        }
+      }
     }
-    for (const side of sides) mentions.push({ ...side, stem: t.stem, context })
+    const before = tokens[i - 1]?.norm ?? ""
+    for (const side of sides) mentions.push({ ...side, stem: t.stem, before, context })
   })
   return mentions
 }
@@ -185,6 +198,7 @@ export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: numb
   const counted = new Set<string>()
   const sentences: Array<EvidenceSentence> = []
   const initials: Array<string> = []
+  const aliases = new Set<string>()
   for (const [index, raw] of texts.entries()) {
     const text = normaliseDates(raw)
     const tool = isTool(index)
@@ -199,7 +213,10 @@ export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: numb
       stems.add(token.stem)
       const alias = DEMONYMS.get(token.norm)
       if (alias !== undefined) norms.add(alias)
-      for (const acronym of ACRONYMS.get(token.norm) ?? []) norms.add(acronym)
+      for (const acronym of ACRONYMS.get(token.norm) ?? []) {
+        norms.add(acronym)
+        aliases.add(acronym)
+      }
     }
     initials.push(tokens.map((t) => t.norm[0] ?? "").join(""))
     // Hyphenated and dotted forms count whole too ("M-15", "well-known", "U.K.").
@@ -225,7 +242,8 @@ export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: numb
     numbers,
     counted,
     sentences,
-    initials: initials.join(" ")
+    initials: initials.join(" "),
+    aliases
   }
 }
 
@@ -255,7 +273,11 @@ const acronymSupported = (entity: Entity, evidence: EvidenceIndex): boolean => {
     : tokens.length === 1 && /^\p{Lu}[\p{L}]{1,5}$/u.test(tokens[0]!.raw) && /\p{Lu}.*\p{Lu}/u.test(tokens[0]!.raw)
     ? tokens[0]!.norm
     : ""
-  if (letters.length < 2) return false
+  if (letters.length < 2) {
+    // A name spelled out whose acronym the evidence stands for: "United States" for "American".
+    const initials = tokens.map((t) => t.norm[0] ?? "").join("")
+    return tokens.length >= 2 && evidence.aliases.has(initials)
+  }
   return evidence.norms.has(letters) || (letters.length >= 3 && evidence.initials.includes(letters))
 }
 
@@ -541,10 +563,11 @@ const oppositeOf = (features: ClaimFeatures, sentence: EvidenceSentence, evidenc
     mentions.some((m) => m.group === side.group && m.side === side.side)
   for (const mine of features.opposites) {
     if (has(sentence.opposites, mine)) continue
-    // A unit or a relative the evidence names somewhere is likely the right one, said of another part.
-    if (mine.closed && evidence.stems.has(mine.stem)) continue
+    // A relative or a unit the evidence names somewhere is likely the right one, said of another part.
+    if (mine.kind !== "opposite" && evidence.stems.has(mine.stem)) continue
     for (const theirs of sentence.opposites) {
       if (theirs.group !== mine.group || theirs.side === mine.side || has(features.opposites, theirs)) continue
+      if (mine.kind === "unit" && (mine.before !== theirs.before || extractNumbers(mine.before).length === 0)) continue
       for (const w of mine.context) if (theirs.context.has(w)) return true
     }
   }
@@ -649,9 +672,10 @@ export const scoreClaim = (
   // Negation: compare with the evidence sentence that says most of the same things;
   // too few words and it is unclear which sentence the claim is about.
   // A summary rarely adds a "not" its source lacks when paraphrasing, so the claim's own denial needs less alignment.
-  const negationMismatch = features.allStems.size >= 3 && best !== undefined &&
-    (bestShare >= 0.5 || (features.negated && bestShare >= CLAIM_DENIES_SHARE)) &&
-    best.negated !== features.negated && negationDiffers(features, best)
+  const denies = (sentence: EvidenceSentence | undefined, share: number): boolean =>
+    sentence !== undefined && (share >= 0.5 || (features.negated && share >= CLAIM_DENIES_SHARE)) &&
+    sentence.negated !== features.negated && negationDiffers(features, sentence)
+  const negationMismatch = features.allStems.size >= 3 && denies(best, bestShare)
   const contradictions: Array<Contradiction> = []
   // A small count in words ("two friends") is often the summary counting what the evidence lists,
   // unless the evidence counts the same thing ("two turbines").

@@ -226,7 +226,8 @@ const DEMONYM_PAIRS: ReadonlyArray<readonly [string, string]> = [
   ["thai", "thailand"], ["vietnamese", "vietnam"], ["filipino", "philippines"], ["italian", "italy"], ["peruvian", "peru"],
   ["icelandic", "iceland"], ["hungarian", "hungary"], ["belgian", "belgium"], ["czech", "czechia"], ["israeli", "israel"],
   ["pakistani", "pakistan"], ["bangladeshi", "bangladesh"], ["iraqi", "iraq"], ["kuwaiti", "kuwait"], ["scots", "scotland"],
-  ["argentine", "argentina"], ["argentinian", "argentina"], ["lebanese", "lebanon"], ["maltese", "malta"], ["cypriot", "cyprus"]
+  ["argentine", "argentina"], ["argentinian", "argentina"], ["lebanese", "lebanon"], ["maltese", "malta"], ["cypriot", "cyprus"],
+  ["chilean", "chile"], ["cuban", "cuba"], ["iranian", "iran"], ["omani", "oman"], ["fijian", "fiji"]
 ]
 
 /** The other form of a nationality adjective or country, if known. */
@@ -240,9 +241,8 @@ export const DEMONYMS: ReadonlyMap<string, string> = new Map(
 
 // Groups of common English words at odds with each other: each line holds
 // two or more sides, and a word of one side contradicts every word of
-// another about the same thing. The first lines are opposites; the last are
-// closed classes whose members exclude each other (a unit of time, a
-// relative, a season). General-purpose vocabulary, not words picked from any
+// another about the same thing. Two sides are opposites; more are a closed
+// class whose members exclude each other (a relative, a season). General-purpose vocabulary, not words picked from any
 // evaluation set. Pairs that only change the point of view ("send" /
 // "receive", "buy" / "sell") are left out: the two sides of one exchange say
 // the same thing.
@@ -312,35 +312,46 @@ const OPPOSITE_GROUPS: ReadonlyArray<ReadonlyArray<string>> = [
   ["incoming inbound", "outgoing outbound"],
   ["entrance entry", "exit"],
   ["push pushed", "pull pulled"],
-  // closed classes
-  ["second seconds", "minute minutes", "hour hours hourly", "day days daily", "week weeks weekly", "month months monthly", "year years yearly annual annually", "decade decades", "century centuries"],
-  ["inch inches", "foot feet", "yard yards", "metre metres meter meters", "kilometre kilometres kilometer kilometers km", "mile miles"],
-  ["gram grams", "kilogram kilograms kg", "ton tons tonne tonnes", "ounce ounces"],
+  ["introduce introduced introduces introducing", "abolish abolished abolishes abolishing scrap scrapped"],
+  ["build built construct constructed", "demolish demolished destroy destroyed"],
   ["wife", "husband", "brother brothers", "sister sisters", "son sons", "daughter daughters", "mother", "father", "uncle", "aunt", "cousin cousins", "nephew", "niece", "grandson", "granddaughter", "grandmother", "grandfather", "boyfriend", "girlfriend"],
   ["spring", "summer", "autumn", "winter"],
   ["breakfast", "lunch", "dinner"],
   ["red", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "grey gray"]
 ]
 
-const FIRST_CLOSED_CLASS = OPPOSITE_GROUPS.findIndex((sides) => sides.length > 2)
+// Units of one quantity: they exclude each other only after the same number
+// ("75 minutes" against "75 hours"); "1,006 metres" is "over a kilometre".
+const UNIT_GROUPS: ReadonlyArray<ReadonlyArray<string>> = [
+  ["second seconds", "minute minutes", "hour hours", "day days", "week weeks", "month months", "year years", "decade decades", "century centuries"],
+  ["inch inches", "foot feet", "yard yards", "metre metres meter meters", "kilometre kilometres kilometer kilometers km", "mile miles"],
+  ["gram grams", "kilogram kilograms kg", "ton tons tonne tonnes", "ounce ounces", "pound pounds"],
+  ["percent %", "points"]
+]
 
-/** A side of a group in `OPPOSITE_GROUPS`: two different sides of one group are at odds. */
+/**
+ * A side of a group in `OPPOSITE_GROUPS` or `UNIT_GROUPS`: two different
+ * sides of one group are at odds.
+ */
 export interface Side {
   readonly group: number
   readonly side: number
-  /** A closed class (units, relatives, seasons) rather than a pair of opposites. */
-  readonly closed: boolean
+  /** Opposites; a closed class (relatives, seasons), which a word the evidence has elsewhere does not contradict; or units. */
+  readonly kind: "opposite" | "class" | "unit"
 }
 
 /** The sides each word stands on. */
 export const OPPOSITE_SIDES: ReadonlyMap<string, ReadonlyArray<Side>> = (() => {
   const map = new Map<string, Array<Side>>()
-  OPPOSITE_GROUPS.forEach((sides, group) =>
-    sides.forEach((words, side) => {
-      const closed = sides.length > 2 || group >= FIRST_CLOSED_CLASS
-      for (const w of words.split(" ")) map.set(w, [...(map.get(w) ?? []), { group, side, closed }])
-    })
-  )
+  const add = (groups: ReadonlyArray<ReadonlyArray<string>>, offset: number, kindOf: (sides: ReadonlyArray<string>) => Side["kind"]) =>
+    groups.forEach((sides, group) =>
+      sides.forEach((words, side) => {
+        const mention: Side = { group: offset + group, side, kind: kindOf(sides) }
+        for (const w of words.split(" ")) map.set(w, [...(map.get(w) ?? []), mention])
+      })
+    )
+  add(OPPOSITE_GROUPS, 0, (sides) => (sides.length > 2 ? "class" : "opposite"))
+  add(UNIT_GROUPS, OPPOSITE_GROUPS.length, () => "unit")
   return map
 })()
 
