@@ -3,8 +3,10 @@
  * into claims; each claim is aligned with the one or two evidence sentences
  * that share most of its (and the question's) content words, stemmed so
  * inflections match. A claim is contradicted when that evidence lacks one of
- * its numbers, dates or names, denies what it asserts (or the reverse), or
- * has two of its names in the other roles around the same verb; it is
+ * its numbers, dates or names, denies what it asserts (or the reverse), says
+ * the opposite of one of its words about the same thing ("fell" for "rose",
+ * "unknown" for "known", another unit after the same number), or has two of
+ * its names in the other roles around the same verb; it is
  * unsupported when too little of its content is backed (a reworded common
  * word costs little, a name or number much more; words the question already
  * contains prove nothing). A claim no evidence sentence speaks to is
@@ -14,7 +16,8 @@
  * `verifiable: false` and by default not flagged.
  *
  * An optional model judge (`judge`) asks a language model for an NLI-style
- * verdict as JSON.
+ * verdict as JSON; `margin` says how close the rules' verdict is, so a caller
+ * can keep the judge for close calls.
  *
  * @since 0.1.0
  */
