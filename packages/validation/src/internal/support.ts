@@ -574,8 +574,9 @@ const oppositeOf = (features: ClaimFeatures, sentence: EvidenceSentence, evidenc
   return false
 }
 
-// Prefixes that turn a word into its opposite ("unidentified", "nonprofit", "dishonest", "illegal").
-const NEGATING_PREFIX = /^(?:un|non|dis|il|ir|im|in)(?=\p{L}{4,}$)/u
+// Prefixes that turn a word into its opposite ("unidentified", "indirect", "illegal"). The rest must be
+// five letters at least: "import", "income" and "display" are not the opposites of "port", "come", "play".
+const NEGATING_PREFIX = /^(?:un|non|dis|il|ir|im|in)(?=\p{L}{5,}$)/u
 
 /**
  * The claim says a word its evidence sentence has with a negating prefix, or
