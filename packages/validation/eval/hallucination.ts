@@ -26,6 +26,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as HallucinationDetector from "../src/HallucinationDetector.js"
+import { defaultJudgeBand } from "../src/HallucinationValidator.js"
 import * as KnowledgeBase from "../src/KnowledgeBase.js"
 import { Hash } from "@patinox/core"
 
@@ -109,6 +110,17 @@ export interface Generalisation {
     readonly bySource: Readonly<Record<string, HeldOut>>
     /** Mean over sources of the held-out balanced accuracy. */
     readonly macroBalancedAccuracy: number
+  }
+  /**
+   * The rows a configured model judge would be asked about: those whose
+   * margin (`HallucinationDetector.margin`) lies in the validator's default
+   * judge band; the others the rules decide alone.
+   */
+  readonly judgeBand: {
+    readonly band: readonly [number, number]
+    /** Share of the rows in the band, over all sources. */
+    readonly share: number
+    readonly bySource: Readonly<Record<string, { readonly rows: number; readonly inBand: number }>>
   }
 }
 
@@ -201,6 +213,7 @@ export const generalisation = (
       source: row.source,
       actual: row.label === "hallucinated",
       predicted: assessment.hallucinated,
+      margin: HallucinationDetector.margin(assessment, detector),
       at: GRID.map((point) => HallucinationDetector.flaggedAt(assessment, { ...detector, ...point }))
     }
   })
@@ -233,6 +246,13 @@ export const generalisation = (
       metrics: metrics(mine.map((r) => ({ actual: r.actual, predicted: r.at[best]! })))
     }
   }
+  const [low, high] = defaultJudgeBand
+  const inBand = (r: { readonly margin: number }) => r.margin >= low && r.margin < high
+  const judged: Record<string, { rows: number; inBand: number }> = {}
+  for (const source of sources) {
+    const mine = scored.filter((r) => r.source === source)
+    judged[source] = { rows: mine.length, inBand: mine.filter(inBand).length }
+  }
   return {
     files,
     rows: scored.length,
@@ -242,7 +262,8 @@ export const generalisation = (
       parameters: ["claimThreshold", "alignmentFloor"],
       bySource: heldOut,
       macroBalancedAccuracy: mean(sources.map((s) => heldOut[s]!.metrics.balancedAccuracy))
-    }
+    },
+    judgeBand: { band: defaultJudgeBand, share: ratio(scored.filter(inBand).length, scored.length), bySource: judged }
   }
 }
 

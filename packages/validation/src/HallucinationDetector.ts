@@ -3,8 +3,10 @@
  * into claims; each claim is aligned with the one or two evidence sentences
  * that share most of its (and the question's) content words, stemmed so
  * inflections match. A claim is contradicted when that evidence lacks one of
- * its numbers, dates or names, denies what it asserts (or the reverse), or
- * has two of its names in the other roles around the same verb; it is
+ * its numbers, dates or names, denies what it asserts (or the reverse), says
+ * the opposite of one of its words about the same thing ("fell" for "rose",
+ * "unknown" for "known", another unit after the same number), or has two of
+ * its names in the other roles around the same verb; it is
  * unsupported when too little of its content is backed (a reworded common
  * word costs little, a name or number much more; words the question already
  * contains prove nothing). A claim no evidence sentence speaks to is
@@ -14,14 +16,15 @@
  * `verifiable: false` and by default not flagged.
  *
  * An optional model judge (`judge`) asks a language model for an NLI-style
- * verdict as JSON.
+ * verdict as JSON; `margin` says how close the rules' verdict is, so a caller
+ * can keep the judge for close calls.
  *
  * @since 0.1.0
  */
 import { Errors, LanguageModel, Message } from "@patinox/core"
 import { Context, Effect, Layer, ParseResult, Schema } from "effect"
 import { splitClaims } from "./internal/claims.js"
-import { assessClaims, assessText, resolveOptions } from "./internal/support.js"
+import { assessClaims, assessText, resolveOptions, thresholdOf } from "./internal/support.js"
 import { KnowledgeBase, type KnowledgeBaseError, type Passage } from "./KnowledgeBase.js"
 
 /** @since 0.1.0 @category models */
@@ -32,7 +35,8 @@ export interface ClaimAssessment {
   /**
    * - `supported`: backed by the evidence;
    * - `contradicted`: an evidence sentence about the same thing disagrees on a
-   *   number, a name, a negation or who did what to whom (`contradictions`);
+   *   number, a name, a negation, a word's opposite ("rose" for "fell") or who
+   *   did what to whom (`contradictions`);
    * - `unsupported`: too little of what it says is in the evidence (`score`
    *   under the threshold);
    * - `unverifiable`: no evidence sentence is about it (`alignment` under the
@@ -47,7 +51,13 @@ export interface ClaimAssessment {
   readonly alignment: number
   /** Whether that evidence came from the run's tool results (the tool threshold applied). */
   readonly fromTool: boolean
-  readonly contradictions: ReadonlyArray<"number" | "entity" | "negation" | "swap">
+  /**
+   * A short answer to the question (little checkable content beside the
+   * question's own words): held to at least `answerThreshold`, since what it
+   * adds to the question is all it says.
+   */
+  readonly shortAnswer: boolean
+  readonly contradictions: ReadonlyArray<"number" | "entity" | "negation" | "swap" | "antonym">
   /** Weighted share of the claim's checkable content the evidence backs, 0..1. */
   readonly score: number
   /** What the evidence does not back (question words excluded). */
@@ -82,6 +92,12 @@ export interface AssessOptions {
   readonly claimThreshold?: number | undefined
   /** The same for a claim whose evidence is the run's tool results (default: `claimThreshold` when given, else 0.5). */
   readonly toolClaimThreshold?: number | undefined
+  /**
+   * The least a short answer to a question (a name or a few words beside the
+   * question's own) is held to: what it adds to the question is all it says
+   * (default 0.5).
+   */
+  readonly answerThreshold?: number | undefined
   /**
    * A claim is unverifiable (no finding) when the best one or two evidence
    * sentences share less than this part of its and the question's content
@@ -132,9 +148,34 @@ export const flaggedAt = (assessment: Assessment, options?: AssessOptions): bool
     // Claims without checkable content ("Yes.") are supported whatever the thresholds.
     if (c.verdict === "supported" && c.score === 1 && c.contradictions.length === 0) return false
     if (c.alignment < resolved.alignmentFloor) return resolved.whenUnverifiable === "flag"
-    return c.contradictions.length > 0 || c.score < (c.fromTool ? resolved.toolClaimThreshold : resolved.claimThreshold)
+    return c.contradictions.length > 0 || c.score < thresholdOf(c, resolved)
   }).length
   return unsupported > 0 && unsupported / assessment.claims.length > resolved.maxUnsupportedRatio
+}
+
+/**
+ * How far the rules' verdict is from tipping: the lowest signed distance
+ * between a claim's score and its threshold, over the claims the verdict
+ * rests on (aligned with evidence, with checkable content). Negative when
+ * the answer is flagged: every failing claim would have to pass for it to
+ * tip. A claim the evidence contradicts (a number, name, negation or role it
+ * lacks) is positive evidence, not a close call: `-Infinity`. `Infinity`
+ * when no claim can tip (nothing checkable, or no evidence at all). A model
+ * judge is worth asking only inside a small margin.
+ *
+ * @since 0.1.0 @category scoring
+ */
+export const margin = (assessment: Assessment, options?: AssessOptions): number => {
+  const resolved = resolveOptions(options)
+  if (!assessment.verifiable) return Infinity
+  let lowest = Infinity
+  for (const c of assessment.claims) {
+    if (c.verdict === "supported" && c.score === 1 && c.contradictions.length === 0) continue
+    if (c.alignment < resolved.alignmentFloor) continue
+    if (c.contradictions.length > 0) return -Infinity
+    lowest = Math.min(lowest, c.score - thresholdOf(c, resolved))
+  }
+  return lowest
 }
 
 /** @since 0.1.0 @category models */
@@ -211,7 +252,7 @@ const describeMissing = (claim: ClaimAssessment): string => {
   if (claim.missing.numbers.length > 0) parts.push(`numbers/dates ${claim.missing.numbers.join(", ")}`)
   if (claim.missing.entities.length > 0) parts.push(`names ${claim.missing.entities.join(", ")}`)
   if (claim.missing.words.length > 0) parts.push(`terms ${claim.missing.words.slice(0, 6).join(", ")}`)
-  if (claim.negationMismatch) parts.push("the sources say the opposite")
+  if (claim.negationMismatch || claim.contradictions.includes("antonym")) parts.push("the sources say the opposite")
   if (claim.contradictions.includes("swap")) parts.push("the sources give these names the other roles")
   return parts.length === 0 ? "" : ` (not in the sources: ${parts.join("; ")})`
 }

@@ -32,10 +32,13 @@
  * - Unsupported claims, `mode: "annotate"`: `Modified` with the answer plus a
  *   note naming the unsupported claims.
  *
- * Optional model judge (`judge.enabled` and a `LanguageModel` given): every
- * verifiable answer is also put to `HallucinationDetector.judge` with the
+ * Optional model judge (`judge.enabled` and a `LanguageModel` given): a
+ * verifiable answer the rules are unsure of (its margin,
+ * `HallucinationDetector.margin`, inside `judge.band`, default
+ * `[-0.1, 0.25)`) is also put to `HallucinationDetector.judge` with the
  * passages the rules retrieved, and the judge's NLI verdict decides
- * (`entailed` passes, `contradicted`/`neutral` is unsupported). A judge
+ * (`entailed` passes, `contradicted`/`neutral` is unsupported). Confident
+ * verdicts (a contradiction, clear support) never call the model. A judge
  * failure falls back to the rule verdict (`onError: "fallback"`, default) or
  * fails the validator (`"reject"`: the pipeline fails closed).
  *
@@ -63,9 +66,30 @@ import * as Validator from "./Validator.js"
 
 const Share = Schema.Number.pipe(Schema.between(0, 1))
 
-/** @since 0.1.0 @category config */
+/**
+ * The judge's default band on an answer's margin (`HallucinationDetector.margin`):
+ * the rules' close calls; outside it their verdict stands.
+ *
+ * @since 0.1.0 @category defaults
+ */
+export const defaultJudgeBand: readonly [number, number] = [-0.1, 0.25]
+
+/**
+ * The model judge's settings. `band` is `[low, high)` on the answer's margin
+ * (`HallucinationDetector.margin`: its closest claim's score minus that
+ * claim's threshold): only answers inside it go to the judge. A contradicted
+ * claim (margin `-Infinity`) and a claim well above its threshold are
+ * confident verdicts the model is not asked about; `[-1, 1]` asks it about
+ * every checkable answer short of a contradiction or full support.
+ *
+ * @since 0.1.0 @category config
+ */
 export const JudgeConfig = Schema.Struct({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  band: Schema.optionalWith(
+    Schema.Tuple(Schema.Number.pipe(Schema.between(-1, 0)), Schema.Number.pipe(Schema.between(0, 1))),
+    { default: () => defaultJudgeBand }
+  ),
   onError: Schema.optionalWith(Schema.Literal("fallback", "reject"), { default: () => "fallback" as const }),
   timeoutMs: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 30_000 })
 })
@@ -77,9 +101,10 @@ export type JudgeConfig = typeof JudgeConfig.Type
  * The validator's configuration, decodable from a config file. Defaults:
  * `enabled: true`, `name: "hallucination"`, `priority: 40`, `mode: "retry"`,
  * detector options as in `HallucinationDetector` (claimThreshold 0.15,
- * toolClaimThreshold 0.5, alignmentFloor 0.2, maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
+ * toolClaimThreshold 0.5, answerThreshold 0.5, alignmentFloor 0.2,
+ * maxUnsupportedRatio 0, negationPenalty 0.5, strictNumbers true,
  * whenUnverifiable "pass", retrievalLimit 5), `maxAnswerChars: 20000`, `maxRevisions: 1`,
- * `maxToolEvidenceChars: 16000`, `judge: { enabled: false,
+ * `maxToolEvidenceChars: 16000`, `judge: { enabled: false, band: [-0.1, 0.25],
  * onError: "fallback", timeoutMs: 30000 }`.
  *
  * @since 0.1.0 @category config
@@ -92,6 +117,8 @@ export const Config = Schema.Struct({
   claimThreshold: Schema.optional(Share),
   /** The claim threshold when a claim's evidence is this run's tool results. */
   toolClaimThreshold: Schema.optional(Share),
+  /** The least a short answer to the question (a name, a few words) is held to. */
+  answerThreshold: Schema.optional(Share),
   /** Under this alignment with any evidence sentence a claim is unverifiable: no finding. */
   alignmentFloor: Schema.optional(Share),
   maxUnsupportedRatio: Schema.optional(Share),
@@ -137,6 +164,7 @@ const resolveConfig = (input: ConfigInput): Effect.Effect<Config> =>
 const detectorOptions = (config: Config): HallucinationDetector.Options => ({
   claimThreshold: config.claimThreshold,
   toolClaimThreshold: config.toolClaimThreshold,
+  answerThreshold: config.answerThreshold,
   alignmentFloor: config.alignmentFloor,
   maxUnsupportedRatio: config.maxUnsupportedRatio,
   negationPenalty: config.negationPenalty,
@@ -233,6 +261,14 @@ export const make = (
     const model = config.judge.enabled ? dependencies.model : undefined
     if (config.judge.enabled && model === undefined) {
       yield* Effect.logWarning("HallucinationValidator: judge enabled but no LanguageModel given; rules decide alone")
+    }
+
+    const [bandLow, bandHigh] = config.judge.band
+    const options = detectorOptions(config)
+    // Only a close call is worth a model call: contradictions and clear support stand.
+    const inBand = (assessment: HallucinationDetector.Assessment): boolean => {
+      const margin = HallucinationDetector.margin(assessment, options)
+      return margin >= bandLow && margin < bandHigh
     }
 
     const decide = (
@@ -334,7 +370,7 @@ export const make = (
         evidence: toolEvidence(context.toolResults, config.maxToolEvidenceChars)
       }).pipe(
         Effect.flatMap((assessment) =>
-          model !== undefined && assessment.verifiable && assessment.claims.length > 0
+          model !== undefined && assessment.verifiable && assessment.claims.length > 0 && inBand(assessment)
             ? judged(model, action, question, assessment, revisions)
             : Effect.succeed(decide(action, assessment, "", revisions))
         )

@@ -234,6 +234,121 @@ describe("HallucinationDetector", () => {
     })
   })
 
+  describe("short claims against an evidence passage", () => {
+    const LIBRARY = [
+      "The Halvorsen Library opened in 1962 in the centre of Brekke. It holds about 80,000 books and is run by " +
+      "the municipality. Its reading room was designed by the architect Sigrid Lunde, and visitors to the " +
+      "library rose sharply after the new wing was added in 1998."
+    ]
+    const flagged = (answer: string, question?: string) =>
+      HallucinationDetector.assess({ question, answer, evidence: LIBRARY }).hallucinated
+
+    it("passes supported claims, however reworded", () => {
+      const supported = [
+        "The Halvorsen Library opened in 1962.",
+        "The library in Brekke has roughly 80,000 books.",
+        "Sigrid Lunde designed the reading room.",
+        "The municipality operates the Halvorsen Library.",
+        "The library is in central Brekke.",
+        "Brekke's library was opened in the 1960s.",
+        "An architect, Sigrid Lunde, was responsible for the reading room.",
+        "The library got a new wing in 1998.",
+        "After 1998 the number of visitors increased.",
+        "Halvorsen Library is a municipal library that opened in 1962."
+      ]
+      assert.deepStrictEqual(supported.filter((claim) => flagged(claim)), [])
+    })
+
+    it("rejects claims that change a number, a name, a negation or a direction", () => {
+      const wrong = [
+        "The Halvorsen Library opened in 1975.",
+        "The reading room was designed by Henrik Moe.",
+        "The library holds about 20,000 books.",
+        "The reading room was not designed by Sigrid Lunde.",
+        "Visitors to the library fell sharply after the new wing was added."
+      ]
+      assert.deepStrictEqual(wrong.filter((claim) => !flagged(claim)), [])
+    })
+
+    it("rejects a short answer whose content the passage does not hold", () => {
+      assert.isTrue(flagged("A private foundation.", "Who runs the Halvorsen Library?"))
+      assert.isFalse(flagged("The municipality.", "Who runs the Halvorsen Library?"))
+    })
+  })
+
+  describe("short encyclopaedic claims against a passage", () => {
+    const DIRECTOR = "Marisol Ortega (born 14 March 1979) is a Chilean-American film director and screenwriter. She grew " +
+      "up in Valparaíso and moved to Los Angeles in 1998 to study at the University of Southern California. Her debut " +
+      "feature, The Salt Road, premiered at the Sundance Film Festival in 2006 and won the Audience Award. She has " +
+      "directed four feature films and several episodes of television."
+    const LAKE = "Lake Taviro is a freshwater lake in the north of the province of Ardena. It covers about 120 square " +
+      "kilometres and reaches a depth of 48 metres. The largest town on its shore is Port Kell, with a population of " +
+      "roughly 15,000."
+    const BRIDGE = "The Brightwater Bridge is a suspension bridge that carries a four-lane road across the Kessel " +
+      "Estuary. Construction began in 1961 and the bridge opened to traffic in 1966. Its main span is 1,006 metres " +
+      "long. Tolls were abolished in 2019."
+    const flagged = (passage: string, claim: string) =>
+      HallucinationDetector.assess({ answer: claim, evidence: [passage] }).hallucinated
+
+    it("passes supported claims, with names, demonyms and units in other words", () => {
+      const supported: ReadonlyArray<readonly [string, string]> = [
+        [DIRECTOR, "Marisol Ortega is a screenwriter."],
+        [DIRECTOR, "Marisol Ortega was born in 1979."],
+        [DIRECTOR, "Marisol Ortega moved to the United States in the 1990s."],
+        [DIRECTOR, "Marisol Ortega was raised in Chile."],
+        [DIRECTOR, "The Salt Road premiered at Sundance."],
+        [DIRECTOR, "Marisol Ortega has directed television."],
+        [LAKE, "Lake Taviro is 48 metres deep."],
+        [LAKE, "Port Kell has about 15,000 inhabitants."],
+        [LAKE, "Lake Taviro is in Ardena."],
+        [BRIDGE, "The Brightwater Bridge has a main span of over a kilometre."],
+        [BRIDGE, "The Brightwater Bridge took five years to build."],
+        [BRIDGE, "The Brightwater Bridge no longer charges tolls."]
+      ]
+      assert.deepStrictEqual(supported.filter(([passage, claim]) => flagged(passage, claim)), [])
+    })
+
+    it("rejects claims that change a date, a direction or an outcome", () => {
+      const refuted: ReadonlyArray<readonly [string, string]> = [
+        [DIRECTOR, "Marisol Ortega was born in 1985."],
+        [DIRECTOR, "The Salt Road premiered at the Cannes Film Festival."],
+        [LAKE, "Lake Taviro is in the south of Ardena."],
+        [LAKE, "Port Kell has a population of 50,000."],
+        [BRIDGE, "The Brightwater Bridge opened in 1971."],
+        [BRIDGE, "Tolls were introduced on the Brightwater Bridge in 2019."]
+      ]
+      assert.deepStrictEqual(refuted.filter(([passage, claim]) => !flagged(passage, claim)), [])
+    })
+  })
+
+  describe("units, relatives and prefixed opposites", () => {
+    const HARBOUR = [
+      "The ferry crossing to Ardlow takes 75 minutes in calm weather. The harbour museum was founded by the " +
+      "widow of a ship's captain and her son in 1931. The cause of the harbour fire of 1952 remained unknown for decades."
+    ]
+    const flagged = (answer: string) => HallucinationDetector.assess({ answer, evidence: HARBOUR })
+
+    it("rejects a claim that swaps the unit, the relative or the prefixed opposite", () => {
+      for (const claim of [
+        "The ferry crossing to Ardlow takes 75 hours in calm weather.",
+        "The harbour museum was founded by the widow of a ship's captain and her brother in 1931.",
+        "The cause of the harbour fire of 1952 remained known for decades."
+      ]) {
+        const assessment = flagged(claim)
+        assert.isTrue(assessment.hallucinated, claim)
+        assert.isTrue(assessment.claims.some((c) => c.contradictions.includes("antonym")), claim)
+      }
+    })
+
+    it("passes the same facts reworded", () => {
+      for (const claim of [
+        "In calm weather the crossing to Ardlow by ferry lasts 75 minutes.",
+        "A captain's widow and her son founded the harbour museum in 1931.",
+        "The cause of the 1952 harbour fire stayed unknown for decades."
+      ]) assert.isFalse(flagged(claim).hallucinated, claim)
+    })
+  })
+
   describe("judge", () => {
     const cannedModel = (content: string): LanguageModel.Service => ({
       provider: "test",

@@ -44,6 +44,13 @@ const check = (
 
 const QUESTION = "How tall is the Skerrow Point lighthouse?"
 const WRONG = "The Skerrow Point lighthouse is 52 metres tall."
+// Little of it is in the sources and nothing there contradicts it: the rules reject it, well clear of their threshold.
+const UNSURE = "The keeper of the lighthouse painted its lamp room blue every spring."
+// Half of it is in the sources: the rules pass it, but only just.
+const CLOSE = "The lighthouse tower on the northern cape was painted white and red."
+// Asks the judge about every checkable answer short of a contradiction or full support.
+const ALWAYS = { enabled: true, band: [-1, 1] } as const
+const judgeCalls = Effect.flatMap(ScriptedModel.Recorder, (r) => r.requests).pipe(Effect.map((requests) => requests.length))
 
 describe("HallucinationValidator", () => {
   layer(kbLayer)("against a SQLite knowledge base", (it) => {
@@ -197,10 +204,9 @@ describe("HallucinationValidator", () => {
 
     it.effect("judge: a contradicted verdict turns a rule-approved answer into a revision", () =>
       Effect.gen(function*() {
-        const content = "The lighthouse on Vell was first lit in 1871."
-        const verdict = yield* check("When was the lighthouse first lit?", content, { judge: { enabled: true } })
+        const verdict = yield* check(QUESTION, CLOSE, { judge: { enabled: true } })
         assert.strictEqual(verdict._tag, "Revise")
-        if (verdict._tag === "Revise") assert.include(verdict.feedback, `- "${content}"`)
+        if (verdict._tag === "Revise") assert.include(verdict.feedback, `- "${CLOSE}"`)
         const requests = yield* Effect.flatMap(ScriptedModel.Recorder, (r) => r.requests)
         assert.strictEqual(requests.length, 1)
         assert.include(requests[0]?.messages[1]?.content ?? "", "first lit on 2 October 1871")
@@ -212,8 +218,9 @@ describe("HallucinationValidator", () => {
 
     it.effect("judge: an entailed verdict approves, and a broken reply falls back to the rules", () =>
       Effect.gen(function*() {
-        assert.strictEqual((yield* check(QUESTION, WRONG, { judge: { enabled: true } }))._tag, "Proceed")
-        assert.strictEqual((yield* check(QUESTION, WRONG, { judge: { enabled: true } }))._tag, "Revise")
+        assert.strictEqual((yield* check(QUESTION, UNSURE, { judge: ALWAYS }))._tag, "Proceed")
+        const fallback = yield* check(QUESTION, UNSURE, { judge: ALWAYS })
+        assert.strictEqual(fallback._tag, "Revise")
       }).pipe(
         Effect.provide(ScriptedModel.layer([
           ScriptedModel.text(JSON.stringify({ verdict: "entailed", unsupportedClaims: [] })),
@@ -223,10 +230,8 @@ describe("HallucinationValidator", () => {
 
     it.effect("judge: a neutral verdict once the revisions are spent is a rejection, not another revision", () =>
       Effect.gen(function*() {
-        const content = "The lighthouse on Vell was first lit in 1871."
-        const question = "When was the lighthouse first lit?"
-        assert.strictEqual((yield* check(question, content, { judge: { enabled: true } }))._tag, "Revise")
-        const error = yield* Effect.flip(check(question, content, { judge: { enabled: true } }, { revisions: 1 }))
+        assert.strictEqual((yield* check(QUESTION, CLOSE, { judge: { enabled: true } }))._tag, "Revise")
+        const error = yield* Effect.flip(check(QUESTION, CLOSE, { judge: { enabled: true } }, { revisions: 1 }))
         assert.strictEqual(error._tag, "ValidationRejected")
       }).pipe(
         Effect.provide(ScriptedModel.layer([
@@ -235,9 +240,33 @@ describe("HallucinationValidator", () => {
         ]))
       ))
 
+    it.effect("judge: asked only about close calls, never about a contradiction or clear support", () =>
+      Effect.gen(function*() {
+        const judge = { enabled: true }
+        // A wrong number is a contradiction: the rules ask for a revision without the model.
+        assert.strictEqual((yield* check(QUESTION, WRONG, { judge }))._tag, "Revise")
+        // Every claim backed: approved without the model.
+        const backed = "The Skerrow Point lighthouse is 38 metres tall and was first lit in 1871."
+        assert.strictEqual((yield* check(QUESTION, backed, { judge }))._tag, "Proceed")
+        assert.strictEqual(yield* judgeCalls, 0)
+        // Little of it backed: rejected without the model.
+        assert.strictEqual((yield* check(QUESTION, UNSURE, { judge }))._tag, "Revise")
+        assert.strictEqual(yield* judgeCalls, 0)
+        // A close call the rules would pass goes to the model, whose verdict decides.
+        assert.strictEqual((yield* check(QUESTION, CLOSE, { judge }))._tag, "Revise")
+        assert.strictEqual(yield* judgeCalls, 1)
+        // An empty band never asks it, and the rules' verdict stands.
+        assert.strictEqual((yield* check(QUESTION, CLOSE, { judge: { enabled: true, band: [0, 0] } }))._tag, "Proceed")
+        assert.strictEqual(yield* judgeCalls, 1)
+      }).pipe(
+        Effect.provide(ScriptedModel.layer([
+          ScriptedModel.text(JSON.stringify({ verdict: "neutral", unsupportedClaims: [] }))
+        ]))
+      ))
+
     it.effect("judge: a broken reply fails closed with onError reject", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(check(QUESTION, WRONG, { judge: { enabled: true, onError: "reject" } }))
+        const error = yield* Effect.flip(check(QUESTION, UNSURE, { judge: { ...ALWAYS, onError: "reject" } }))
         assert.strictEqual(error._tag, "ValidationRejected")
         if (error._tag === "ValidationRejected") assert.include(error.reason, "JudgeReplyInvalid")
       }).pipe(Effect.provide(ScriptedModel.layer([ScriptedModel.text("not json")]))))

@@ -10,13 +10,17 @@ import type { Passage } from "../KnowledgeBase.js"
 import { splitClaims, splitSentences } from "./claims.js"
 import {
   contentTokens,
+  ACRONYMS,
   DEMONYMS,
   extractNumbers,
   MONTH_NAMES,
   NEGATIONS,
+  OPPOSITE_SIDES,
+  type Side,
   normaliseDates,
   type NumberMention,
   STOPWORDS,
+  stem,
   type Token,
   tokenize
 } from "./supportText.js"
@@ -25,6 +29,7 @@ import {
 export interface ResolvedOptions {
   readonly claimThreshold: number
   readonly toolClaimThreshold: number
+  readonly answerThreshold: number
   readonly alignmentFloor: number
   readonly maxUnsupportedRatio: number
   readonly weights: { readonly entity: number; readonly number: number; readonly word: number }
@@ -38,12 +43,16 @@ export interface ResolvedOptions {
 // own best threshold is higher) and a document; a high one rejects correct short claims.
 const CLAIM_THRESHOLD = 0.15
 const TOOL_CLAIM_THRESHOLD = 0.5
+const ANSWER_THRESHOLD = 0.5
+// A claim this light (two names, or a handful of words) beside the question is a short answer.
+const SHORT_ANSWER_WEIGHT = 6
 const ALIGNMENT_FLOOR = 0.2
 
 /** Defaults chosen on the training split of the development data (see eval/hallucination.ts). */
 export const defaultOptions: ResolvedOptions = {
   claimThreshold: CLAIM_THRESHOLD,
   toolClaimThreshold: TOOL_CLAIM_THRESHOLD,
+  answerThreshold: ANSWER_THRESHOLD,
   alignmentFloor: ALIGNMENT_FLOOR,
   maxUnsupportedRatio: 0,
   weights: { entity: 3, number: 4, word: 1 },
@@ -52,10 +61,26 @@ export const defaultOptions: ResolvedOptions = {
   whenUnverifiable: "pass"
 }
 
+/**
+ * The threshold a claim is held to: the tool threshold when its evidence is
+ * the run's tool results; for a short answer to a question, at least the
+ * answer threshold; else the claim threshold.
+ */
+export const thresholdOf = (
+  claim: { readonly fromTool: boolean; readonly shortAnswer: boolean },
+  options: ResolvedOptions
+): number =>
+  claim.fromTool
+    ? options.toolClaimThreshold
+    : claim.shortAnswer
+    ? Math.max(options.claimThreshold, options.answerThreshold)
+    : options.claimThreshold
+
 /** Fills in defaults. */
 export const resolveOptions = (options: AssessOptions | undefined): ResolvedOptions => ({
   claimThreshold: options?.claimThreshold ?? defaultOptions.claimThreshold,
   toolClaimThreshold: options?.toolClaimThreshold ?? options?.claimThreshold ?? defaultOptions.toolClaimThreshold,
+  answerThreshold: options?.answerThreshold ?? defaultOptions.answerThreshold,
   alignmentFloor: options?.alignmentFloor ?? defaultOptions.alignmentFloor,
   maxUnsupportedRatio: options?.maxUnsupportedRatio ?? defaultOptions.maxUnsupportedRatio,
   weights: { ...defaultOptions.weights, ...options?.weights },
@@ -75,6 +100,8 @@ interface EvidenceSentence {
   readonly negated: boolean
   /** Stems of the content words a negation governs (the next few words after it). */
   readonly negatedHeads: ReadonlySet<string>
+  /** Words (not negated) on one side of an opposite pair, with the words around them. */
+  readonly opposites: ReadonlyArray<SideMention>
   /** From the run's tool results rather than the knowledge base. */
   readonly tool: boolean
 }
@@ -88,6 +115,10 @@ export interface EvidenceIndex {
   /** Stems of the words right after a number: what the evidence counts ("two turbines"). */
   readonly counted: ReadonlySet<string>
   readonly sentences: ReadonlyArray<EvidenceSentence>
+  /** The first letter of every word, in order: where an acronym's words are spelled out ("year over year"). */
+  readonly initials: string
+  /** The acronyms of the names the evidence uses ("us" for "American"). */
+  readonly aliases: ReadonlySet<string>
 }
 
 // "No. 1" is a rank, and quoted titles ("Not Ready for Prime Time Players") assert nothing.
@@ -96,6 +127,12 @@ const isNegated = (text: string): boolean =>
     .some((t) => NEGATIONS.has(t.norm) || t.norm.endsWith("n't"))
 
 const NEGATION_SCOPE = 3
+
+// The least share of a claim's topic its sentence must hold for the claim's own "not" to contradict it.
+const CLAIM_DENIES_SHARE = 0.4
+
+// A sentence that shares this much of the claim's topic is about the same thing.
+const OPPOSITE_SHARE = 0.3
 
 // Claims with at most this many content words may align through the question's words alone.
 const FRAGMENT_STEMS = 4
@@ -115,6 +152,44 @@ export const negatedHeads = (tokens: ReadonlyArray<Token>): Set<string> => {
   return heads
 }
 
+/** A word on one side of an opposite pair ("rose" / "fell"), and the content words around it. */
+export interface SideMention extends Side {
+  readonly stem: string
+  /** The word before it, for units: the number they count. */
+  readonly before: string
+  readonly context: ReadonlySet<string>
+}
+
+// Content words on each side of an opposite that say what it is about.
+const CONTEXT_WORDS = 3
+
+/**
+ * The words of a text that stand on a side of an opposite pair, leaving out
+ * negated ones and parts of hyphenated compounds ("drop-through").
+ */
+const sideMentions = (text: string, tokens: ReadonlyArray<Token>, negated: ReadonlySet<string>): Array<SideMention> => {
+  const mentions: Array<SideMention> = []
+  tokens.forEach((t, i) => {
+    const sides = OPPOSITE_SIDES.get(t.norm)
+    if (sides === undefined || negated.has(t.stem) || text[t.start - 1] === "-" || text[t.end] === "-") return
+    const context = new Set<string>()
+    const isContext = (w: Token) => w.norm.length > 1 && !STOPWORDS.has(w.norm) && !OPPOSITE_SIDES.has(w.norm)
+    // The nearest content words on each side, however many function words sit between.
+    for (const step of [-1, 1]) {
+      let found = 0
+      for (let j = i + step; j >= 0 && j < tokens.length && found < CONTEXT_WORDS; j += step) {
+        if (isContext(tokens[j]!)) {
+          context.add(tokens[j]!.stem)
+          found++
+        }
+      }
+    }
+    const before = tokens[i - 1]?.norm ?? ""
+    for (const side of sides) mentions.push({ ...side, stem: t.stem, before, context })
+  })
+  return mentions
+}
+
 /** Indexes evidence passages for claim checks. */
 export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: number) => boolean = () => false): EvidenceIndex => {
   const norms = new Set<string>()
@@ -122,6 +197,8 @@ export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: numb
   const numbers: Array<NumberMention> = []
   const counted = new Set<string>()
   const sentences: Array<EvidenceSentence> = []
+  const initials: Array<string> = []
+  const aliases = new Set<string>()
   for (const [index, raw] of texts.entries()) {
     const text = normaliseDates(raw)
     const tool = isTool(index)
@@ -136,22 +213,38 @@ export const indexEvidence = (texts: ReadonlyArray<string>, isTool: (index: numb
       stems.add(token.stem)
       const alias = DEMONYMS.get(token.norm)
       if (alias !== undefined) norms.add(alias)
+      for (const acronym of ACRONYMS.get(token.norm) ?? []) {
+        norms.add(acronym)
+        aliases.add(acronym)
+      }
     }
-    // Hyphenated forms count whole too ("M-15", "well-known").
-    for (const token of tokenize(text.replace(/-/g, ""))) norms.add(token.norm)
+    initials.push(tokens.map((t) => t.norm[0] ?? "").join(""))
+    // Hyphenated and dotted forms count whole too ("M-15", "well-known", "U.K.").
+    for (const token of tokenize(text.replace(/-/g, "").replace(/\b(\p{L})\.(?=\p{L}\b)/gu, "$1"))) norms.add(token.norm)
     numbers.push(...mentions)
     for (const sentence of splitSentences(text)) {
       const tokens = tokenize(sentence)
+      const heads = negatedHeads(tokens)
       sentences.push({
         stems: new Set(tokens.filter((t) => !STOPWORDS.has(t.norm)).map((t) => t.stem)),
         norms: tokens.map((t) => t.norm),
         negated: isNegated(sentence),
-        negatedHeads: negatedHeads(tokens),
+        negatedHeads: heads,
+        opposites: sideMentions(sentence, tokens, heads),
         tool
       })
     }
   }
-  return { empty: texts.every((t) => t.trim() === ""), norms, stems, numbers, counted, sentences }
+  return {
+    empty: texts.every((t) => t.trim() === ""),
+    norms,
+    stems,
+    numbers,
+    counted,
+    sentences,
+    initials: initials.join(" "),
+    aliases
+  }
 }
 
 const wordSupported = (norm: string, wordStem: string, evidence: EvidenceIndex): boolean => {
@@ -166,6 +259,26 @@ const wordSupported = (norm: string, wordStem: string, evidence: EvidenceIndex):
     if (shared >= Math.max(5, n - 1)) return true
   }
   return false
+}
+
+/**
+ * An acronym ("U.K.", "YoY", "NFL") the evidence writes as itself, as a name
+ * it stands for ("British"), or spelled out ("year over year"; three letters
+ * at least, fewer match by chance).
+ */
+const acronymSupported = (entity: Entity, evidence: EvidenceIndex): boolean => {
+  const { tokens } = entity
+  const letters = tokens.every((t) => t.norm.length === 1)
+    ? tokens.map((t) => t.norm).join("")
+    : tokens.length === 1 && /^\p{Lu}[\p{L}]{1,5}$/u.test(tokens[0]!.raw) && /\p{Lu}.*\p{Lu}/u.test(tokens[0]!.raw)
+    ? tokens[0]!.norm
+    : ""
+  if (letters.length < 2) {
+    // A name spelled out whose acronym the evidence stands for: "United States" for "American".
+    const initials = tokens.map((t) => t.norm[0] ?? "").join("")
+    return tokens.length >= 2 && evidence.aliases.has(initials)
+  }
+  return evidence.norms.has(letters) || (letters.length >= 3 && evidence.initials.includes(letters))
 }
 
 const numberSupported = (claim: NumberMention, evidence: EvidenceIndex): boolean => {
@@ -200,7 +313,12 @@ export interface ClaimFeatures {
   readonly topicStems: ReadonlySet<string>
   readonly negated: boolean
   readonly negatedHeads: ReadonlySet<string>
+  /** A question was asked: the claim answers it. */
+  readonly answersQuestion: boolean
+  /** Words (not negated) on one side of an opposite pair, with the words around them. */
+  readonly opposites: ReadonlyArray<SideMention>
   readonly stems: ReadonlySet<string>
+  readonly norms: ReadonlySet<string>
 }
 
 /** What the question already says: it does not count as support. */
@@ -236,7 +354,9 @@ const OPENERS = new Set([
   "consequently", "ultimately", "initially", "originally", "previously", "recently", "currently", "again", "indeed"
 ])
 
-const isCapitalised = (raw: string): boolean => /^\p{Lu}/u.test(raw) || (/\p{L}/u.test(raw) && /\d/.test(raw))
+// Names with a capital inside count too: "fMRI", "iPhone", "eBay".
+const isCapitalised = (raw: string): boolean =>
+  /^\p{Lu}/u.test(raw) || /^\p{Ll}+\p{Lu}/u.test(raw) || (/\p{L}/u.test(raw) && /\d/.test(raw))
 
 const isNumberToken = (token: Token): boolean => /^\d/.test(token.raw)
 
@@ -315,6 +435,7 @@ export const claimFeatures = (
   const unique = new Map<string, Token>()
   for (const w of words) if (!unique.has(w.stem)) unique.set(w.stem, w)
 
+  const heads = negatedHeads(tokenize(text))
   const allStems = new Set(contentTokens(text).filter((t) => !isNumberToken(t)).map((t) => t.stem))
   return {
     entities,
@@ -331,13 +452,16 @@ export const claimFeatures = (
       ...(previous !== undefined && PRONOUN_START.test(claimText) ? previous.allStems : [])
     ]),
     negated: isNegated(text),
-    negatedHeads: negatedHeads(tokenize(text)),
-    stems: new Set(tokens.map((t) => t.stem))
+    negatedHeads: heads,
+    answersQuestion: question.contentStems.size > 0,
+    opposites: sideMentions(text.replace(/-/g, " "), tokens, heads),
+    stems: new Set(tokens.map((t) => t.stem)),
+    norms: new Set(tokens.map((t) => t.norm))
   }
 }
 
 /** What a claim asserts that an aligned evidence sentence contradicts. */
-export type Contradiction = "number" | "entity" | "negation" | "swap"
+export type Contradiction = "number" | "entity" | "negation" | "swap" | "antonym"
 
 /** The support score of one claim against one evidence index. */
 export interface ClaimScore {
@@ -356,6 +480,8 @@ export interface ClaimScore {
   readonly alignment: number
   /** Whether the best-aligned evidence came from the run's tool results. */
   readonly fromTool: boolean
+  /** A short answer to the question: what it adds to the question is all it says. */
+  readonly shortAnswer: boolean
   readonly contradictions: ReadonlyArray<Contradiction>
   readonly verdict: "supported" | "unsupported" | "contradicted" | "unverifiable"
   readonly supported: boolean
@@ -371,9 +497,18 @@ const overlapOf = (stems: ReadonlySet<string>, sentence: EvidenceSentence): numb
 const align = (
   features: ClaimFeatures,
   evidence: EvidenceIndex
-): { readonly best: EvidenceSentence | undefined; readonly bestShare: number; readonly share: number; readonly ownShare: number } => {
+): {
+  readonly best: EvidenceSentence | undefined
+  readonly bestShare: number
+  readonly second: EvidenceSentence | undefined
+  readonly secondShare: number
+  readonly share: number
+  readonly ownShare: number
+} => {
   const size = features.topicStems.size
-  if (size === 0 || evidence.sentences.length === 0) return { best: undefined, bestShare: 0, share: 0, ownShare: 0 }
+  if (size === 0 || evidence.sentences.length === 0) {
+    return { best: undefined, bestShare: 0, second: undefined, secondShare: 0, share: 0, ownShare: 0 }
+  }
   let best: EvidenceSentence | undefined
   let second: EvidenceSentence | undefined
   let bestOverlap = 0
@@ -399,7 +534,7 @@ const align = (
       if (features.allStems.has(s)) own++
     }
   }
-  return { best, bestShare: bestOverlap / size, share: union / size, ownShare: features.allStems.size === 0 ? 1 : own / features.allStems.size }
+  return { best, bestShare: bestOverlap / size, second, secondShare: secondOverlap / size, share: union / size, ownShare: features.allStems.size === 0 ? 1 : own / features.allStems.size }
 }
 
 /**
@@ -418,6 +553,48 @@ const negationDiffers = (features: ClaimFeatures, sentence: EvidenceSentence): b
 }
 
 /**
+ * The claim says one side of an opposite pair ("rose", "approved") where its
+ * evidence sentence says the other ("fell", "rejected") about the same thing:
+ * a word next to each is shared. A sentence that has both sides ("costs fell
+ * while sales rose") decides nothing, nor does a claim that has both.
+ */
+const oppositeOf = (features: ClaimFeatures, sentence: EvidenceSentence, evidence: EvidenceIndex): boolean => {
+  const has = (mentions: ReadonlyArray<SideMention>, side: Side) =>
+    mentions.some((m) => m.group === side.group && m.side === side.side)
+  for (const mine of features.opposites) {
+    if (has(sentence.opposites, mine)) continue
+    // A relative or a unit the evidence names somewhere is likely the right one, said of another part.
+    if (mine.kind !== "opposite" && evidence.stems.has(mine.stem)) continue
+    for (const theirs of sentence.opposites) {
+      if (theirs.group !== mine.group || theirs.side === mine.side || has(features.opposites, theirs)) continue
+      if (mine.kind === "unit" && (mine.before !== theirs.before || extractNumbers(mine.before).length === 0)) continue
+      for (const w of mine.context) if (theirs.context.has(w)) return true
+    }
+  }
+  return false
+}
+
+// Prefixes that turn a word into its opposite ("unidentified", "indirect", "illegal"). The rest must be
+// five letters at least: "import", "income" and "display" are not the opposites of "port", "come", "play".
+const NEGATING_PREFIX = /^(?:un|non|dis|il|ir|im|in)(?=\p{L}{5,}$)/u
+
+/**
+ * The claim says a word its evidence sentence has with a negating prefix, or
+ * the other way round ("identified" against "unidentified"); the prefixed
+ * form is nowhere in the other text.
+ */
+const prefixFlipped = (features: ClaimFeatures, sentence: EvidenceSentence, evidence: EvidenceIndex): boolean => {
+  const flips = (norm: string, other: ReadonlySet<string>, otherHasNorm: (n: string) => boolean): boolean => {
+    const prefix = NEGATING_PREFIX.exec(norm)
+    if (prefix === null || otherHasNorm(norm)) return false
+    return other.has(stem(norm.slice(prefix[0].length)))
+  }
+  for (const w of features.words) if (flips(w.norm, sentence.stems, (n) => evidence.norms.has(n))) return true
+  for (const n of sentence.norms) if (flips(n, features.stems, (m) => features.norms.has(m))) return true
+  return false
+}
+
+/**
  * Two names of the claim that its evidence sentence also holds, in the
  * other order around the same verb: "A acquired B" against "B acquired A".
  * Passives ("by") are left alone: they reverse the order legitimately.
@@ -426,7 +603,8 @@ const roleSwapped = (claimText: string, features: ClaimFeatures, sentence: Evide
   if (features.entities.length < 2) return false
   const claimNorms = tokenize(claimText).map((t) => t.norm)
   if (claimNorms.includes("by") || sentence.norms.includes("by")) return false
-  const heads = features.entities.map((e) => e.tokens[0]!.norm)
+  // Initials ("U.K.") are not names to order.
+  const heads = features.entities.map((e) => e.tokens[0]!.norm).filter((h) => h.length > 1)
   for (let i = 0; i < heads.length; i++) {
     for (let j = i + 1; j < heads.length; j++) {
       const a = heads[i]!, b = heads[j]!
@@ -464,7 +642,9 @@ export const scoreClaim = (
   const missingWords: Array<string> = []
 
   for (const entity of features.entities) {
-    const found = entity.tokens.filter((t) => wordSupported(t.norm, t.stem, evidence)).length
+    const found = acronymSupported(entity, evidence)
+      ? entity.tokens.length
+      : entity.tokens.filter((t) => wordSupported(t.norm, t.stem, evidence)).length
     total += weights.entity
     backed += weights.entity * (found / entity.tokens.length)
     if (found < entity.tokens.length) missingEntities.push(entity.text)
@@ -484,7 +664,7 @@ export const scoreClaim = (
     else missingWords.push(w.raw)
   }
 
-  const { best, bestShare, ownShare, share } = align(features, evidence)
+  const { best, bestShare, ownShare, second, secondShare, share } = align(features, evidence)
   // The question's words align any claim with the passages found for it; a full
   // sentence must also align by its own words. A short fragment ("Delhi, in India")
   // only means something with the question.
@@ -492,8 +672,11 @@ export const scoreClaim = (
   const aligned = alignment >= options.alignmentFloor
   // Negation: compare with the evidence sentence that says most of the same things;
   // too few words and it is unclear which sentence the claim is about.
-  const negationMismatch = features.allStems.size >= 3 && best !== undefined && bestShare >= 0.5 &&
-    best.negated !== features.negated && negationDiffers(features, best)
+  // A summary rarely adds a "not" its source lacks when paraphrasing, so the claim's own denial needs less alignment.
+  const denies = (sentence: EvidenceSentence | undefined, share: number): boolean =>
+    sentence !== undefined && (share >= 0.5 || (features.negated && share >= CLAIM_DENIES_SHARE)) &&
+    sentence.negated !== features.negated && negationDiffers(features, sentence)
+  const negationMismatch = features.allStems.size >= 3 && denies(best, bestShare)
   const contradictions: Array<Contradiction> = []
   // A small count in words ("two friends") is often the summary counting what the evidence lists,
   // unless the evidence counts the same thing ("two turbines").
@@ -501,11 +684,17 @@ export const scoreClaim = (
   if (missingEntities.length > 0) contradictions.push("entity")
   if (negationMismatch) contradictions.push("negation")
   if (best !== undefined && bestShare >= 0.5 && roleSwapped(claimText, features, best)) contradictions.push("swap")
+  if (
+    (best !== undefined && bestShare >= OPPOSITE_SHARE && oppositeOf(features, best, evidence)) ||
+    (second !== undefined && secondShare >= OPPOSITE_SHARE && oppositeOf(features, second, evidence)) ||
+    (best !== undefined && bestShare >= 0.5 && prefixFlipped(features, best, evidence))
+  ) contradictions.push("antonym")
 
   let score = total === 0 ? 1 : backed / total
   if (negationMismatch) score *= 1 - options.negationPenalty
   const fromTool = best?.tool ?? false
-  const threshold = fromTool ? options.toolClaimThreshold : options.claimThreshold
+  const shortAnswer = features.answersQuestion && total > 0 && total <= SHORT_ANSWER_WEIGHT
+  const threshold = thresholdOf({ fromTool, shortAnswer }, options)
   // Nothing to check ("Yes."), or nothing in the evidence about it: no finding either way.
   const verdict = total === 0
     ? "supported"
@@ -523,6 +712,7 @@ export const scoreClaim = (
     negationMismatch,
     alignment,
     fromTool,
+    shortAnswer,
     contradictions,
     verdict,
     supported: verdict === "supported"
@@ -594,6 +784,7 @@ export const assessClaims = (
       score: scored.score,
       alignment: scored.alignment,
       fromTool: scored.fromTool,
+      shortAnswer: scored.shortAnswer,
       contradictions: scored.contradictions,
       missing: scored.missing,
       negationMismatch: scored.negationMismatch,

@@ -137,7 +137,8 @@ const UNITS: Readonly<Record<string, number>> = {
   twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90, dozen: 12
 }
 const SCALES: Readonly<Record<string, number>> = {
-  hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12, k: 1e3, m: 1e6, bn: 1e9
+  hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12, k: 1e3, m: 1e6, bn: 1e9, mln: 1e6, mn: 1e6,
+  bln: 1e9
 }
 const ORDINALS: Readonly<Record<string, number>> = {
   second: 2, third: 3, fourth: 4, fifth: 5, sixth: 6, seventh: 7, eighth: 8, ninth: 9, tenth: 10,
@@ -159,7 +160,7 @@ const significantRange = (literal: string, value: number, scale: number): readon
 }
 
 const NUMBER_RE =
-  /(?<![\p{L}\p{N}.,]|\p{L}-)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(st|nd|rd|th)\b|(s)\b)?(?:\s?(%|percent\b|per cent\b))?(?:\s+(thousand|million|billion|trillion|bn)\b|(k|m|bn)\b)?/giu
+  /(?<![\p{L}\p{N}.,]|\p{L}-)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(st|nd|rd|th)\b|(s)\b)?(?:\s?(%|percent\b|per cent\b))?(?:\s+(thousand|million|billion|trillion|bn|mln|mn|bln)\b|(k|m|bn|mln|mn|bln)\b)?/giu
 
 /** Every number in the text: digits, number words, ordinals, decades. */
 export const extractNumbers = (text: string): Array<NumberMention> => {
@@ -197,7 +198,7 @@ export const extractNumbers = (text: string): Array<NumberMention> => {
       const unit = UNITS[w]
       const scale = SCALES[w]
       if (unit !== undefined) current += unit
-      else if (scale !== undefined && w !== "k" && w !== "m" && w !== "bn") {
+      else if (scale !== undefined && !["k", "m", "bn", "mln", "mn", "bln"].includes(w)) {
         current = (current === 0 ? 1 : current) * scale
         if (scale >= 1000) {
           total += current
@@ -225,10 +226,148 @@ const DEMONYM_PAIRS: ReadonlyArray<readonly [string, string]> = [
   ["thai", "thailand"], ["vietnamese", "vietnam"], ["filipino", "philippines"], ["italian", "italy"], ["peruvian", "peru"],
   ["icelandic", "iceland"], ["hungarian", "hungary"], ["belgian", "belgium"], ["czech", "czechia"], ["israeli", "israel"],
   ["pakistani", "pakistan"], ["bangladeshi", "bangladesh"], ["iraqi", "iraq"], ["kuwaiti", "kuwait"], ["scots", "scotland"],
-  ["argentine", "argentina"], ["argentinian", "argentina"], ["lebanese", "lebanon"], ["maltese", "malta"], ["cypriot", "cyprus"]
+  ["argentine", "argentina"], ["argentinian", "argentina"], ["lebanese", "lebanon"], ["maltese", "malta"], ["cypriot", "cyprus"],
+  ["chilean", "chile"], ["cuban", "cuba"], ["iranian", "iran"], ["omani", "oman"], ["fijian", "fiji"]
 ]
 
 /** The other form of a nationality adjective or country, if known. */
 export const DEMONYMS: ReadonlyMap<string, string> = new Map(
   DEMONYM_PAIRS.flatMap(([adjective, country]) => [[adjective, country], [country, adjective]] as const)
 )
+
+// ---------------------------------------------------------------------------
+// opposites
+// ---------------------------------------------------------------------------
+
+// Groups of common English words at odds with each other: each line holds
+// two or more sides, and a word of one side contradicts every word of
+// another about the same thing. Two sides are opposites; more are a closed
+// class whose members exclude each other (a relative, a season). General-purpose vocabulary, not words picked from any
+// evaluation set. Pairs that only change the point of view ("send" /
+// "receive", "buy" / "sell") are left out: the two sides of one exchange say
+// the same thing.
+const OPPOSITE_GROUPS: ReadonlyArray<ReadonlyArray<string>> = [
+  ["increase increased increases increasing rise rose risen rising rises grow grew grown growing grows gain gained gains raise raised raises higher highest boost boosted expand expanded expanding upward", "decrease decreased decreases decreasing decline declined declines declining fall fell fallen falling falls drop dropped drops dropping reduce reduced reduces reducing lower lowest shrink shrank shrinking downward"],
+  ["improve improved improves improving improvement better best strengthen strengthened", "worsen worsened worsens worsening deteriorate deteriorated worse worst weaken weakened"],
+  ["positive positively optimistic bullish favorable favourable", "negative negatively pessimistic bearish unfavorable unfavourable"],
+  ["success successful successfully succeed succeeded win won wins winning winner victory", "failure failed fail fails failing unsuccessful lose lost loses losing loser defeat defeated"],
+  ["accept accepted accepts accepting approve approved approves approval agree agreed agrees allow allowed allows permit permitted", "reject rejected rejects rejecting deny denied denies disapprove disapproved disagree disagreed disagrees oppose opposed opposes refuse refused refuses forbid forbidden prohibit prohibited ban banned"],
+  ["before earlier earliest previously prior", "after later latest subsequently"],
+  ["begin began begun beginning begins start started starts starting opened opens", "end ended ends ending finish finished finishes stop stopped stops closed closes"],
+  ["include included includes add added adds", "exclude excluded excludes remove removed removes"],
+  ["true correct accurate", "false incorrect wrong inaccurate"],
+  ["high large big fast strong easy cheap rich heavy wide deep major maximum majority hot warm", "low small slow weak difficult expensive poor narrow shallow minor minimum minority cold cool"],
+  ["import imported imports", "export exported exports"],
+  ["profit profits profitable surplus", "loss losses unprofitable deficit"],
+  ["love loved loves liked enjoy enjoyed happy glad pleased interested", "hate hated hates dislike disliked dislikes unhappy sad upset displeased uninterested"],
+  ["always everyone everybody everything all entire entirely fully completely", "sometimes rarely occasionally partly partially some few"],
+  ["often frequent frequently common commonly", "rarely rare seldom uncommon infrequent infrequently"],
+  ["alive living survived", "dead died killed"],
+  ["male man men boy boys husband father brother son", "female woman women girl girls wife mother sister daughter"],
+  ["public external foreign", "private internal domestic"],
+  ["north northern", "south southern"],
+  ["east eastern", "west western"],
+  ["morning", "evening"],
+  ["hired hires hiring", "fired dismissed"],
+  ["confirm confirmed confirms", "deny denied denies"],
+  ["remember remembered remembers", "forget forgot forgotten forgets"],
+  ["same similar identical", "different dissimilar distinct"],
+  ["simple simpler", "complex complicated"],
+  ["guilty convicted", "innocent acquitted"],
+  ["arrive arrived arrives arrival", "depart departed departs departure"],
+  ["safe safely secure", "dangerous unsafe insecure risky"],
+  ["possible likely able", "impossible unlikely unable"],
+  ["online", "offline"],
+  ["gain gains gained", "loss losses"],
+  ["open opened opening opens reopen reopened", "close closed closing closes shut shutting"],
+  ["help helps helped enable enables enabled facilitate facilitates facilitated", "hinder hinders hindered hamper hampers hampered impede impedes impeded obstruct obstructs obstructed"],
+  ["arrest arrested", "release released freed"],
+  ["capture captured caught", "escape escaped"],
+  ["early", "late"],
+  ["new newer newest", "old older oldest"],
+  ["young younger youngest", "elderly"],
+  ["temporary temporarily", "permanent permanently"],
+  ["voluntary voluntarily", "mandatory compulsory forced"],
+  ["official officially", "unofficial unofficially"],
+  ["legal legally lawful", "illegal illegally unlawful"],
+  ["praise praised praises", "criticize criticized criticizes criticise criticised criticises condemn condemned condemns"],
+  ["present", "absent"],
+  ["inside indoor indoors", "outside outdoor outdoors"],
+  ["urban", "rural"],
+  ["light", "dark"],
+  ["full", "empty"],
+  ["lead leads leading", "trail trails trailing"],
+  ["friend friends friendly ally allies", "enemy enemies hostile foe foes"],
+  ["peace peaceful", "war wars violent"],
+  ["long longer longest", "short shorter shortest"],
+  ["thick", "thin"],
+  ["quick quickly rapid rapidly", "gradual gradually slowly"],
+  ["top", "bottom"],
+  ["past", "future upcoming"],
+  ["ancient", "modern"],
+  ["healthy", "sick ill unhealthy"],
+  ["mild", "severe"],
+  ["soft", "hard"],
+  ["easy easier", "hard harder"],
+  ["incoming inbound", "outgoing outbound"],
+  ["entrance entry", "exit"],
+  ["push pushed", "pull pulled"],
+  ["introduce introduced introduces introducing", "abolish abolished abolishes abolishing scrap scrapped"],
+  ["build built construct constructed", "demolish demolished destroy destroyed"],
+  ["wife", "husband", "brother brothers", "sister sisters", "son sons", "daughter daughters", "mother", "father", "uncle", "aunt", "cousin cousins", "nephew", "niece", "grandson", "granddaughter", "grandmother", "grandfather", "boyfriend", "girlfriend"],
+  ["spring", "summer", "autumn", "winter"],
+  ["breakfast", "lunch", "dinner"],
+  ["red", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "grey gray"]
+]
+
+// Units of one quantity: they exclude each other only after the same number
+// ("75 minutes" against "75 hours"); "1,006 metres" is "over a kilometre".
+const UNIT_GROUPS: ReadonlyArray<ReadonlyArray<string>> = [
+  ["second seconds", "minute minutes", "hour hours", "day days", "week weeks", "month months", "year years", "decade decades", "century centuries"],
+  ["inch inches", "foot feet", "yard yards", "metre metres meter meters", "kilometre kilometres kilometer kilometers km", "mile miles"],
+  ["gram grams", "kilogram kilograms kg", "ton tons tonne tonnes", "ounce ounces", "pound pounds"],
+  ["percent %", "points"]
+]
+
+/**
+ * A side of a group in `OPPOSITE_GROUPS` or `UNIT_GROUPS`: two different
+ * sides of one group are at odds.
+ */
+export interface Side {
+  readonly group: number
+  readonly side: number
+  /** Opposites; a closed class (relatives, seasons), which a word the evidence has elsewhere does not contradict; or units. */
+  readonly kind: "opposite" | "class" | "unit"
+}
+
+/** The sides each word stands on. */
+export const OPPOSITE_SIDES: ReadonlyMap<string, ReadonlyArray<Side>> = (() => {
+  const map = new Map<string, Array<Side>>()
+  const add = (groups: ReadonlyArray<ReadonlyArray<string>>, offset: number, kindOf: (sides: ReadonlyArray<string>) => Side["kind"]) =>
+    groups.forEach((sides, group) =>
+      sides.forEach((words, side) => {
+        const mention: Side = { group: offset + group, side, kind: kindOf(sides) }
+        for (const w of words.split(" ")) map.set(w, [...(map.get(w) ?? []), mention])
+      })
+    )
+  add(OPPOSITE_GROUPS, 0, (sides) => (sides.length > 2 ? "class" : "opposite"))
+  add(UNIT_GROUPS, OPPOSITE_GROUPS.length, () => "unit")
+  return map
+})()
+
+// Country and union acronyms and the words that stand for them.
+const ACRONYM_PAIRS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+  ["uk", ["britain", "british", "england", "english", "scotland", "wales"]],
+  ["us", ["america", "american", "americans"]],
+  ["usa", ["america", "american", "americans"]],
+  ["eu", ["europe", "european"]],
+  ["un", ["nations"]],
+  ["uae", ["emirates", "emirati"]]
+]
+
+/** The acronyms a word stands for ("british": "uk"). */
+export const ACRONYMS: ReadonlyMap<string, ReadonlyArray<string>> = (() => {
+  const map = new Map<string, Array<string>>()
+  for (const [acronym, words] of ACRONYM_PAIRS) for (const w of words) map.set(w, [...(map.get(w) ?? []), acronym])
+  return map
+})()
