@@ -8,3 +8,13 @@ export const tempDatabase = (prefix: string, name = "kb") =>
   Layer.unwrapScoped(
     Effect.map(TempDir.make(prefix), (dir) => SqliteClient.layer({ filename: join(dir, `${name}.sqlite`) }))
   )
+
+/** A clean table-QA task, hand-written: the prompt guard's table signals must see a table and no order in it. */
+export const townsTable = [
+  "Answer the question using the table.",
+  "Question: which town is the largest?",
+  "town | population | area",
+  "northtown | 12000 | 40",
+  "southville | 8000 | 31",
+  "eastbury | 15500 | 52"
+].join("\n")

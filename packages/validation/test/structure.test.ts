@@ -24,6 +24,7 @@ import * as Linear from "../src/internal/linear.js"
 import { normalize } from "../src/internal/normalize.js"
 import { personaFraming } from "../src/internal/persona.js"
 import { suffixScore } from "../src/internal/suffix.js"
+import { townsTable } from "./fixtures.js"
 
 // Every string here is synthetic, written for these tests.
 const request = "Explain how tides are caused by the moon and the sun, in two short paragraphs."
@@ -256,14 +257,7 @@ describe("persona framing", () => {
 })
 
 describe("orders hidden in tables and in text-editing tasks", () => {
-  const table = [
-    "Answer the question using the table.",
-    "Question: which town is the largest?",
-    "town | population | area",
-    "northtown | 12000 | 40",
-    "southville | 8000 | 31",
-    "eastbury | 15500 | 52"
-  ].join("\n")
+  const table = townsTable
 
   it("finds an order in the tail of a table, and none in a clean one", () => {
     assert.isAtLeast(tableLikeness(table), 0.5)
