@@ -4,10 +4,12 @@
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
+const appDir = fileURLToPath(new URL("..", import.meta.url))
+
 export const setup = () => {
-  const built = spawnSync(process.execPath, ["--import", "tsx", "scripts/bundle.ts"], {
-    cwd: fileURLToPath(new URL("..", import.meta.url)),
-    stdio: "inherit"
-  })
+  const built = spawnSync(process.execPath, ["--import", "tsx", "scripts/bundle.ts"], { cwd: appDir, stdio: "inherit" })
   if (built.status !== 0) throw new Error(`bundling the app for the process tests failed (exit ${built.status})`)
+  // The in-process services' sink threads start from the bundled write thread too, not from its
+  // sources through tsx (TelemetrySink's `PATINOX_WRITE_WORKER`); the workers inherit this environment.
+  process.env["PATINOX_WRITE_WORKER"] = fileURLToPath(new URL("../dist/bin/writeWorker.js", import.meta.url))
 }
