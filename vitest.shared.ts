@@ -21,6 +21,11 @@ export const packageConfig = (name: string) =>
     test: {
       name,
       include: ["test/**/*.test.ts"],
+      // One worker process runs a project's files one after another: each file in a fresh process
+      // loaded effect and the platform again, about a third of a pass. Our sources are still
+      // evaluated afresh per file; what files share is node_modules' state, such as Effect's
+      // global metric registry, so tests read their own series or a difference.
+      isolate: false,
       testTimeout: 30_000,
       hookTimeout: 30_000,
       typecheck: {

@@ -1,3 +1,7 @@
+import { mergeConfig } from "vitest/config"
 import { packageConfig } from "../../vitest.shared.js"
 
-export default packageConfig("patinox")
+export default mergeConfig(packageConfig("patinox"), {
+  // The sink's write thread, bundled once for the run.
+  test: { globalSetup: ["../../vitest.writeWorker.ts"] }
+})

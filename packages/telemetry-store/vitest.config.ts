@@ -1,3 +1,7 @@
+import { mergeConfig } from "vitest/config"
 import { packageConfig } from "../../vitest.shared.js"
 
-export default packageConfig("telemetry-store")
+export default mergeConfig(packageConfig("telemetry-store"), {
+  // The sink's write thread, bundled once for the run.
+  test: { globalSetup: ["../../vitest.writeWorker.ts"] }
+})

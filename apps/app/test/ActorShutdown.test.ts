@@ -13,7 +13,8 @@ describe("the actor runtime in a real process", () => {
       let output = ""
       const child = yield* Effect.acquireRelease(
         Effect.sync(() =>
-          spawn(process.execPath, ["--conditions=@patinox/source", "--import", "tsx", "test/fixtures/actors-shutdown.ts"], {
+          // The fixture bundled by the run's global setup (globalSetup.ts).
+          spawn(process.execPath, ["dist/test/actors-shutdown.js"], {
             cwd: appDir,
             stdio: ["ignore", "pipe", "pipe"]
           })

@@ -78,13 +78,12 @@ const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
 const startWriter = (file: string) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const child = spawn(process.execPath, [
-        "--conditions=@patinox/source",
-        "--import",
-        "tsx",
-        "test/fixtures/telemetry-writer.ts",
-        file
-      ], { cwd: appDir, env: environment({}), stdio: ["ignore", "pipe", "pipe"] })
+      // The fixture bundled by the run's global setup (globalSetup.ts).
+      const child = spawn(process.execPath, ["dist/test/telemetry-writer.js", file], {
+        cwd: appDir,
+        env: environment({}),
+        stdio: ["ignore", "pipe", "pipe"]
+      })
       const followed = follow(child)
       const started = yield* Deferred.make<void, Error>()
       child.on("exit", (code) =>

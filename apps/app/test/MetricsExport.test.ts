@@ -1,10 +1,14 @@
 // Issue 23, item 12: metrics docs/monitoring.md lists must be on a real server's /metrics
 // from the start, not only after the first drop, miss or breaker state change.
+// The service runs as its own process: Effect's metric registry is global to a process,
+// and the test files before this one share theirs (vitest's `isolate: false`).
 import { assert, describe, it } from "@effect/vitest"
-import { OpenAiLanguageModel } from "@patinox/provider-openai"
-import { FakeOpenAi } from "@patinox/testing"
+import { FakeOpenAi, TempDir } from "@patinox/testing"
 import { Effect } from "effect"
-import { post, startServer } from "./server.js"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { post } from "./server.js"
+import { startService } from "./serviceProcess.js"
 
 const metrics = (base: string) => Effect.promise(() => fetch(`${base}/metrics`).then((response) => response.text()))
 
@@ -23,11 +27,16 @@ describe("/metrics", () => {
       const fake = yield* FakeOpenAi.make({
         responder: () => FakeOpenAi.error(500, "The server had an error", { headers: { "retry-after-ms": "1" } })
       })
-      const model = OpenAiLanguageModel.layer({ apiKey: undefined, baseURL: fake.url, model: "gpt-test" })
-      const base = yield* startServer(
-        model,
-        JSON.stringify({ validation: { circuitBreaker: { windowSize: 1, minimumCalls: 1, failureRateThreshold: 1 } } })
+      const dir = yield* TempDir.make("patinox-metrics-")
+      const configPath = join(dir, "patinox.config.json")
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          database: { path: join(dir, "patinox.db") },
+          validation: { circuitBreaker: { windowSize: 1, minimumCalls: 1, failureRateThreshold: 1 } }
+        })
       )
+      const base = (yield* startService({ PATINOX_PORT: "0", PATINOX_CONFIG: configPath, OPENAI_BASE_URL: fake.url })).url
       const atStart = yield* metrics(base)
       assert.strictEqual(sample(atStart, "patinox_monitoring_dropped_events_total"), 0)
       assert.strictEqual(sample(atStart, "patinox_monitoring_consumer_missed_events_total{consumer=\"telemetry-sink\""), 0)

@@ -54,12 +54,25 @@ const tsxApi = (): string => {
 /** Compiled `.js` beside this file loads as is; TypeScript sources load through tsx. */
 const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
 
+/**
+ * Run from sources, `PATINOX_WRITE_WORKER` may name the thread's entry bundled as one
+ * JavaScript file (the test runs set it): through tsx, each thread loaded every module
+ * through tsx's hooks, 2-4 s a start on two shared cores, where the bundle takes well under one.
+ */
+const bundledEntry = (): string | undefined => {
+  const file = process.env["PATINOX_WRITE_WORKER"]
+  return extension === ".ts" && file !== undefined && file !== "" ? pathToFileURL(file).href : undefined
+}
+
 /** The write thread's entry, and tsx's loader when it is TypeScript. */
 const entry = Effect.try({
-  try: () => ({
-    entry: new URL(`./writeWorker${extension}`, import.meta.url).href,
-    tsx: extension === ".ts" ? tsxApi() : undefined
-  }),
+  try: () => {
+    const bundled = bundledEntry()
+    return bundled !== undefined ? { entry: bundled, tsx: undefined } : {
+      entry: new URL(`./writeWorker${extension}`, import.meta.url).href,
+      tsx: extension === ".ts" ? tsxApi() : undefined
+    }
+  },
   catch: (cause) => `cannot locate the write thread's entry: ${describe(cause)}`
 })
 
