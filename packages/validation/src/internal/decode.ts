@@ -104,8 +104,16 @@ const segments = (lines: ReadonlyArray<string>): Array<string> => {
 
 /** Whether a line is mostly letters: table rows and code are not ciphered prose. */
 const lettered = (line: string): boolean => {
-  const chars = line.replace(/\s+/g, "").length
-  return chars > 0 && (line.match(/[a-z]/g)?.length ?? 0) / chars >= 0.75
+  // A counting loop: matching every letter into an array cost ~1 ms per 20 KB line.
+  let chars = 0
+  let letters = 0
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i)
+    if (c === 32 || (c >= 9 && c <= 13) || (c > 127 && /\s/.test(line.charAt(i)))) continue
+    chars++
+    if (c >= 97 && c <= 122) letters++
+  }
+  return chars > 0 && letters / chars >= 0.75
 }
 
 /** A letter substitution of a segment when it reads as language and the segment does not. */
