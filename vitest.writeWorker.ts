@@ -5,7 +5,7 @@ import { build } from "esbuild"
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { sourceCondition } from "./vitest.shared.js"
+import { nodeBundle } from "./apps/app/scripts/nodeBundle.js"
 
 export const setup = async () => {
   // Inside the package, where the bundle's one external (better-sqlite3) resolves.
@@ -16,15 +16,8 @@ export const setup = async () => {
   await build({
     entryPoints: [fileURLToPath(new URL("packages/telemetry-store/src/internal/writeWorker.ts", import.meta.url))],
     outfile,
-    bundle: true,
-    platform: "node",
-    conditions: [sourceCondition],
-    format: "esm",
-    target: "node20",
-    external: ["better-sqlite3"],
-    logLevel: "warning",
-    // CommonJS dependencies call `require`, which an ES module does not have.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
+    ...nodeBundle,
+    external: ["better-sqlite3"]
   })
   process.env["PATINOX_WRITE_WORKER"] = outfile
   return () => rmSync(dir, { recursive: true, force: true })

@@ -14,14 +14,15 @@ import { build } from "esbuild"
 import { copyFileSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { buildDashboard } from "./dashboard.js"
+import { nodeBundle } from "./nodeBundle.js"
 
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url))
 
-// Native: loaded from node_modules as installed (deploy/assemble.sh copies them).
-const required = ["better-sqlite3"]
 // Imported only when the config has a `localModel` section (transformers.js, ONNX Runtime's native
 // addon beneath): not in the assembled tree; deployments that use it install it (docs/deploy.md).
 const optional = ["@huggingface/transformers"]
+// Native: loaded from node_modules as installed (deploy/assemble.sh copies them).
+const required = ["better-sqlite3"]
 
 await build({
   entryPoints: {
@@ -32,20 +33,12 @@ await build({
     writeWorker: path("../../../packages/telemetry-store/src/internal/writeWorker.ts")
   },
   outdir: path("../dist/bin"),
-  bundle: true,
-  platform: "node",
-  // The workspace's packages from their sources, as the tests and tsx run them: no build needed first.
-  conditions: ["@patinox/source"],
-  format: "esm",
-  target: "node20",
+  ...nodeBundle,
   external: [...required, ...optional],
   // Smaller source for V8 to hold; names kept for stack traces and spans.
   minifyWhitespace: true,
   minifySyntax: true,
-  keepNames: true,
-  logLevel: "warning",
-  // CommonJS dependencies call `require`, which an ES module does not have.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
+  keepNames: true
 })
 
 // `PromptGuard` reads its model at `../models/prompt-classifier.bin` from its own module: from `dist/bin`, `dist/models`.

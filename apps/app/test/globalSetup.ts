@@ -5,6 +5,7 @@
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { nodeBundle } from "../scripts/nodeBundle.js"
 
 const appDir = fileURLToPath(new URL("..", import.meta.url))
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url))
@@ -20,15 +21,8 @@ export const setup = async () => {
       writeWorker: path("../../../packages/telemetry-store/src/internal/writeWorker.ts")
     },
     outdir: path("../dist/test"),
-    bundle: true,
-    platform: "node",
-    conditions: ["@patinox/source"],
-    format: "esm",
-    target: "node20",
-    external: ["better-sqlite3"],
-    logLevel: "warning",
-    // CommonJS dependencies call `require`, which an ES module does not have.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
+    ...nodeBundle,
+    external: ["better-sqlite3"]
   })
   // The in-process services' sink threads start from the bundled write thread too, not from its
   // sources through tsx (TelemetrySink's `PATINOX_WRITE_WORKER`); the workers inherit this environment.

@@ -133,6 +133,10 @@ export const assess = (
   options?: AssessOptions
 ): Assessment => assessText(input, resolveOptions(options))
 
+// Claims without checkable content ("Yes.") or fully backed are supported whatever the thresholds.
+const settled = (c: ClaimAssessment): boolean =>
+  c.verdict === "supported" && c.score === 1 && c.contradictions.length === 0
+
 /**
  * Whether an assessment is flagged under other thresholds (`claimThreshold`,
  * `toolClaimThreshold`, `alignmentFloor`, `whenUnverifiable`,
@@ -145,8 +149,7 @@ export const flaggedAt = (assessment: Assessment, options?: AssessOptions): bool
   const resolved = resolveOptions(options)
   if (!assessment.verifiable) return resolved.whenUnverifiable === "flag" && assessment.claims.length > 0
   const unsupported = assessment.claims.filter((c) => {
-    // Claims without checkable content ("Yes.") are supported whatever the thresholds.
-    if (c.verdict === "supported" && c.score === 1 && c.contradictions.length === 0) return false
+    if (settled(c)) return false
     if (c.alignment < resolved.alignmentFloor) return resolved.whenUnverifiable === "flag"
     return c.contradictions.length > 0 || c.score < thresholdOf(c, resolved)
   }).length
@@ -170,8 +173,7 @@ export const margin = (assessment: Assessment, options?: AssessOptions): number 
   if (!assessment.verifiable) return Infinity
   let lowest = Infinity
   for (const c of assessment.claims) {
-    if (c.verdict === "supported" && c.score === 1 && c.contradictions.length === 0) continue
-    if (c.alignment < resolved.alignmentFloor) continue
+    if (settled(c) || c.alignment < resolved.alignmentFloor) continue
     if (c.contradictions.length > 0) return -Infinity
     lowest = Math.min(lowest, c.score - thresholdOf(c, resolved))
   }

@@ -257,14 +257,14 @@ export const make = (
 ): Effect.Effect<Validator.Validator<Error>, never, KnowledgeBase> =>
   Effect.gen(function*() {
     const config = yield* resolveConfig(input)
-    const detector = yield* HallucinationDetector.make(detectorOptions(config))
+    const options = detectorOptions(config)
+    const detector = yield* HallucinationDetector.make(options)
     const model = config.judge.enabled ? dependencies.model : undefined
     if (config.judge.enabled && model === undefined) {
       yield* Effect.logWarning("HallucinationValidator: judge enabled but no LanguageModel given; rules decide alone")
     }
 
     const [bandLow, bandHigh] = config.judge.band
-    const options = detectorOptions(config)
     // Only a close call is worth a model call: contradictions and clear support stand.
     const inBand = (assessment: HallucinationDetector.Assessment): boolean => {
       const margin = HallucinationDetector.margin(assessment, options)

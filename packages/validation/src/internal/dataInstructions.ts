@@ -9,6 +9,7 @@
  *
  * @internal
  */
+import { countMatches } from "./harm.js"
 
 /** What was found in one text. */
 export interface InstructionEvidence {
@@ -24,13 +25,6 @@ export interface InstructionEvidence {
   readonly imperatives: number
   /** Combined score in [0, 1]. */
   readonly score: number
-}
-
-const count = (re: RegExp, text: string, cap: number): number => {
-  re.lastIndex = 0
-  let n = 0
-  while (n < cap && re.exec(text) !== null) n++
-  return n
 }
 
 const AGENT = String.raw`(?:ai|a\.i\.|assistant|chat ?bot|bot|agent|language model|llm|model|gpt|copilot|ai system|automated (?:[a-z]+ )?(?:system|reader|reviewer|screener|tool|scan(?:ner)?))`
@@ -85,11 +79,11 @@ const squash = (x: number) => Math.max(0, Math.min(1, x))
 
 /** Finds the marks of an instruction addressed to the assistant in `text` (folded, lower case). */
 export const instructionEvidence = (text: string): InstructionEvidence => {
-  const addressed = Math.min(8, count(ADDRESSED, text, 8) + count(ABOUT_THE_ANSWER, text, 4))
-  const taskSwitch = Math.min(8, count(TASK_SWITCH, text, 8) + count(OVERRIDE_THEN_ORDER, text, 4))
-  const forgery = count(FORGERY, text, 8)
-  const fakeCompletion = count(FAKE_COMPLETION, text, 4)
-  const imperatives = count(IMPERATIVE, text, 16)
+  const addressed = Math.min(8, countMatches(ADDRESSED, text, 8) + countMatches(ABOUT_THE_ANSWER, text, 4))
+  const taskSwitch = Math.min(8, countMatches(TASK_SWITCH, text, 8) + countMatches(OVERRIDE_THEN_ORDER, text, 4))
+  const forgery = countMatches(FORGERY, text, 8)
+  const fakeCompletion = countMatches(FAKE_COMPLETION, text, 4)
+  const imperatives = countMatches(IMPERATIVE, text, 16)
   const score = squash(
     1 - (1 - squash(addressed * 0.45)) * (1 - squash(taskSwitch * 0.35)) * (1 - squash(forgery * 0.35)) *
         (1 - squash(fakeCompletion * 0.3)) * (1 - squash(imperatives * 0.04))
@@ -194,7 +188,6 @@ export const trailingOrders = (text: string): number => {
   while ((m = CELL_ORDER.exec(body)) !== null && n < 4) {
     const clause = (m[1] ?? "").toLowerCase()
     const words = clause.match(/[a-z0-9'@.-]+/g)?.length ?? 0
-    CLAUSE_WORD.lastIndex = 0
     const small = clause.match(CLAUSE_WORD)?.length ?? 0
     if (words >= 5 && small >= 2) n++
   }

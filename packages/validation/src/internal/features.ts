@@ -58,19 +58,23 @@ const cap = (x: number, max: number) => Math.min(x, max) / max
 /** Reads `text` (with its normalisation `n`) at `stage`. */
 export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage): Features => {
   const data = stage === "tool_result"
-  const code = codeLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text)
+  // Long texts are read by their first 20 KB, and by their last 4 KB where what matters is the end.
+  const textHead = text.length > 20_000 ? text.slice(0, 20_000) : text
+  const textTail = text.length > 20_000 ? text.slice(-4_000) : text
+  const foldedHead = n.folded.length > 20_000 ? n.folded.slice(0, 20_000) : n.folded
+  const code = codeLikeness(textHead)
   // Operators and spread dots in source code read as Morse; code is not decoded.
   const decoded = code >= 0.5
     ? []
     : [
-      ...extraDecodings(n.folded.length > 20_000 ? n.folded.slice(0, 20_000) : n.folded),
-      ...rawDecodings(text.length > 20_000 ? text.slice(0, 20_000) : text)
+      ...extraDecodings(foldedHead),
+      ...rawDecodings(textHead)
     ]
   const base = classifierText(n)
   const folded = decoded.length > 0 ? `${base}\n${decoded.join("\n")}` : base
   const sample = folded.length > 40_000 ? folded.slice(0, 30_000) + "\n" + folded.slice(-10_000) : folded
   const instructions = instructionEvidence(sample)
-  const suffix = suffixScore(text.length > 20_000 ? text.slice(-4_000) : text)
+  const suffix = suffixScore(textTail)
   const framing = personaFraming(sample)
   const persona = framing.score
   // What a decoded carrier says that the visible text does not.
@@ -79,7 +83,7 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
   const visibleHarm = carriers.length === 0 && !leet ? 0 : harmCues(n.collapsed)
   let hiddenHarm = leet ? harmCues(n.leet.length > 8_000 ? n.leet.slice(0, 8_000) : n.leet) - visibleHarm : 0
   // A request spelled out one marked letter per line is hidden from readers on purpose: no harm word is needed.
-  const puzzle = decoded.length > 0 ? decodeMarkedLetters(n.folded.length > 20_000 ? n.folded.slice(0, 20_000) : n.folded) : undefined
+  const puzzle = decoded.length > 0 ? decodeMarkedLetters(foldedHead) : undefined
   if (puzzle !== undefined && REQUEST.test(puzzle.trim())) hiddenHarm = Math.max(hiddenHarm, 1)
   let hiddenOrders = 0
   for (const c of carriers) {
@@ -94,9 +98,9 @@ export const featuresOf = (text: string, n: Normalized, stage: AgentAction.Stage
   const wrapped = embedded.length > 0
     ? { embedded: embedded.length, harm: harmCues(said), orders: actionCues(said) + instructionEvidence(said).taskSwitch }
     : { embedded: 0, harm: 0, orders: 0 }
-  const table = data ? tableLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text) : 0
-  const record = data ? recordLikeness(text.length > 20_000 ? text.slice(0, 20_000) : text) : 0
-  const trailing = table >= 0.5 ? trailingOrders(text.length > 20_000 ? text.slice(-4_000) : text) : 0
+  const table = data ? tableLikeness(textHead) : 0
+  const record = data ? recordLikeness(textHead) : 0
+  const trailing = table >= 0.5 ? trailingOrders(textTail) : 0
   const d = data ? 1 : 0
   const dense = [
     d,

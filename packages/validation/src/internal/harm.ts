@@ -18,7 +18,8 @@ const ACTION =
 
 const IBAN_LIKE = /\b[a-z]{2}\d{2}[a-z0-9]{10,30}\b/
 
-const count = (re: RegExp, text: string, cap: number): number => {
+/** Matches of a global pattern in `text`, counting stops at `cap` (shared by the cue modules). */
+export const countMatches = (re: RegExp, text: string, cap: number): number => {
   re.lastIndex = 0
   let n = 0
   while (n < cap && re.exec(text) !== null) n++
@@ -30,10 +31,10 @@ const HARM_UNSPACED =
   /explosive|weapon|bomb(?!ay|ard|ast)|grenade|phishing|malware|ransomware|poison|counterfeit|launder|fraud|identitytheft|stealing|hacking|hacker|murder|assassin|suicide|selfharm|terroris|kidnap|traffick|smuggl|cocaine|heroin|fentanyl|methamphetamine|illegal|harass|blackmail|extort|racist|violence|genocide|torture|nerveagent|bioweapon|pathogen|keylogger|botnet|spyware|rootkit|ddos|sqlinjection|darkweb|childporn|disinformation|misinformation/g
 
 /** Harm cues in `text` (folded, lower case), capped at 8. */
-export const harmCues = (text: string): number => count(HARM, text, 8)
+export const harmCues = (text: string): number => countMatches(HARM, text, 8)
 
 /** Cues that `text` (folded) acts on the user's assets or carries a code payload, capped at 8. */
-export const actionCues = (text: string): number => Math.min(8, count(ACTION, text, 8) + (IBAN_LIKE.test(text) ? 1 : 0))
+export const actionCues = (text: string): number => Math.min(8, countMatches(ACTION, text, 8) + (IBAN_LIKE.test(text) ? 1 : 0))
 
 /** Harm cues in text without word breaks (a spelled-out carrier), capped at 8. */
-export const harmCuesUnspaced = (text: string): number => count(HARM_UNSPACED, text, 8)
+export const harmCuesUnspaced = (text: string): number => countMatches(HARM_UNSPACED, text, 8)

@@ -140,6 +140,8 @@ const SCALES: Readonly<Record<string, number>> = {
   hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12, k: 1e3, m: 1e6, bn: 1e9, mln: 1e6, mn: 1e6,
   bln: 1e9
 }
+// Scales written as abbreviations ("5m", "2 bn"): the number pattern reads them after digits only.
+const ABBREVIATED_SCALES: ReadonlySet<string> = new Set(["k", "m", "bn", "mln", "mn", "bln"])
 const ORDINALS: Readonly<Record<string, number>> = {
   second: 2, third: 3, fourth: 4, fifth: 5, sixth: 6, seventh: 7, eighth: 8, ninth: 9, tenth: 10,
   eleventh: 11, twelfth: 12, thirteenth: 13, fourteenth: 14, fifteenth: 15, twentieth: 20
@@ -198,7 +200,7 @@ export const extractNumbers = (text: string): Array<NumberMention> => {
       const unit = UNITS[w]
       const scale = SCALES[w]
       if (unit !== undefined) current += unit
-      else if (scale !== undefined && !["k", "m", "bn", "mln", "mn", "bln"].includes(w)) {
+      else if (scale !== undefined && !ABBREVIATED_SCALES.has(w)) {
         current = (current === 0 ? 1 : current) * scale
         if (scale >= 1000) {
           total += current
